@@ -1,0 +1,1 @@
+//! spate: a Flume-compatible log collection agent.
