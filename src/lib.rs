@@ -1,1 +1,7 @@
-//! spate: a Flume-compatible log collection agent.
+//! spate: a Flume-compatible log collection agent for busy Linux hosts.
+
+pub mod ack;
+pub mod channel;
+pub mod config;
+pub mod event;
+pub mod metrics;

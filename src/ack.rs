@@ -1,0 +1,190 @@
+//! End-to-end acknowledgements: how a sink's commit travels back to the source that read the data.
+//!
+//! A source that can re-read its input (TAILDIR) must not record a position until the batches
+//! before it were delivered, or a crash loses what was still in the memory channel. Each batch the
+//! source puts carries an [`Ack`]: a token and the source's [`AckQueue`]. When a sink commits the
+//! batch, the channel delivers the ack, which pushes the token onto the lock-free queue. The
+//! source, the only owner of its position state, drains the queue on its own thread and feeds a
+//! [`Tracker`], which releases entries strictly in the order they were read, however the acks
+//! arrive (several sinks on one channel commit out of order).
+//!
+//! Costs: one queue push per batch per channel, one drain per source turn. Nothing per event.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+
+use crossbeam_queue::SegQueue;
+
+/// The queue on which sinks return tokens to a source. Unbounded in type, bounded in practice by
+/// the number of batches in flight, which the channels' capacities bound.
+#[derive(Default)]
+pub struct AckQueue {
+    tokens: SegQueue<u64>,
+}
+
+impl AckQueue {
+    /// An empty queue.
+    pub fn new() -> Arc<Self> {
+        Arc::new(AckQueue::default())
+    }
+
+    /// Calls `f` with every token delivered so far, in arrival order.
+    pub fn drain(&self, mut f: impl FnMut(u64)) {
+        while let Some(token) = self.tokens.pop() {
+            f(token);
+        }
+    }
+}
+
+impl fmt::Debug for AckQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckQueue")
+            .field("pending", &self.tokens.len())
+            .finish()
+    }
+}
+
+/// Proof that one copy of a batch was delivered, redeemed with [`Ack::deliver`]. Dropping it
+/// without delivering means "not delivered": the source will not advance past it.
+#[derive(Clone)]
+pub struct Ack {
+    queue: Arc<AckQueue>,
+    token: u64,
+}
+
+impl Ack {
+    /// An ack that returns `token` to `queue` when delivered.
+    pub fn new(queue: Arc<AckQueue>, token: u64) -> Self {
+        Ack { queue, token }
+    }
+
+    /// Reports the batch delivered.
+    pub fn deliver(self) {
+        self.queue.tokens.push(self.token);
+    }
+}
+
+impl fmt::Debug for Ack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ack({})", self.token)
+    }
+}
+
+/// Batches in flight, in the order they were read, released in that order once acknowledged.
+///
+/// Each entry expects `copies` acks (one per channel it was put into). Sequence numbers are
+/// dense: entry `i` of the deque has sequence `base + i`, so an ack is O(1).
+#[derive(Debug)]
+pub struct Tracker<T> {
+    /// Sequence number of `entries[0]`.
+    base: u64,
+    entries: VecDeque<Entry<T>>,
+}
+
+#[derive(Debug)]
+struct Entry<T> {
+    /// Acks still expected; 0 means delivered everywhere.
+    pending: u32,
+    value: T,
+}
+
+impl<T> Default for Tracker<T> {
+    fn default() -> Self {
+        Tracker {
+            base: 0,
+            entries: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Tracker<T> {
+    /// Records a batch that will be acknowledged `copies` times; returns its token.
+    pub fn push(&mut self, copies: u32, value: T) -> u64 {
+        let seq = self.base + self.entries.len() as u64;
+        self.entries.push_back(Entry {
+            pending: copies,
+            value,
+        });
+        seq
+    }
+
+    /// Counts one ack for `token`. Unknown or already released tokens are ignored (a stale ack
+    /// from before a restart of the component cannot corrupt the order).
+    pub fn ack(&mut self, token: u64) {
+        if let Some(index) = token.checked_sub(self.base) {
+            if let Some(entry) = self.entries.get_mut(index as usize) {
+                entry.pending = entry.pending.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Removes the delivered entries at the front, oldest first, handing each to `f`.
+    pub fn release(&mut self, mut f: impl FnMut(T)) {
+        while self.entries.front().is_some_and(|e| e.pending == 0) {
+            let entry = self.entries.pop_front().expect("front checked");
+            self.base += 1;
+            f(entry.value);
+        }
+    }
+
+    /// Number of batches not yet released.
+    pub fn in_flight(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_in_read_order_whatever_the_ack_order() {
+        let mut tracker = Tracker::default();
+        let a = tracker.push(1, "a");
+        let b = tracker.push(1, "b");
+        let c = tracker.push(1, "c");
+        let mut out = Vec::new();
+        tracker.ack(c);
+        tracker.release(|v| out.push(v));
+        assert!(out.is_empty(), "c may not pass a and b");
+        tracker.ack(a);
+        tracker.release(|v| out.push(v));
+        assert_eq!(out, ["a"]);
+        tracker.ack(b);
+        tracker.release(|v| out.push(v));
+        assert_eq!(out, ["a", "b", "c"]);
+        assert_eq!(tracker.in_flight(), 0);
+    }
+
+    #[test]
+    fn waits_for_every_copy() {
+        let mut tracker = Tracker::default();
+        let t = tracker.push(2, 7);
+        tracker.ack(t);
+        let mut out = Vec::new();
+        tracker.release(|v| out.push(v));
+        assert!(out.is_empty());
+        tracker.ack(t);
+        tracker.release(|v| out.push(v));
+        assert_eq!(out, [7]);
+        tracker.ack(t); // stale: ignored
+        assert_eq!(tracker.in_flight(), 0);
+    }
+
+    #[test]
+    fn acks_cross_threads_through_the_queue() {
+        let queue = AckQueue::new();
+        let mut tracker = Tracker::default();
+        let acks: Vec<Ack> = (0..100)
+            .map(|i| Ack::new(queue.clone(), tracker.push(1, i)))
+            .collect();
+        std::thread::spawn(move || acks.into_iter().rev().for_each(Ack::deliver))
+            .join()
+            .unwrap();
+        queue.drain(|t| tracker.ack(t));
+        let mut out = Vec::new();
+        tracker.release(|v| out.push(v));
+        assert_eq!(out, (0..100).collect::<Vec<_>>());
+    }
+}
