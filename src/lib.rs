@@ -5,3 +5,4 @@ pub mod channel;
 pub mod config;
 pub mod event;
 pub mod metrics;
+pub mod runtime;

@@ -1,0 +1,530 @@
+//! The I/O facade: the few operations spate's components need, each with an io_uring and an
+//! epoll implementation.
+//!
+//! Buffers follow the ownership rule of completion-based I/O: an operation takes its buffer by
+//! value and hands it back with the result (`(io::Result<T>, B)`), because the kernel writes into
+//! it after the call returns. The epoll implementations keep the same signatures so the callers
+//! are identical.
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio_uring::buf::BoundedBuf;
+
+use super::Backend;
+
+/// What `fstat` tells about an open file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Device holding the file.
+    pub dev: u64,
+    /// Inode number on that device.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last modification time.
+    pub mtime: SystemTime,
+}
+
+impl FileStat {
+    fn from_libc(st: &libc::stat) -> Self {
+        let mtime = SystemTime::UNIX_EPOCH
+            + Duration::new(
+                st.st_mtime.max(0) as u64,
+                st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+            );
+        FileStat {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size.max(0) as u64,
+            mtime,
+        }
+    }
+}
+
+/// `stat` of a path (following symlinks), without opening it.
+pub fn stat_path(path: &Path) -> io::Result<FileStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path)?;
+    Ok(FileStat {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    })
+}
+
+/// A file opened for reading at explicit offsets.
+#[derive(Debug)]
+pub struct ReadFile {
+    inner: FileInner,
+}
+
+#[derive(Debug)]
+enum FileInner {
+    Uring(tokio_uring::fs::File),
+    Std(fs::File),
+}
+
+impl ReadFile {
+    /// Opens `path` read-only. Opening is a cheap metadata operation done synchronously on both
+    /// backends; the reads are what the ring batches.
+    pub fn open(path: &Path, backend: Backend) -> io::Result<Self> {
+        let file = fs::File::open(path)?;
+        let inner = match backend {
+            Backend::Uring => FileInner::Uring(tokio_uring::fs::File::from_std(file)),
+            Backend::Epoll => FileInner::Std(file),
+        };
+        Ok(ReadFile { inner })
+    }
+
+    fn fd(&self) -> RawFd {
+        match &self.inner {
+            FileInner::Uring(f) => f.as_raw_fd(),
+            FileInner::Std(f) => f.as_raw_fd(),
+        }
+    }
+
+    /// `fstat` of the open file: identity and size even after it was renamed or deleted.
+    pub fn stat(&self) -> io::Result<FileStat> {
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `fd` is an open descriptor owned by `self`, and `st` points to writable memory
+        // the size of `struct stat`.
+        let rc = unsafe { libc::fstat(self.fd(), st.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fstat returned 0, so it filled the whole struct.
+        Ok(FileStat::from_libc(unsafe { &st.assume_init() }))
+    }
+
+    /// Reads at `pos` into the spare capacity of `buf`, appending after its current contents.
+    /// Returns the number of bytes read (0 at end of file) and the buffer.
+    ///
+    /// # Panics
+    /// When `buf` has no spare capacity: reserve before reading.
+    pub async fn read_at(&self, mut buf: BytesMut, pos: u64) -> (io::Result<usize>, BytesMut) {
+        assert!(buf.capacity() > buf.len(), "read_at needs spare capacity");
+        match &self.inner {
+            FileInner::Uring(file) => {
+                let start = buf.len();
+                // The ring writes at the slice's start, so slice past the bytes already held.
+                let (res, slice) = file.read_at(buf.slice(start..), pos).await;
+                (res, slice.into_inner())
+            }
+            FileInner::Std(file) => {
+                let res = pread_into(file.as_raw_fd(), &mut buf, pos);
+                (res, buf)
+            }
+        }
+    }
+}
+
+/// `pread` into the spare capacity of `buf`, retried on EINTR.
+fn pread_into(fd: RawFd, buf: &mut BytesMut, pos: u64) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let offset = libc::off_t::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
+    loop {
+        // SAFETY: `spare` is writable, uninitialised memory owned by `buf` and of `spare.len()`
+        // bytes; pread writes at most that many bytes into it and nothing else.
+        let n = unsafe { libc::pread(fd, spare.as_mut_ptr().cast(), spare.len(), offset) };
+        if n >= 0 {
+            let n = n as usize;
+            // SAFETY: pread initialised the first `n` bytes of the spare capacity.
+            unsafe { buf.set_len(buf.len() + n) };
+            return Ok(n);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// An outgoing TCP connection.
+#[derive(Debug)]
+pub struct TcpConn {
+    inner: ConnInner,
+}
+
+enum ConnInner {
+    Uring(tokio_uring::net::TcpStream),
+    Epoll(tokio::net::TcpStream),
+}
+
+impl std::fmt::Debug for ConnInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnInner::Uring(s) => write!(f, "Uring(fd {})", s.as_raw_fd()),
+            ConnInner::Epoll(s) => write!(f, "Epoll({s:?})"),
+        }
+    }
+}
+
+/// Most buffers handed to one `writev` (Linux's `IOV_MAX`).
+const IOV_MAX: usize = 1024;
+
+impl TcpConn {
+    /// Connects to `addr`, giving up after `timeout`.
+    pub async fn connect(
+        addr: SocketAddr,
+        backend: Backend,
+        timeout: Duration,
+    ) -> io::Result<Self> {
+        let connect = async {
+            Ok::<_, io::Error>(match backend {
+                Backend::Uring => {
+                    ConnInner::Uring(tokio_uring::net::TcpStream::connect(addr).await?)
+                }
+                Backend::Epoll => ConnInner::Epoll(tokio::net::TcpStream::connect(addr).await?),
+            })
+        };
+        let inner = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let conn = TcpConn { inner };
+        conn.set_nodelay()?;
+        Ok(conn)
+    }
+
+    fn fd(&self) -> RawFd {
+        match &self.inner {
+            ConnInner::Uring(s) => s.as_raw_fd(),
+            ConnInner::Epoll(s) => s.as_raw_fd(),
+        }
+    }
+
+    fn set_nodelay(&self) -> io::Result<()> {
+        match &self.inner {
+            ConnInner::Uring(s) => s.set_nodelay(true),
+            ConnInner::Epoll(s) => s.set_nodelay(true),
+        }
+    }
+
+    /// Whether the peer has closed its side (or reset the connection), checked without blocking
+    /// and without consuming data. A write into a connection the peer already closed succeeds
+    /// locally and is then lost, so a sink checks this before writing after a pause.
+    pub fn peer_closed(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: `fd` is this connection's open socket; the buffer is one writable byte.
+        let n = unsafe {
+            libc::recv(
+                self.fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => true,
+            n if n > 0 => false,
+            _ => {
+                let err = io::Error::last_os_error();
+                err.kind() != io::ErrorKind::WouldBlock && err.kind() != io::ErrorKind::Interrupted
+            }
+        }
+    }
+
+    /// Writes every byte of `bufs`, with one `writev` per call in the normal case and more only
+    /// after short writes. `bufs` is consumed as it is written: on error it holds what was not
+    /// written (the caller resends whole batches anyway).
+    pub async fn write_all(&mut self, bufs: &mut Vec<Bytes>) -> io::Result<()> {
+        bufs.retain(|b| !b.is_empty());
+        while !bufs.is_empty() {
+            let n = match &mut self.inner {
+                ConnInner::Uring(stream) => {
+                    let take = bufs.len().min(IOV_MAX);
+                    let chunk: Vec<Bytes> = bufs[..take].to_vec();
+                    let (res, _) = stream.writev(chunk).await;
+                    res?
+                }
+                ConnInner::Epoll(stream) => {
+                    let slices: Vec<io::IoSlice<'_>> = bufs
+                        .iter()
+                        .take(IOV_MAX)
+                        .map(|b| io::IoSlice::new(b))
+                        .collect();
+                    stream.write_vectored(&slices).await?
+                }
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            advance(bufs, n);
+        }
+        Ok(())
+    }
+}
+
+/// Drops the first `n` bytes of `bufs`.
+fn advance(bufs: &mut Vec<Bytes>, mut n: usize) {
+    let mut done = 0;
+    for b in bufs.iter_mut() {
+        if n >= b.len() {
+            n -= b.len();
+            done += 1;
+        } else {
+            b.advance(n);
+            break;
+        }
+    }
+    bufs.drain(..done);
+}
+
+/// An inotify instance whose events are read through the backend: as a ring operation with
+/// io_uring (the read waits in the kernel, no thread of ours blocks), through epoll otherwise.
+#[derive(Debug)]
+pub struct Inotify {
+    fd: OwnedFd,
+    reader: InotifyReader,
+}
+
+#[derive(Debug)]
+enum InotifyReader {
+    Uring(tokio_uring::fs::File),
+    Epoll(tokio::io::unix::AsyncFd<OwnedFd>),
+}
+
+/// One inotify event: the watch it came from, its mask and the file name within the watched
+/// directory (empty for events on the directory itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InotifyEvent {
+    /// Watch descriptor returned by [`Inotify::add_watch`].
+    pub wd: i32,
+    /// `IN_*` bits.
+    pub mask: u32,
+    /// Name of the file within the watched directory.
+    pub name: std::ffi::OsString,
+}
+
+impl Inotify {
+    /// A new inotify instance for `backend`.
+    pub fn new(backend: Backend) -> io::Result<Self> {
+        // io_uring reads a blocking descriptor (the ring waits for it); epoll needs it non-blocking.
+        let flags = libc::IN_CLOEXEC
+            | match backend {
+                Backend::Uring => 0,
+                Backend::Epoll => libc::IN_NONBLOCK,
+            };
+        // SAFETY: inotify_init1 takes only flags and returns a new descriptor or -1.
+        let raw = unsafe { libc::inotify_init1(flags) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let reader = match backend {
+            Backend::Uring => {
+                let dup = fd.try_clone()?;
+                InotifyReader::Uring(tokio_uring::fs::File::from_std(fs::File::from(dup)))
+            }
+            Backend::Epoll => {
+                let dup = fd.try_clone()?;
+                // SAFETY: the AsyncFd owns `dup`, so the descriptor stays open and the same for
+                // the AsyncFd's whole life.
+                let afd = unsafe {
+                    tokio::io::unix::AsyncFd::register_with_interest(
+                        dup,
+                        tokio::io::Interest::READABLE,
+                    )
+                };
+                InotifyReader::Epoll(afd.map_err(|e| e.into_parts().1)?)
+            }
+        };
+        Ok(Inotify { fd, reader })
+    }
+
+    /// Watches `dir` for `mask` events; returns the watch descriptor.
+    pub fn add_watch(&self, dir: &Path, mask: u32) -> io::Result<i32> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+        // SAFETY: `fd` is our inotify descriptor and `c` a NUL-terminated path.
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c.as_ptr(), mask) };
+        if wd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(wd)
+    }
+
+    /// Waits for events and appends them to `out`. `buf` is the read buffer, handed back.
+    pub async fn read_events(
+        &self,
+        mut buf: BytesMut,
+        out: &mut Vec<InotifyEvent>,
+    ) -> (io::Result<()>, BytesMut) {
+        buf.clear();
+        buf.reserve(64 * 1024);
+        let res = match &self.reader {
+            InotifyReader::Uring(file) => {
+                let (res, b) = file.read_at(buf, 0).await;
+                buf = b;
+                res
+            }
+            InotifyReader::Epoll(afd) => loop {
+                let mut guard = match afd.readable().await {
+                    Ok(g) => g,
+                    Err(e) => return (Err(e), buf),
+                };
+                match read_into(afd.get_ref().as_raw_fd(), &mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+                    other => break other,
+                }
+            },
+        };
+        if let Err(e) = res {
+            return (Err(e), buf);
+        }
+        parse_inotify_events(&buf, out);
+        (Ok(()), buf)
+    }
+}
+
+/// `read` (not `pread`: inotify descriptors have no offsets) into the spare capacity of `buf`.
+fn read_into(fd: RawFd, buf: &mut BytesMut) -> io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: `spare` is writable memory owned by `buf`, of `spare.len()` bytes.
+    let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: read initialised the first `n` bytes of the spare capacity.
+    unsafe { buf.set_len(buf.len() + n as usize) };
+    Ok(n as usize)
+}
+
+/// Decodes a buffer of `struct inotify_event` records.
+fn parse_inotify_events(mut bytes: &[u8], out: &mut Vec<InotifyEvent>) {
+    use std::os::unix::ffi::OsStrExt;
+    const HEADER: usize = 16; // wd, mask, cookie, len: four 32-bit fields
+    while bytes.len() >= HEADER {
+        let field = |i: usize| u32::from_ne_bytes(bytes[i * 4..i * 4 + 4].try_into().unwrap());
+        let (wd, mask, len) = (field(0) as i32, field(1), field(3) as usize);
+        let Some(name) = bytes.get(HEADER..HEADER + len) else {
+            break; // a truncated record cannot come from the kernel; stop rather than misparse
+        };
+        let name = &name[..memchr::memchr(0, name).unwrap_or(name.len())];
+        out.push(InotifyEvent {
+            wd,
+            mask,
+            name: std::ffi::OsStr::from_bytes(name).to_os_string(),
+        });
+        bytes = &bytes[HEADER + len..];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::runtime::{block_on, select_backend, IoMode};
+
+    fn backends() -> Vec<Backend> {
+        let mut b = vec![Backend::Epoll];
+        if select_backend(IoMode::Uring).is_ok() {
+            b.push(Backend::Uring);
+        }
+        b
+    }
+
+    #[test]
+    fn read_at_appends_after_held_bytes_on_both_backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, b"0123456789").unwrap();
+        for backend in backends() {
+            let data = block_on(backend, async {
+                let file = ReadFile::open(&path, backend).unwrap();
+                let mut buf = BytesMut::with_capacity(64);
+                buf.extend_from_slice(b"held:");
+                let (n, buf) = file.read_at(buf, 4).await;
+                assert_eq!(n.unwrap(), 6);
+                assert_eq!(file.stat().unwrap().size, 10);
+                buf
+            })
+            .unwrap();
+            assert_eq!(&data[..], b"held:456789", "{backend}");
+        }
+    }
+
+    #[test]
+    fn write_all_sends_every_buffer_on_both_backends() {
+        for backend in backends() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let reader = std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut all = Vec::new();
+                std::io::Read::read_to_end(&mut s, &mut all).unwrap();
+                all
+            });
+            let payload: Vec<Bytes> = (0..2000)
+                .map(|i| Bytes::from(format!("line {i}\n")))
+                .collect();
+            let expected: Vec<u8> = payload.iter().flat_map(|b| b.to_vec()).collect();
+            block_on(backend, async {
+                let mut conn = TcpConn::connect(addr, backend, Duration::from_secs(5))
+                    .await
+                    .unwrap();
+                assert!(!conn.peer_closed());
+                let mut bufs = payload;
+                conn.write_all(&mut bufs).await.unwrap();
+                assert!(bufs.is_empty());
+            })
+            .unwrap();
+            assert_eq!(reader.join().unwrap(), expected, "{backend}");
+        }
+    }
+
+    #[test]
+    fn peer_closed_sees_the_peer_hang_up() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        block_on(Backend::Epoll, async {
+            let conn = TcpConn::connect(addr, Backend::Epoll, Duration::from_secs(5))
+                .await
+                .unwrap();
+            let (peer, _) = listener.accept().unwrap();
+            drop(peer);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(conn.peer_closed());
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn inotify_reports_appends_on_both_backends() {
+        for backend in backends() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("app.log");
+            let mut f = fs::File::create(&path).unwrap();
+            let events = block_on(backend, async {
+                let ino = Inotify::new(backend).unwrap();
+                let wd = ino.add_watch(dir.path(), libc::IN_MODIFY).unwrap();
+                f.write_all(b"hello\n").unwrap();
+                let mut out = Vec::new();
+                let (res, _) = ino.read_events(BytesMut::new(), &mut out).await;
+                res.unwrap();
+                assert!(out.iter().all(|e| e.wd == wd));
+                out
+            })
+            .unwrap();
+            assert_eq!(events[0].name, "app.log", "{backend}");
+            assert!(events[0].mask & libc::IN_MODIFY != 0);
+        }
+    }
+
+    #[test]
+    fn advance_skips_whole_and_partial_buffers() {
+        let mut bufs = vec![Bytes::from_static(b"abc"), Bytes::from_static(b"defg")];
+        advance(&mut bufs, 5);
+        assert_eq!(bufs, vec![Bytes::from_static(b"fg")]);
+    }
+}
