@@ -135,14 +135,15 @@ impl<'a> Receiver<'a> {
                 }
                 return Err(err).context("poll failed");
             }
-            if fds[0].revents != 0 {
-                self.accept(listener)?;
-            }
-            // Iterate backwards so that removing a closed peer does not shift unvisited ones.
-            for i in (0..self.peers.len()).rev() {
+            // Peers first, while `fds[1..]` still lines up with `self.peers`; backwards so that
+            // removing a closed peer (swap_remove) only moves one already visited.
+            for i in (0..fds.len() - 1).rev() {
                 if fds[i + 1].revents != 0 {
                     self.read_peer(i);
                 }
+            }
+            if fds[0].revents != 0 {
+                self.accept(listener)?;
             }
         };
         Ok(self.report(stopped_by))
