@@ -233,7 +233,7 @@ impl<'a> Receiver<'a> {
         let dt = now.duration_since(t0).as_secs_f64().max(1e-9);
         eprintln!(
             "{{\"progress_seconds\":{:.3},\"lines\":{},\"unique\":{},\"bytes\":{},\"malformed\":{},\
-             \"connections\":{},\"events_per_sec\":{:.0},\"mb_per_sec\":{:.1}}}",
+             \"open_connections\":{},\"events_per_sec\":{:.0},\"mb_per_sec\":{:.1}}}",
             now.duration_since(self.started).as_secs_f64(),
             self.tally.lines,
             self.tally.unique,
