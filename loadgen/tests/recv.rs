@@ -1,0 +1,198 @@
+//! End to end: `prefill` writes a file, `recv` listens on a free port, the test (or `send`)
+//! streams the file, and the JSON report must account for every line.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_spate-loadgen");
+
+fn loadgen(args: &[&str]) -> Value {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "spate-loadgen {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn prefill(file: &Path, lines: u64, size: usize, extra: &[&str]) -> Vec<u8> {
+    let (lines, size) = (lines.to_string(), size.to_string());
+    let mut args = vec![
+        "prefill",
+        "--file",
+        file.to_str().unwrap(),
+        "--lines",
+        &lines,
+    ];
+    args.extend(["--size", &size]);
+    args.extend(extra);
+    let report = loadgen(&args);
+    assert_eq!(report["lines"].to_string(), lines);
+    fs::read(file).unwrap()
+}
+
+/// A running `recv`: its address, the process, and the thread draining its stderr.
+struct Recv {
+    addr: String,
+    child: Child,
+    stderr: JoinHandle<String>,
+}
+
+impl Recv {
+    /// Starts `recv --listen 127.0.0.1:0 ARGS` and waits for its `listening on` line.
+    fn start(args: &[&str]) -> Recv {
+        let mut child = Command::new(BIN)
+            .args(["recv", "--listen", "127.0.0.1:0", "--max-seconds", "60"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        stderr.read_line(&mut first).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first stderr line {first:?}"))
+            .to_string();
+        let stderr = std::thread::spawn(move || {
+            let mut rest = String::new();
+            stderr.read_to_string(&mut rest).unwrap();
+            rest
+        });
+        Recv {
+            addr,
+            child,
+            stderr,
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        TcpStream::connect(&self.addr).unwrap()
+    }
+
+    /// Waits for the report.
+    fn finish(self) -> Value {
+        let out = self.child.wait_with_output().unwrap();
+        let stderr = self.stderr.join().unwrap();
+        assert!(out.status.success(), "recv failed: {stderr}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "one JSON line expected: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn u(v: &Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+#[test]
+fn prefilled_file_arrives_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.log");
+    let data = prefill(&file, 100_000, 128, &["--stream", "7"]);
+    assert_eq!(data.len(), 12_800_000);
+
+    let recv = Recv::start(&["--expect", "100000", "--report-every", "0.5"]);
+    let mut socket = recv.connect();
+    // Uneven writes so that lines straddle the receiver's reads.
+    for part in data.chunks(100_003) {
+        socket.write_all(part).unwrap();
+    }
+    let r = recv.finish();
+
+    assert_eq!(r["stopped_by"], "expect", "{r}");
+    assert_eq!(u(&r, "lines"), 100_000);
+    assert_eq!(u(&r, "unique"), 100_000);
+    assert_eq!(u(&r, "bytes"), 12_800_000);
+    for key in ["missing", "duplicates", "out_of_order", "malformed"] {
+        assert_eq!(u(&r, key), 0, "{key} in {r}");
+    }
+    assert_eq!(u(&r, "connections"), 1);
+    assert!(r["seconds"].as_f64().unwrap() > 0.0);
+    assert!(r["events_per_sec"].as_f64().unwrap() > 0.0);
+    let s = &r["streams"]["7"];
+    assert_eq!((u(s, "min_seq"), u(s, "max_seq")), (0, 99_999));
+    assert_eq!(u(s, "bytes"), 12_800_000);
+}
+
+#[test]
+fn duplicates_gaps_and_cut_lines_across_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.log");
+    let second = dir.path().join("second.log");
+    prefill(&first, 600, 100, &["--stream", "1"]);
+    let mut data = prefill(&second, 500, 100, &["--stream", "1", "--start-seq", "500"]);
+    // Drop line 700 and end on half a line.
+    data.drain(200 * 100..201 * 100);
+    data.extend_from_within(..50);
+
+    let recv = Recv::start(&["--idle-timeout", "2"]);
+    let sent = loadgen(&[
+        "send",
+        "--file",
+        first.to_str().unwrap(),
+        "--addr",
+        &recv.addr,
+    ]);
+    assert_eq!(u(&sent, "bytes"), 60_000);
+    recv.connect().write_all(&data).unwrap();
+    let r = recv.finish();
+
+    assert_eq!(r["stopped_by"], "idle", "{r}");
+    assert_eq!(u(&r, "connections"), 2);
+    assert_eq!(u(&r, "lines"), 600 + 499, "{r}");
+    assert_eq!(u(&r, "unique"), 999);
+    assert_eq!(u(&r, "duplicates"), 100);
+    assert_eq!(u(&r, "missing"), 1);
+    assert_eq!(u(&r, "malformed"), 1, "the cut line");
+    assert_eq!(u(&r, "bytes"), 60_000 + 49_950);
+    assert_eq!(u(&r["streams"]["1"], "max_seq"), 999);
+}
+
+#[test]
+fn octet_counting_framing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.log");
+    let data = prefill(&file, 10_000, 200, &[]);
+    let mut framed = Vec::new();
+    for line in data.chunks(200) {
+        framed.extend_from_slice(b"199 ");
+        framed.extend_from_slice(&line[..199]);
+    }
+
+    let recv = Recv::start(&["--framing", "octet-counting", "--expect", "10000"]);
+    let mut socket = recv.connect();
+    for part in framed.chunks(4099) {
+        socket.write_all(part).unwrap();
+    }
+    let r = recv.finish();
+
+    assert_eq!(r["stopped_by"], "expect", "{r}");
+    assert_eq!(u(&r, "unique"), 10_000);
+    assert_eq!(u(&r, "malformed"), 0);
+    assert_eq!(u(&r, "missing"), 0);
+    assert_eq!(u(&r, "bytes"), framed.len() as u64);
+}
+
+#[test]
+fn bad_arguments_fail_with_a_message() {
+    let out = Command::new(BIN)
+        .args(["prefill", "--file", "/nonexistent-dir/x", "--lines", "1"])
+        .args(["--size", "32"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at least 43 bytes"), "{err}");
+}
