@@ -1,1 +1,3 @@
 //! spate: a Flume-compatible log collection agent.
+
+pub mod config;

@@ -1,0 +1,819 @@
+//! Agent configuration, read from Apache Flume 1.11 agent configuration files.
+//!
+//! A configuration is a Java `.properties` file ([`properties`]) in which keys starting with
+//! `<agent>.` belong to one agent. The agent lists its components, then configures each:
+//!
+//! ```
+//! let text = "\
+//! a1.sources = r1
+//! a1.channels = c1
+//! a1.sinks = k1
+//! a1.sources.r1.type = TAILDIR
+//! a1.sources.r1.channels = c1
+//! a1.sources.r1.positionFile = /var/lib/spate/position.json
+//! a1.sources.r1.filegroups = f1
+//! a1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log
+//! a1.channels.c1.type = memory
+//! a1.sinks.k1.type = logger
+//! a1.sinks.k1.channel = c1
+//! ";
+//! let agent = spate::config::parse_str(text, None, "a1").unwrap();
+//! assert_eq!(agent.sources[0].channels, ["c1"]);
+//! ```
+//!
+//! spate is stricter than Flume: a component that is configured but not listed, an unknown key,
+//! or a feature spate does not implement yet is an error rather than silently ignored, and every
+//! error found is reported in one pass ([`ConfigErrors`]), sorted by file and line.
+
+mod channel;
+mod error;
+mod properties;
+mod props;
+mod sink;
+mod source;
+
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
+pub use error::{ConfigError, ConfigErrors};
+pub use sink::{Framing, LoggerSinkConfig, NullSinkConfig, SinkConfig, SinkKind, TcpSinkConfig};
+pub use source::{FileGroup, LineOverflow, SourceConfig, SourceKind, TaildirConfig};
+
+use properties::Entry;
+use props::{suggest, Props};
+
+/// The pipeline `spate agent` runs when no configuration file is given: agent `a1` tails
+/// `./logs/*.log` (relative to the current directory when loaded, see [`load_default`]) through a
+/// memory channel into a logger sink.
+///
+/// Flume requires absolute file-group paths; this embedded default is the one exception.
+pub const DEFAULT_CONFIG: &str = r"# spate's built-in pipeline, used when `spate agent` is started without -f.
+# Relative paths are resolved against the current directory (only here: files given with -f
+# need absolute paths, as in Flume).
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.filegroups = f1
+# A .properties backslash must be doubled: the regex is .*\.log
+a1.sources.r1.filegroups.f1 = ./logs/.*\\.log
+a1.sources.r1.positionFile = ./logs/.spate_position.json
+a1.sources.r1.batchSize = 1000
+
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 1000
+
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+
+/// The resolved configuration of one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// The agent name (`-n`/`--name`), the first part of its keys.
+    pub name: String,
+    /// Sources, in the order of `<agent>.sources`.
+    pub sources: Vec<SourceConfig>,
+    /// Channels, in the order of `<agent>.channels`.
+    pub channels: Vec<ChannelConfig>,
+    /// Sinks, in the order of `<agent>.sinks`.
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// Reads `files` (merged in order, a later key replacing an earlier one, as Flume 1.10+ does)
+/// and resolves agent `agent`.
+pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors> {
+    if files.is_empty() {
+        return Err(ConfigErrors(vec![ConfigError::new("no configuration file given")
+            .hint("pass one with -f FILE, or start without -f to use the built-in pipeline")]));
+    }
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                let (e, errs) = properties::parse(&text, Some(file));
+                entries.extend(e);
+                errors.extend(errs);
+            }
+            Err(e) => errors.push(
+                ConfigError::new(format!("cannot read the configuration file: {e}"))
+                    .located(Some(file), None)
+                    .hint("check the path given with -f"),
+            ),
+        }
+    }
+    if entries.is_empty() && !errors.is_empty() {
+        return Err(ConfigErrors::sorted(errors, files));
+    }
+    build(properties::merge(entries), errors, agent, None, files)
+}
+
+/// Parses configuration text; `origin` names its file in errors.
+pub fn parse_str(text: &str, origin: Option<&Path>, agent: &str) -> Result<AgentConfig, ConfigErrors> {
+    let (entries, errors) = properties::parse(text, origin);
+    let files: Vec<PathBuf> = origin.map(Path::to_path_buf).into_iter().collect();
+    build(properties::merge(entries), errors, agent, None, &files)
+}
+
+/// Loads [`DEFAULT_CONFIG`] (agent `a1`), resolving its relative paths against the current
+/// directory.
+pub fn load_default() -> Result<AgentConfig, ConfigErrors> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        ConfigErrors(vec![ConfigError::new(format!("cannot determine the current directory: {e}"))])
+    })?;
+    parse_with_base(DEFAULT_CONFIG, "a1", &cwd)
+}
+
+/// Parses `text`, allowing relative paths resolved against `base`.
+fn parse_with_base(text: &str, agent: &str, base: &Path) -> Result<AgentConfig, ConfigErrors> {
+    let (entries, errors) = properties::parse(text, None);
+    build(properties::merge(entries), errors, agent, Some(base), &[])
+}
+
+/// `base.join(path)` without `.` components.
+pub(crate) fn resolve_relative(base: &Path, path: &Path) -> PathBuf {
+    base.join(path).components().filter(|c| *c != Component::CurDir).collect()
+}
+
+/// The three component kinds, with their names in keys and in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Source,
+    Channel,
+    Sink,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Source, Kind::Channel, Kind::Sink];
+
+    /// `sources`, `channels`, `sinks`.
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Source => "sources",
+            Kind::Channel => "channels",
+            Kind::Sink => "sinks",
+        }
+    }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Kind::Source => "source",
+            Kind::Channel => "channel",
+            Kind::Sink => "sink",
+        }
+    }
+
+    /// (canonical name, accepted spellings) of the types spate implements.
+    fn types(self) -> &'static [(&'static str, &'static [&'static str])] {
+        match self {
+            Kind::Source => &[("TAILDIR", &["taildir", "org.apache.flume.source.taildir.TaildirSource"])],
+            Kind::Channel => &[("memory", &["memory", "org.apache.flume.channel.MemoryChannel"])],
+            Kind::Sink => &[
+                ("logger", &["logger", "org.apache.flume.sink.LoggerSink"]),
+                ("null", &["null", "org.apache.flume.sink.NullSink"]),
+                ("tcp", &["tcp"]),
+            ],
+        }
+    }
+
+    /// Flume's type aliases that spate does not implement yet (Flume's class names, all under
+    /// `org.apache.flume.`, are recognised separately).
+    fn flume_types(self) -> &'static [&'static str] {
+        match self {
+            Kind::Source => &[
+                "avro",
+                "thrift",
+                "exec",
+                "jms",
+                "spooldir",
+                "seq",
+                "netcat",
+                "netcatudp",
+                "syslogtcp",
+                "multiport_syslogtcp",
+                "syslogudp",
+                "http",
+                "kafka",
+            ],
+            Kind::Channel => &["file", "jdbc", "kafka", "spillablememory"],
+            Kind::Sink => &[
+                "avro",
+                "thrift",
+                "hdfs",
+                "file_roll",
+                "irc",
+                "hbase",
+                "hbase2",
+                "asynchbase",
+                "elasticsearch",
+                "morphline_solr",
+                "hive",
+                "http",
+                "kafka",
+            ],
+        }
+    }
+
+    /// Resolves a `type` value to spate's canonical type name.
+    fn resolve_type(self, entry: &Entry) -> Result<&'static str, ConfigError> {
+        let value = entry.value.as_str();
+        let types = self.types();
+        if let Some((canonical, _)) =
+            types.iter().find(|(_, spellings)| spellings.iter().any(|s| s.eq_ignore_ascii_case(value)))
+        {
+            return Ok(canonical);
+        }
+        let supported: Vec<&str> = types.iter().map(|(c, _)| *c).collect();
+        let supported_list = format!("spate supports {} types: {}", self.singular(), supported.join(", "));
+        if value.is_empty() {
+            return Err(ConfigError::at(entry, format!("empty {} type", self.singular())).hint(supported_list));
+        }
+        let lower = value.to_ascii_lowercase();
+        if self.flume_types().contains(&lower.as_str()) || value.starts_with("org.apache.flume.") {
+            return Err(ConfigError::at(
+                entry,
+                format!("{} type `{value}` is not supported by spate yet", self.singular()),
+            )
+            .hint(supported_list));
+        }
+        let hint = match suggest(value, supported.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? {supported_list}"),
+            None => supported_list,
+        };
+        Err(ConfigError::at(entry, format!("unknown {} type `{value}`", self.singular())).hint(hint))
+    }
+}
+
+/// The keys of one kind: its list entry and the properties of each configured component.
+#[derive(Debug, Default)]
+struct Declared<'a> {
+    list: Option<&'a Entry>,
+    /// Listed names, in order, without duplicates.
+    names: Vec<String>,
+    /// Configured components in order of first key: name, then (property, entry) pairs.
+    configured: Vec<(String, Vec<(&'a str, &'a Entry)>)>,
+}
+
+impl<'a> Declared<'a> {
+    fn props_of(&self, name: &str) -> Option<&Vec<(&'a str, &'a Entry)>> {
+        self.configured.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+}
+
+/// Replaces each `${env:NAME}` in the entry's value by the variable's value.
+fn substitute_env(entry: &Entry) -> Result<String, ConfigError> {
+    const OPEN: &str = "${env:";
+    let mut out = String::new();
+    let mut rest = entry.value.as_str();
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find('}') else {
+            return Err(ConfigError::at(entry, "unterminated `${env:` reference")
+                .hint("write `${env:NAME}` with a closing `}`"));
+        };
+        let name = &after[..end];
+        if name.is_empty() {
+            return Err(ConfigError::at(entry, "empty variable name in `${env:}`")
+                .hint("write `${env:NAME}`"));
+        }
+        match std::env::var(name) {
+            Ok(v) => out.push_str(&v),
+            Err(std::env::VarError::NotPresent) => {
+                return Err(ConfigError::at(entry, format!("environment variable `{name}` is not set"))
+                    .hint(format!("set {name} in the agent's environment, or write the value directly")));
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::at(entry, format!("environment variable `{name}` is not valid UTF-8")));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Resolves agent `agent` from merged entries, collecting every error.
+fn build(
+    entries: Vec<Entry>,
+    mut errors: Vec<ConfigError>,
+    agent: &str,
+    base: Option<&Path>,
+    files: &[PathBuf],
+) -> Result<AgentConfig, ConfigErrors> {
+    let prefix = format!("{agent}.");
+    let mut mine: Vec<Entry> = Vec::new();
+    for e in entries.iter().filter(|e| e.key.starts_with(&prefix)) {
+        match substitute_env(e) {
+            Ok(value) => mine.push(Entry { value, ..e.clone() }),
+            Err(err) => errors.push(err),
+        }
+    }
+    if mine.is_empty() && !entries.iter().any(|e| e.key.starts_with(&prefix)) {
+        errors.push(no_such_agent(&entries, agent, files));
+        return Err(ConfigErrors::sorted(errors, files));
+    }
+
+    let mut declared: [Declared<'_>; 3] = Default::default();
+    for e in &mine {
+        let rest = &e.key[prefix.len()..];
+        let (head, tail) = match rest.split_once('.') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        if let Some(kind) = Kind::ALL.iter().position(|k| k.plural() == head) {
+            let d = &mut declared[kind];
+            match tail {
+                None => d.list = Some(e),
+                Some(t) => match t.split_once('.') {
+                    Some((name, prop)) if !name.is_empty() && !prop.is_empty() => {
+                        match d.configured.iter_mut().find(|(n, _)| n == name) {
+                            Some((_, props)) => props.push((prop, e)),
+                            None => d.configured.push((name.to_string(), vec![(prop, e)])),
+                        }
+                    }
+                    _ => errors.push(ConfigError::at(e, "expected a component property").hint(format!(
+                        "write `{prefix}{head}.<name>.<property> = value`, e.g. `{prefix}{head}.{}.type = ...`",
+                        tail.and_then(|t| t.split('.').next()).filter(|n| !n.is_empty()).unwrap_or("x")
+                    ))),
+                },
+            }
+            continue;
+        }
+        match head {
+            "sinkgroups" => errors.push(
+                ConfigError::at(e, "sink groups are not supported by spate yet")
+                    .hint("remove the sinkgroups keys: each sink then reads its channel on its own"),
+            ),
+            "configfilters" => errors.push(
+                ConfigError::at(e, "config filters are not supported by spate yet")
+                    .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
+            ),
+            _ => {
+                let known = ["sources", "channels", "sinks"];
+                let hint = match suggest(head, known) {
+                    Some(s) => format!("did you mean `{prefix}{s}`?"),
+                    None => format!("agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` and their components"),
+                };
+                errors.push(ConfigError::at(e, format!("unknown agent key `{rest}`")).hint(hint));
+            }
+        }
+    }
+
+    for (i, kind) in Kind::ALL.into_iter().enumerate() {
+        check_listing(&mut declared[i], kind, &prefix, agent, &mut errors);
+    }
+    let [sources_d, channels_d, sinks_d] = &declared;
+
+    // Channels first: sources and sinks are checked against their transaction capacity.
+    let mut channels = Vec::new();
+    for name in &channels_d.names {
+        let Some(entries) = channels_d.props_of(name) else { continue };
+        let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
+        if let Some(kind) = component_type(&mut p, Kind::Channel) {
+            let kind = match kind {
+                "memory" => {
+                    let m = channel::parse_memory(&mut p);
+                    p.finish("a memory channel", channel::MEMORY_KEYS);
+                    ChannelKind::Memory(m)
+                }
+                other => unreachable!("channel type {other}"),
+            };
+            if p.errors.is_empty() {
+                channels.push(ChannelConfig { name: name.clone(), kind });
+            }
+        }
+        errors.append(&mut p.errors);
+    }
+    let tx_capacity =
+        |c: &str| channels.iter().find(|ch| ch.name == c).map(|ch| ch.kind.transaction_capacity());
+
+    let mut written: Vec<&str> = Vec::new();
+    let mut sources = Vec::new();
+    for name in &sources_d.names {
+        let Some(entries) = sources_d.props_of(name) else { continue };
+        let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
+        let wired = source_channels(&mut p, channels_d, &prefix);
+        if let Some((_, e)) = entries.iter().find(|(prop, _)| *prop == "channels") {
+            let listed = e.value.split_whitespace().filter_map(|c| channels_d.names.iter().find(|n| *n == c));
+            written.extend(listed.map(String::as_str));
+        }
+        unsupported_source_features(&mut p);
+        if let Some(kind) = component_type(&mut p, Kind::Source) {
+            let kind = match kind {
+                "TAILDIR" => {
+                    let t = source::parse_taildir(&mut p, base);
+                    p.finish("a TAILDIR source", source::TAILDIR_KEYS);
+                    t.map(|t| {
+                        check_batch(&mut p, "batchSize", t.batch_size, &wired, &tx_capacity, &prefix);
+                        SourceKind::Taildir(t)
+                    })
+                }
+                other => unreachable!("source type {other}"),
+            };
+            if let (Some(kind), Some(channels), true) = (kind, wired, p.errors.is_empty()) {
+                sources.push(SourceConfig { name: name.clone(), channels, kind });
+            }
+        }
+        errors.append(&mut p.errors);
+    }
+
+    let mut read: Vec<&str> = Vec::new();
+    let mut sinks = Vec::new();
+    for name in &sinks_d.names {
+        let Some(entries) = sinks_d.props_of(name) else { continue };
+        let mut p = Props::new(format!("{prefix}sinks.{name}."), entries.clone());
+        let channel = sink_channel(&mut p, channels_d, &prefix);
+        if let Some(c) = &channel {
+            if let Some(n) = channels_d.names.iter().find(|n| *n == c) {
+                read.push(n);
+            }
+        }
+        if let Some(kind) = component_type(&mut p, Kind::Sink) {
+            let (kind, batch_key) = match kind {
+                "logger" => {
+                    let k = SinkKind::Logger(sink::parse_logger(&mut p));
+                    p.finish("a logger sink", sink::LOGGER_KEYS);
+                    (Some(k), "batchSize")
+                }
+                "null" => {
+                    let k = SinkKind::Null(sink::parse_null(&mut p));
+                    p.finish("a null sink", sink::NULL_KEYS);
+                    (Some(k), "batchSize")
+                }
+                "tcp" => {
+                    let key = sink::tcp_batch_key(&mut p);
+                    let k = sink::parse_tcp(&mut p).map(SinkKind::Tcp);
+                    p.finish("a tcp sink", sink::TCP_KEYS);
+                    (k, key)
+                }
+                other => unreachable!("sink type {other}"),
+            };
+            if let (Some(kind), Some(c)) = (&kind, &channel) {
+                if let Some(batch) = kind.batch_size() {
+                    let wired = Some(vec![c.clone()]);
+                    check_batch(&mut p, batch_key, batch, &wired, &tx_capacity, &prefix);
+                }
+            }
+            if let (Some(kind), Some(channel), true) = (kind, channel, p.errors.is_empty()) {
+                sinks.push(SinkConfig { name: name.clone(), channel, kind });
+            }
+        }
+        errors.append(&mut p.errors);
+    }
+
+    // Every channel needs a writer and a reader, or nothing flows through it.
+    for name in &channels_d.names {
+        let Some(entries) = channels_d.props_of(name) else { continue };
+        let anchor = entries.iter().find(|(p, _)| *p == "type").unwrap_or(&entries[0]).1;
+        let at = |msg: String, hint: String| {
+            ConfigError::at(anchor, msg).key(format!("{prefix}channels.{name}")).hint(hint)
+        };
+        if !written.contains(&name.as_str()) {
+            errors.push(at(
+                format!("no source writes to channel `{name}`, so nothing would flow through it"),
+                format!("add `{name}` to a source's channels (`{prefix}sources.<source>.channels`), or remove it from `{prefix}channels`"),
+            ));
+        }
+        if !read.contains(&name.as_str()) {
+            errors.push(at(
+                format!("no sink reads channel `{name}`: events put into it would never leave"),
+                format!("add a sink with `{prefix}sinks.<sink>.channel = {name}`, or remove `{name}` from `{prefix}channels` and the sources' channels"),
+            ));
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(AgentConfig { name: agent.to_string(), sources, channels, sinks })
+    } else {
+        Err(ConfigErrors::sorted(errors, files))
+    }
+}
+
+/// The error for an agent that has no keys, naming the agents that do.
+fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigError {
+    let mut agents: Vec<&str> = Vec::new();
+    for e in entries {
+        if let Some((a, _)) = e.key.split_once('.') {
+            if !agents.contains(&a) {
+                agents.push(a);
+            }
+        }
+    }
+    let file = (files.len() == 1).then(|| files[0].as_path());
+    let err = ConfigError::new(format!("no configuration for agent `{agent}`")).located(file, None);
+    if agents.is_empty() {
+        err.hint(format!("keys of agent `{agent}` start with `{agent}.`, e.g. `{agent}.sources = r1`"))
+    } else {
+        let mut hint = format!("agents defined: {}; pick one with -n/--name", agents.join(", "));
+        if let Some(s) = suggest(agent, agents.iter().copied()) {
+            hint = format!("did you mean `{s}`? {hint}");
+        }
+        err.hint(hint)
+    }
+}
+
+/// Reads the `<agent>.<kind>` list and checks it against the configured components.
+fn check_listing(d: &mut Declared<'_>, kind: Kind, prefix: &str, agent: &str, errors: &mut Vec<ConfigError>) {
+    let list_key = format!("{prefix}{}", kind.plural());
+    if let Some(list) = d.list {
+        for name in list.value.split_whitespace() {
+            if d.names.iter().any(|n| n == name) {
+                errors.push(ConfigError::at(list, format!("{} `{name}` is listed twice", kind.singular())));
+            } else {
+                d.names.push(name.to_string());
+            }
+        }
+        if d.names.is_empty() {
+            errors.push(
+                ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural()))
+                    .hint(format!("name at least one {}, e.g. `{list_key} = {}1`", kind.singular(), &kind.plural()[..1])),
+            );
+        }
+        for name in &d.names {
+            if d.props_of(name).is_none() {
+                errors.push(
+                    ConfigError::at(list, format!("{} `{name}` is listed but not configured", kind.singular()))
+                        .hint(format!("add `{list_key}.{name}.type = ...` or remove `{name}` from the list")),
+                );
+            }
+        }
+    } else if d.configured.is_empty() {
+        errors.push(
+            ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
+                .key(list_key.clone())
+                .hint(format!("add `{list_key} = ...` and configure each {}", kind.singular())),
+        );
+    }
+    for (name, props) in &d.configured {
+        if d.names.contains(name) {
+            continue;
+        }
+        let first = props[0].1;
+        let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
+        let add = match d.list {
+            Some(l) => format!("add `{name}` to `{list_key} = {}`", l.value),
+            None => format!("add `{list_key} = {name}`"),
+        };
+        let hint = match suggest(name, listed) {
+            Some(s) => format!("did you mean `{s}`? otherwise {add}"),
+            None => add,
+        };
+        errors.push(
+            ConfigError::at(
+                first,
+                format!("{} `{name}` is configured but not listed in `{list_key}` (Flume would silently ignore it)", kind.singular()),
+            )
+            .hint(hint),
+        );
+    }
+}
+
+/// Reads `type` and resolves it; records an error and returns `None` when it is missing or not
+/// implemented. The component's other keys are then not checked (their meaning depends on it).
+fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
+    let Some(entry) = p.get("type") else {
+        let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
+        let err = p
+            .error("type", None, format!("the {} has no `type`", kind.singular()))
+            .hint(format!("add `{} = {}` (spate supports: {})", p.key("type"), supported[0], supported.join(", ")));
+        p.push(err);
+        return None;
+    };
+    match kind.resolve_type(entry) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            p.push(e);
+            None
+        }
+    }
+}
+
+/// Reads a source's `channels`; each must be listed in `<agent>.channels`.
+fn source_channels(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<Vec<String>> {
+    let Some(entry) = p.get("channels") else {
+        let err = p
+            .error("channels", None, "the source has no `channels`")
+            .hint(format!("add `{} = c1` naming the channel(s) it writes to", p.key("channels")));
+        p.push(err);
+        return None;
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut ok = true;
+    for c in entry.value.split_whitespace() {
+        if out.iter().any(|o| o == c) {
+            p.push(ConfigError::at(entry, format!("channel `{c}` is listed twice")));
+            ok = false;
+        } else if !check_channel_listed(p, entry, c, channels, prefix) {
+            ok = false;
+        }
+        out.push(c.to_string());
+    }
+    if out.is_empty() {
+        p.push(ConfigError::at(entry, "empty list of channels").hint("name the channel(s) the source writes to"));
+        return None;
+    }
+    out.dedup();
+    ok.then_some(out)
+}
+
+/// Reads a sink's `channel`: exactly one, listed in `<agent>.channels`.
+fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<String> {
+    let Some(entry) = p.get("channel") else {
+        let hint = match p.get("channels") {
+            Some(_) => format!("a sink reads one channel: write `{}` (singular)", p.key("channel")),
+            None => format!("add `{} = c1` naming the channel it reads", p.key("channel")),
+        };
+        let err = p.error("channel", None, "the sink has no `channel`").hint(hint);
+        p.push(err);
+        return None;
+    };
+    let names: Vec<&str> = entry.value.split_whitespace().collect();
+    match names.as_slice() {
+        [] => {
+            p.push(ConfigError::at(entry, "empty channel").hint("name the channel the sink reads"));
+            None
+        }
+        [one] => check_channel_listed(p, entry, one, channels, prefix).then(|| one.to_string()),
+        _ => {
+            p.push(
+                ConfigError::at(entry, format!("a sink reads exactly one channel, got {}", names.len()))
+                    .hint("configure one sink per channel"),
+            );
+            None
+        }
+    }
+}
+
+fn check_channel_listed(p: &mut Props<'_>, entry: &Entry, c: &str, channels: &Declared<'_>, prefix: &str) -> bool {
+    if channels.names.iter().any(|n| n == c) {
+        return true;
+    }
+    let add = format!("add `{c}` to `{prefix}channels` and configure it");
+    let hint = match suggest(c, channels.names.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`? otherwise {add}"),
+        None => add,
+    };
+    p.push(ConfigError::at(entry, format!("channel `{c}` is not listed in `{prefix}channels`")).hint(hint));
+    false
+}
+
+/// Interceptors and channel selectors other than `replicating` are not implemented yet: reject
+/// their keys instead of ignoring them.
+fn unsupported_source_features(p: &mut Props<'_>) {
+    for (rest, e) in p.take_prefixed("selector.") {
+        let err = if rest == "type" {
+            if e.value.eq_ignore_ascii_case("replicating") {
+                continue;
+            }
+            ConfigError::at(e, format!("channel selector `{}` is not supported by spate yet", e.value))
+                .hint("remove it: spate writes every event to all the source's channels (`replicating`)")
+        } else {
+            ConfigError::at(e, format!("channel selector option `selector.{rest}` is not supported by spate yet"))
+                .hint("remove it: spate writes every event to all the source's channels (`replicating`)")
+        };
+        p.push(err);
+    }
+    let mut interceptors: Vec<&Entry> = p.get("interceptors").into_iter().collect();
+    interceptors.extend(p.take_prefixed("interceptors.").into_iter().map(|(_, e)| e));
+    for e in interceptors {
+        p.push(
+            ConfigError::at(e, "interceptors are not supported by spate yet")
+                .hint("remove the interceptors keys; events are passed on unchanged"),
+        );
+    }
+}
+
+/// Checks a batch size against the transaction capacity of the channels it is used with.
+fn check_batch(
+    p: &mut Props<'_>,
+    prop: &str,
+    batch: usize,
+    wired: &Option<Vec<String>>,
+    tx_capacity: &dyn Fn(&str) -> Option<usize>,
+    prefix: &str,
+) {
+    let Some(wired) = wired else { return };
+    let entry = p.get(prop);
+    let default = if entry.is_none() { " (the default)" } else { "" };
+    for c in wired {
+        let Some(tx) = tx_capacity(c) else { continue };
+        if batch > tx {
+            let err = p
+                .error(
+                    prop,
+                    entry,
+                    format!("{prop} {batch}{default} is larger than the transactionCapacity {tx} of channel `{c}`"),
+                )
+                .hint(format!(
+                    "set `{}` to at most {tx}, or raise `{prefix}channels.{c}.transactionCapacity` to at least {batch}",
+                    p.key(prop)
+                ));
+            p.push(err);
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The resolved pipeline for `spate check`: every component with its type, wiring and every
+    /// effective setting, defaults included. spate extensions are marked as such.
+    pub fn describe(&self) -> String {
+        let mut s = String::new();
+        let ext = "  # spate extension";
+        let _ = writeln!(s, "agent {}", self.name);
+        for src in &self.sources {
+            match &src.kind {
+                SourceKind::Taildir(t) => {
+                    let _ = writeln!(s, "source {} (TAILDIR) -> {}", src.name, src.channels.join(" "));
+                    let names: Vec<&str> = t.filegroups.iter().map(|g| g.name.as_str()).collect();
+                    let _ = writeln!(s, "  filegroups = {}", names.join(" "));
+                    for g in &t.filegroups {
+                        let _ = writeln!(s, "  filegroups.{} = {}/{}", g.name, g.dir.display(), g.pattern);
+                        for (k, v) in &g.headers {
+                            let _ = writeln!(s, "  headers.{}.{k} = {v}", g.name);
+                        }
+                    }
+                    let _ = writeln!(s, "  positionFile = {}", t.position_file.display());
+                    let _ = writeln!(s, "  byteOffsetHeader = {}", t.byte_offset_header);
+                    let _ = writeln!(s, "  skipToEnd = {}", t.skip_to_end);
+                    let _ = writeln!(s, "  idleTimeout = {}", t.idle_timeout.as_millis());
+                    let _ = writeln!(s, "  writePosInterval = {}", t.write_pos_interval.as_millis());
+                    let _ = writeln!(s, "  batchSize = {}", t.batch_size);
+                    match t.max_batch_count {
+                        Some(n) => writeln!(s, "  maxBatchCount = {n}"),
+                        None => writeln!(s, "  maxBatchCount = unlimited"),
+                    }
+                    .ok();
+                    let _ = writeln!(s, "  backoffSleepIncrement = {}", t.backoff_sleep_increment.as_millis());
+                    let _ = writeln!(s, "  maxBackoffSleep = {}", t.max_backoff_sleep.as_millis());
+                    let _ = writeln!(s, "  cachePatternMatching = {}", t.cache_pattern_matching);
+                    let _ = writeln!(s, "  fileHeader = {}", t.file_header);
+                    let _ = writeln!(s, "  fileHeaderKey = {}", t.file_header_key);
+                    let _ = writeln!(s, "  maxLineLength = {}{ext}", t.max_line_length);
+                    let overflow = match t.line_overflow {
+                        LineOverflow::Split => "split",
+                        LineOverflow::Truncate => "truncate",
+                    };
+                    let _ = writeln!(s, "  lineOverflow = {overflow}{ext}");
+                    let _ = writeln!(s, "  readBufferSize = {}{ext}", t.read_buffer_size);
+                    let _ = writeln!(s, "  pollInterval = {}{ext}", t.poll_interval.as_millis());
+                }
+            }
+        }
+        for ch in &self.channels {
+            match &ch.kind {
+                ChannelKind::Memory(m) => {
+                    let _ = writeln!(s, "channel {} (memory)", ch.name);
+                    let _ = writeln!(s, "  capacity = {}", m.capacity);
+                    let _ = writeln!(s, "  transactionCapacity = {}", m.transaction_capacity);
+                    let _ = writeln!(s, "  keep-alive = {}", m.keep_alive.as_secs());
+                    let note = if m.byte_capacity == DEFAULT_BYTE_CAPACITY {
+                        "  # Flume's default: 80% of flume-ng's default 20 MiB heap"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(s, "  byteCapacity = {}{note}", m.byte_capacity);
+                    let _ = writeln!(s, "  byteCapacityBufferPercentage = {}", m.byte_capacity_buffer_percentage);
+                }
+            }
+        }
+        for sink in &self.sinks {
+            let type_name = match &sink.kind {
+                SinkKind::Logger(_) => "logger",
+                SinkKind::Null(_) => "null",
+                SinkKind::Tcp(_) => "tcp, a spate extension",
+            };
+            let _ = writeln!(s, "sink {} ({type_name}) <- {}", sink.name, sink.channel);
+            match &sink.kind {
+                SinkKind::Logger(l) => {
+                    let _ = writeln!(s, "  maxBytesToLog = {}", l.max_bytes_to_log);
+                }
+                SinkKind::Null(n) => {
+                    let _ = writeln!(s, "  batchSize = {}", n.batch_size);
+                }
+                SinkKind::Tcp(t) => {
+                    let framing = match t.framing {
+                        Framing::Newline => "newline",
+                        Framing::OctetCounting => "octet-counting",
+                    };
+                    let _ = writeln!(s, "  hostname = {}", t.hostname);
+                    let _ = writeln!(s, "  port = {}", t.port);
+                    let _ = writeln!(s, "  batch-size = {}", t.batch_size);
+                    let _ = writeln!(s, "  framing = {framing}");
+                    let _ = writeln!(s, "  connect-timeout = {}", t.connect_timeout.as_millis());
+                    let _ = writeln!(s, "  request-timeout = {}", t.request_timeout.as_millis());
+                    let _ = writeln!(s, "  max-backoff = {}", t.max_backoff.as_millis());
+                }
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests;
