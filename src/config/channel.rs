@@ -52,8 +52,14 @@ pub struct MemoryChannelConfig {
 }
 
 /// Every property a memory channel accepts.
-pub(crate) const MEMORY_KEYS: &[&str] =
-    &["type", "capacity", "transactionCapacity", "keep-alive", "byteCapacity", "byteCapacityBufferPercentage"];
+pub(crate) const MEMORY_KEYS: &[&str] = &[
+    "type",
+    "capacity",
+    "transactionCapacity",
+    "keep-alive",
+    "byteCapacity",
+    "byteCapacityBufferPercentage",
+];
 
 /// Reads a memory channel's settings.
 pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
@@ -68,7 +74,9 @@ pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
             .error(
                 prop,
                 entry,
-                format!("transactionCapacity {transaction_capacity} is larger than capacity {capacity}"),
+                format!(
+                    "transactionCapacity {transaction_capacity} is larger than capacity {capacity}"
+                ),
             )
             .hint(format!(
                 "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
@@ -77,11 +85,21 @@ pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
             ));
         p.push(err);
     }
-    let keep_alive = p.int("keep-alive", 3, 0, i64::MAX as u64, "seconds").unwrap_or(3);
+    let keep_alive = p
+        .int("keep-alive", 3, 0, i64::MAX as u64, "seconds")
+        .unwrap_or(3);
     let byte_capacity = p
-        .int("byteCapacity", DEFAULT_BYTE_CAPACITY, 1, i64::MAX as u64, "bytes")
+        .int(
+            "byteCapacity",
+            DEFAULT_BYTE_CAPACITY,
+            1,
+            i64::MAX as u64,
+            "bytes",
+        )
         .unwrap_or(DEFAULT_BYTE_CAPACITY);
-    let pct = p.int("byteCapacityBufferPercentage", 20, 0, 99, "percent").unwrap_or(20);
+    let pct = p
+        .int("byteCapacityBufferPercentage", 20, 0, 99, "percent")
+        .unwrap_or(20);
     MemoryChannelConfig {
         capacity,
         transaction_capacity,

@@ -27,7 +27,13 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error with only a message.
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        ConfigError { file: None, line: None, key: None, message: message.into(), hint: None }
+        ConfigError {
+            file: None,
+            line: None,
+            key: None,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// An error located at `entry` (its file, line and key).
@@ -135,7 +141,9 @@ mod tests {
         assert_eq!(ConfigError::new("bad").to_string(), "bad");
         let e = ConfigError::new("bad").located(None, Some(7));
         assert_eq!(e.to_string(), "line 7: bad");
-        let e = ConfigError::new("bad").located(Some(Path::new("f")), None).key("k");
+        let e = ConfigError::new("bad")
+            .located(Some(Path::new("f")), None)
+            .key("k");
         assert_eq!(e.to_string(), "f: k: bad");
     }
 

@@ -1,6 +1,6 @@
 //! Agent configuration, read from Apache Flume 1.11 agent configuration files.
 //!
-//! A configuration is a Java `.properties` file ([`properties`]) in which keys starting with
+//! A configuration is a Java `.properties` file in which keys starting with
 //! `<agent>.` belong to one agent. The agent lists its components, then configures each:
 //!
 //! ```
@@ -88,8 +88,12 @@ pub struct AgentConfig {
 /// and resolves agent `agent`.
 pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors> {
     if files.is_empty() {
-        return Err(ConfigErrors(vec![ConfigError::new("no configuration file given")
-            .hint("pass one with -f FILE, or start without -f to use the built-in pipeline")]));
+        return Err(ConfigErrors(vec![ConfigError::new(
+            "no configuration file given",
+        )
+        .hint(
+            "pass one with -f FILE, or start without -f to use the built-in pipeline",
+        )]));
     }
     let mut entries = Vec::new();
     let mut errors = Vec::new();
@@ -114,7 +118,11 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
 }
 
 /// Parses configuration text; `origin` names its file in errors.
-pub fn parse_str(text: &str, origin: Option<&Path>, agent: &str) -> Result<AgentConfig, ConfigErrors> {
+pub fn parse_str(
+    text: &str,
+    origin: Option<&Path>,
+    agent: &str,
+) -> Result<AgentConfig, ConfigErrors> {
     let (entries, errors) = properties::parse(text, origin);
     let files: Vec<PathBuf> = origin.map(Path::to_path_buf).into_iter().collect();
     build(properties::merge(entries), errors, agent, None, &files)
@@ -124,7 +132,9 @@ pub fn parse_str(text: &str, origin: Option<&Path>, agent: &str) -> Result<Agent
 /// directory.
 pub fn load_default() -> Result<AgentConfig, ConfigErrors> {
     let cwd = std::env::current_dir().map_err(|e| {
-        ConfigErrors(vec![ConfigError::new(format!("cannot determine the current directory: {e}"))])
+        ConfigErrors(vec![ConfigError::new(format!(
+            "cannot determine the current directory: {e}"
+        ))])
     })?;
     parse_with_base(DEFAULT_CONFIG, "a1", &cwd)
 }
@@ -137,7 +147,10 @@ fn parse_with_base(text: &str, agent: &str, base: &Path) -> Result<AgentConfig, 
 
 /// `base.join(path)` without `.` components.
 pub(crate) fn resolve_relative(base: &Path, path: &Path) -> PathBuf {
-    base.join(path).components().filter(|c| *c != Component::CurDir).collect()
+    base.join(path)
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect()
 }
 
 /// The three component kinds, with their names in keys and in messages.
@@ -171,8 +184,14 @@ impl Kind {
     /// (canonical name, accepted spellings) of the types spate implements.
     fn types(self) -> &'static [(&'static str, &'static [&'static str])] {
         match self {
-            Kind::Source => &[("TAILDIR", &["taildir", "org.apache.flume.source.taildir.TaildirSource"])],
-            Kind::Channel => &[("memory", &["memory", "org.apache.flume.channel.MemoryChannel"])],
+            Kind::Source => &[(
+                "TAILDIR",
+                &["taildir", "org.apache.flume.source.taildir.TaildirSource"],
+            )],
+            Kind::Channel => &[(
+                "memory",
+                &["memory", "org.apache.flume.channel.MemoryChannel"],
+            )],
             Kind::Sink => &[
                 ("logger", &["logger", "org.apache.flume.sink.LoggerSink"]),
                 ("null", &["null", "org.apache.flume.sink.NullSink"]),
@@ -223,21 +242,32 @@ impl Kind {
     fn resolve_type(self, entry: &Entry) -> Result<&'static str, ConfigError> {
         let value = entry.value.as_str();
         let types = self.types();
-        if let Some((canonical, _)) =
-            types.iter().find(|(_, spellings)| spellings.iter().any(|s| s.eq_ignore_ascii_case(value)))
+        if let Some((canonical, _)) = types
+            .iter()
+            .find(|(_, spellings)| spellings.iter().any(|s| s.eq_ignore_ascii_case(value)))
         {
             return Ok(canonical);
         }
         let supported: Vec<&str> = types.iter().map(|(c, _)| *c).collect();
-        let supported_list = format!("spate supports {} types: {}", self.singular(), supported.join(", "));
+        let supported_list = format!(
+            "spate supports {} types: {}",
+            self.singular(),
+            supported.join(", ")
+        );
         if value.is_empty() {
-            return Err(ConfigError::at(entry, format!("empty {} type", self.singular())).hint(supported_list));
+            return Err(
+                ConfigError::at(entry, format!("empty {} type", self.singular()))
+                    .hint(supported_list),
+            );
         }
         let lower = value.to_ascii_lowercase();
         if self.flume_types().contains(&lower.as_str()) || value.starts_with("org.apache.flume.") {
             return Err(ConfigError::at(
                 entry,
-                format!("{} type `{value}` is not supported by spate yet", self.singular()),
+                format!(
+                    "{} type `{value}` is not supported by spate yet",
+                    self.singular()
+                ),
             )
             .hint(supported_list));
         }
@@ -245,7 +275,10 @@ impl Kind {
             Some(s) => format!("did you mean `{s}`? {supported_list}"),
             None => supported_list,
         };
-        Err(ConfigError::at(entry, format!("unknown {} type `{value}`", self.singular())).hint(hint))
+        Err(
+            ConfigError::at(entry, format!("unknown {} type `{value}`", self.singular()))
+                .hint(hint),
+        )
     }
 }
 
@@ -261,7 +294,10 @@ struct Declared<'a> {
 
 impl<'a> Declared<'a> {
     fn props_of(&self, name: &str) -> Option<&Vec<(&'a str, &'a Entry)>> {
-        self.configured.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+        self.configured
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
     }
 }
 
@@ -285,11 +321,19 @@ fn substitute_env(entry: &Entry) -> Result<String, ConfigError> {
         match std::env::var(name) {
             Ok(v) => out.push_str(&v),
             Err(std::env::VarError::NotPresent) => {
-                return Err(ConfigError::at(entry, format!("environment variable `{name}` is not set"))
-                    .hint(format!("set {name} in the agent's environment, or write the value directly")));
+                return Err(ConfigError::at(
+                    entry,
+                    format!("environment variable `{name}` is not set"),
+                )
+                .hint(format!(
+                    "set {name} in the agent's environment, or write the value directly"
+                )));
             }
             Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(ConfigError::at(entry, format!("environment variable `{name}` is not valid UTF-8")));
+                return Err(ConfigError::at(
+                    entry,
+                    format!("environment variable `{name}` is not valid UTF-8"),
+                ));
             }
         }
         rest = &after[end + 1..];
@@ -347,8 +391,9 @@ fn build(
         }
         match head {
             "sinkgroups" => errors.push(
-                ConfigError::at(e, "sink groups are not supported by spate yet")
-                    .hint("remove the sinkgroups keys: each sink then reads its channel on its own"),
+                ConfigError::at(e, "sink groups are not supported by spate yet").hint(
+                    "remove the sinkgroups keys: each sink then reads its channel on its own",
+                ),
             ),
             "configfilters" => errors.push(
                 ConfigError::at(e, "config filters are not supported by spate yet")
@@ -373,7 +418,9 @@ fn build(
     // Channels first: sources and sinks are checked against their transaction capacity.
     let mut channels = Vec::new();
     for name in &channels_d.names {
-        let Some(entries) = channels_d.props_of(name) else { continue };
+        let Some(entries) = channels_d.props_of(name) else {
+            continue;
+        };
         let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
         if let Some(kind) = component_type(&mut p, Kind::Channel) {
             let kind = match kind {
@@ -385,24 +432,28 @@ fn build(
                 other => unreachable!("channel type {other}"),
             };
             if p.errors.is_empty() {
-                channels.push(ChannelConfig { name: name.clone(), kind });
+                channels.push(ChannelConfig {
+                    name: name.clone(),
+                    kind,
+                });
             }
         }
         errors.append(&mut p.errors);
     }
-    let tx_capacity =
-        |c: &str| channels.iter().find(|ch| ch.name == c).map(|ch| ch.kind.transaction_capacity());
+    let tx_capacity = |c: &str| {
+        channels
+            .iter()
+            .find(|ch| ch.name == c)
+            .map(|ch| ch.kind.transaction_capacity())
+    };
 
-    let mut written: Vec<&str> = Vec::new();
     let mut sources = Vec::new();
     for name in &sources_d.names {
-        let Some(entries) = sources_d.props_of(name) else { continue };
+        let Some(entries) = sources_d.props_of(name) else {
+            continue;
+        };
         let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
         let wired = source_channels(&mut p, channels_d, &prefix);
-        if let Some((_, e)) = entries.iter().find(|(prop, _)| *prop == "channels") {
-            let listed = e.value.split_whitespace().filter_map(|c| channels_d.names.iter().find(|n| *n == c));
-            written.extend(listed.map(String::as_str));
-        }
         unsupported_source_features(&mut p);
         if let Some(kind) = component_type(&mut p, Kind::Source) {
             let kind = match kind {
@@ -410,30 +461,37 @@ fn build(
                     let t = source::parse_taildir(&mut p, base);
                     p.finish("a TAILDIR source", source::TAILDIR_KEYS);
                     t.map(|t| {
-                        check_batch(&mut p, "batchSize", t.batch_size, &wired, &tx_capacity, &prefix);
+                        check_batch(
+                            &mut p,
+                            "batchSize",
+                            t.batch_size,
+                            &wired,
+                            &tx_capacity,
+                            &prefix,
+                        );
                         SourceKind::Taildir(t)
                     })
                 }
                 other => unreachable!("source type {other}"),
             };
             if let (Some(kind), Some(channels), true) = (kind, wired, p.errors.is_empty()) {
-                sources.push(SourceConfig { name: name.clone(), channels, kind });
+                sources.push(SourceConfig {
+                    name: name.clone(),
+                    channels,
+                    kind,
+                });
             }
         }
         errors.append(&mut p.errors);
     }
 
-    let mut read: Vec<&str> = Vec::new();
     let mut sinks = Vec::new();
     for name in &sinks_d.names {
-        let Some(entries) = sinks_d.props_of(name) else { continue };
+        let Some(entries) = sinks_d.props_of(name) else {
+            continue;
+        };
         let mut p = Props::new(format!("{prefix}sinks.{name}."), entries.clone());
         let channel = sink_channel(&mut p, channels_d, &prefix);
-        if let Some(c) = &channel {
-            if let Some(n) = channels_d.names.iter().find(|n| *n == c) {
-                read.push(n);
-            }
-        }
         if let Some(kind) = component_type(&mut p, Kind::Sink) {
             let (kind, batch_key) = match kind {
                 "logger" => {
@@ -461,26 +519,50 @@ fn build(
                 }
             }
             if let (Some(kind), Some(channel), true) = (kind, channel, p.errors.is_empty()) {
-                sinks.push(SinkConfig { name: name.clone(), channel, kind });
+                sinks.push(SinkConfig {
+                    name: name.clone(),
+                    channel,
+                    kind,
+                });
             }
         }
         errors.append(&mut p.errors);
     }
 
-    // Every channel needs a writer and a reader, or nothing flows through it.
+    // Every channel needs a writer and a reader, or nothing flows through it. Components that
+    // are configured but not listed count (their own error says to list them), and a component
+    // missing its wiring key turns the check off (its own error comes first).
+    let wiring = |d: &Declared<'_>, prop: &str| -> Option<Vec<String>> {
+        let mut names = Vec::new();
+        for (_, props) in &d.configured {
+            let (_, e) = props.iter().find(|(p, _)| *p == prop)?;
+            names.extend(e.value.split_whitespace().map(str::to_string));
+        }
+        Some(names)
+    };
+    let written = wiring(sources_d, "channels");
+    let read = wiring(sinks_d, "channel");
     for name in &channels_d.names {
-        let Some(entries) = channels_d.props_of(name) else { continue };
-        let anchor = entries.iter().find(|(p, _)| *p == "type").unwrap_or(&entries[0]).1;
-        let at = |msg: String, hint: String| {
-            ConfigError::at(anchor, msg).key(format!("{prefix}channels.{name}")).hint(hint)
+        let Some(entries) = channels_d.props_of(name) else {
+            continue;
         };
-        if !written.contains(&name.as_str()) {
+        let anchor = entries
+            .iter()
+            .find(|(p, _)| *p == "type")
+            .unwrap_or(&entries[0])
+            .1;
+        let at = |msg: String, hint: String| {
+            ConfigError::at(anchor, msg)
+                .key(format!("{prefix}channels.{name}"))
+                .hint(hint)
+        };
+        if written.as_ref().is_some_and(|w| !w.contains(name)) {
             errors.push(at(
                 format!("no source writes to channel `{name}`, so nothing would flow through it"),
                 format!("add `{name}` to a source's channels (`{prefix}sources.<source>.channels`), or remove it from `{prefix}channels`"),
             ));
         }
-        if !read.contains(&name.as_str()) {
+        if read.as_ref().is_some_and(|r| !r.contains(name)) {
             errors.push(at(
                 format!("no sink reads channel `{name}`: events put into it would never leave"),
                 format!("add a sink with `{prefix}sinks.<sink>.channel = {name}`, or remove `{name}` from `{prefix}channels` and the sources' channels"),
@@ -489,7 +571,12 @@ fn build(
     }
 
     if errors.is_empty() {
-        Ok(AgentConfig { name: agent.to_string(), sources, channels, sinks })
+        Ok(AgentConfig {
+            name: agent.to_string(),
+            sources,
+            channels,
+            sinks,
+        })
     } else {
         Err(ConfigErrors::sorted(errors, files))
     }
@@ -508,9 +595,14 @@ fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigErr
     let file = (files.len() == 1).then(|| files[0].as_path());
     let err = ConfigError::new(format!("no configuration for agent `{agent}`")).located(file, None);
     if agents.is_empty() {
-        err.hint(format!("keys of agent `{agent}` start with `{agent}.`, e.g. `{agent}.sources = r1`"))
+        err.hint(format!(
+            "keys of agent `{agent}` start with `{agent}.`, e.g. `{agent}.sources = r1`"
+        ))
     } else {
-        let mut hint = format!("agents defined: {}; pick one with -n/--name", agents.join(", "));
+        let mut hint = format!(
+            "agents defined: {}; pick one with -n/--name",
+            agents.join(", ")
+        );
         if let Some(s) = suggest(agent, agents.iter().copied()) {
             hint = format!("did you mean `{s}`? {hint}");
         }
@@ -519,27 +611,46 @@ fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigErr
 }
 
 /// Reads the `<agent>.<kind>` list and checks it against the configured components.
-fn check_listing(d: &mut Declared<'_>, kind: Kind, prefix: &str, agent: &str, errors: &mut Vec<ConfigError>) {
+fn check_listing(
+    d: &mut Declared<'_>,
+    kind: Kind,
+    prefix: &str,
+    agent: &str,
+    errors: &mut Vec<ConfigError>,
+) {
     let list_key = format!("{prefix}{}", kind.plural());
     if let Some(list) = d.list {
         for name in list.value.split_whitespace() {
             if d.names.iter().any(|n| n == name) {
-                errors.push(ConfigError::at(list, format!("{} `{name}` is listed twice", kind.singular())));
+                errors.push(ConfigError::at(
+                    list,
+                    format!("{} `{name}` is listed twice", kind.singular()),
+                ));
             } else {
                 d.names.push(name.to_string());
             }
         }
         if d.names.is_empty() {
             errors.push(
-                ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural()))
-                    .hint(format!("name at least one {}, e.g. `{list_key} = {}1`", kind.singular(), &kind.plural()[..1])),
+                ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural())).hint(
+                    format!(
+                        "name at least one {}, e.g. `{list_key} = {}1`",
+                        kind.singular(),
+                        &kind.plural()[..1]
+                    ),
+                ),
             );
         }
         for name in &d.names {
             if d.props_of(name).is_none() {
                 errors.push(
-                    ConfigError::at(list, format!("{} `{name}` is listed but not configured", kind.singular()))
-                        .hint(format!("add `{list_key}.{name}.type = ...` or remove `{name}` from the list")),
+                    ConfigError::at(
+                        list,
+                        format!("{} `{name}` is listed but not configured", kind.singular()),
+                    )
+                    .hint(format!(
+                        "add `{list_key}.{name}.type = ...` or remove `{name}` from the list"
+                    )),
                 );
             }
         }
@@ -547,7 +658,10 @@ fn check_listing(d: &mut Declared<'_>, kind: Kind, prefix: &str, agent: &str, er
         errors.push(
             ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
                 .key(list_key.clone())
-                .hint(format!("add `{list_key} = ...` and configure each {}", kind.singular())),
+                .hint(format!(
+                    "add `{list_key} = ...` and configure each {}",
+                    kind.singular()
+                )),
         );
     }
     for (name, props) in &d.configured {
@@ -580,8 +694,17 @@ fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
     let Some(entry) = p.get("type") else {
         let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
         let err = p
-            .error("type", None, format!("the {} has no `type`", kind.singular()))
-            .hint(format!("add `{} = {}` (spate supports: {})", p.key("type"), supported[0], supported.join(", ")));
+            .error(
+                "type",
+                None,
+                format!("the {} has no `type`", kind.singular()),
+            )
+            .hint(format!(
+                "add `{} = {}` (spate supports: {})",
+                p.key("type"),
+                supported[0],
+                supported.join(", ")
+            ));
         p.push(err);
         return None;
     };
@@ -595,11 +718,18 @@ fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
 }
 
 /// Reads a source's `channels`; each must be listed in `<agent>.channels`.
-fn source_channels(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<Vec<String>> {
+fn source_channels(
+    p: &mut Props<'_>,
+    channels: &Declared<'_>,
+    prefix: &str,
+) -> Option<Vec<String>> {
     let Some(entry) = p.get("channels") else {
         let err = p
             .error("channels", None, "the source has no `channels`")
-            .hint(format!("add `{} = c1` naming the channel(s) it writes to", p.key("channels")));
+            .hint(format!(
+                "add `{} = c1` naming the channel(s) it writes to",
+                p.key("channels")
+            ));
         p.push(err);
         return None;
     };
@@ -607,7 +737,10 @@ fn source_channels(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> 
     let mut ok = true;
     for c in entry.value.split_whitespace() {
         if out.iter().any(|o| o == c) {
-            p.push(ConfigError::at(entry, format!("channel `{c}` is listed twice")));
+            p.push(ConfigError::at(
+                entry,
+                format!("channel `{c}` is listed twice"),
+            ));
             ok = false;
         } else if !check_channel_listed(p, entry, c, channels, prefix) {
             ok = false;
@@ -615,7 +748,10 @@ fn source_channels(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> 
         out.push(c.to_string());
     }
     if out.is_empty() {
-        p.push(ConfigError::at(entry, "empty list of channels").hint("name the channel(s) the source writes to"));
+        p.push(
+            ConfigError::at(entry, "empty list of channels")
+                .hint("name the channel(s) the source writes to"),
+        );
         return None;
     }
     out.dedup();
@@ -626,10 +762,18 @@ fn source_channels(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> 
 fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<String> {
     let Some(entry) = p.get("channel") else {
         let hint = match p.get("channels") {
-            Some(_) => format!("a sink reads one channel: write `{}` (singular)", p.key("channel")),
-            None => format!("add `{} = c1` naming the channel it reads", p.key("channel")),
+            Some(_) => format!(
+                "a sink reads one channel: write `{}` (singular)",
+                p.key("channel")
+            ),
+            None => format!(
+                "add `{} = c1` naming the channel it reads",
+                p.key("channel")
+            ),
         };
-        let err = p.error("channel", None, "the sink has no `channel`").hint(hint);
+        let err = p
+            .error("channel", None, "the sink has no `channel`")
+            .hint(hint);
         p.push(err);
         return None;
     };
@@ -642,15 +786,24 @@ fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Opt
         [one] => check_channel_listed(p, entry, one, channels, prefix).then(|| one.to_string()),
         _ => {
             p.push(
-                ConfigError::at(entry, format!("a sink reads exactly one channel, got {}", names.len()))
-                    .hint("configure one sink per channel"),
+                ConfigError::at(
+                    entry,
+                    format!("a sink reads exactly one channel, got {}", names.len()),
+                )
+                .hint("configure one sink per channel"),
             );
             None
         }
     }
 }
 
-fn check_channel_listed(p: &mut Props<'_>, entry: &Entry, c: &str, channels: &Declared<'_>, prefix: &str) -> bool {
+fn check_channel_listed(
+    p: &mut Props<'_>,
+    entry: &Entry,
+    c: &str,
+    channels: &Declared<'_>,
+    prefix: &str,
+) -> bool {
     if channels.names.iter().any(|n| n == c) {
         return true;
     }
@@ -659,7 +812,13 @@ fn check_channel_listed(p: &mut Props<'_>, entry: &Entry, c: &str, channels: &De
         Some(s) => format!("did you mean `{s}`? otherwise {add}"),
         None => add,
     };
-    p.push(ConfigError::at(entry, format!("channel `{c}` is not listed in `{prefix}channels`")).hint(hint));
+    p.push(
+        ConfigError::at(
+            entry,
+            format!("channel `{c}` is not listed in `{prefix}channels`"),
+        )
+        .hint(hint),
+    );
     false
 }
 
@@ -671,11 +830,24 @@ fn unsupported_source_features(p: &mut Props<'_>) {
             if e.value.eq_ignore_ascii_case("replicating") {
                 continue;
             }
-            ConfigError::at(e, format!("channel selector `{}` is not supported by spate yet", e.value))
-                .hint("remove it: spate writes every event to all the source's channels (`replicating`)")
+            ConfigError::at(
+                e,
+                format!(
+                    "channel selector `{}` is not supported by spate yet",
+                    e.value
+                ),
+            )
+            .hint(
+                "remove it: spate writes every event to all the source's channels (`replicating`)",
+            )
         } else {
-            ConfigError::at(e, format!("channel selector option `selector.{rest}` is not supported by spate yet"))
-                .hint("remove it: spate writes every event to all the source's channels (`replicating`)")
+            ConfigError::at(
+                e,
+                format!("channel selector option `selector.{rest}` is not supported by spate yet"),
+            )
+            .hint(
+                "remove it: spate writes every event to all the source's channels (`replicating`)",
+            )
         };
         p.push(err);
     }
@@ -700,7 +872,11 @@ fn check_batch(
 ) {
     let Some(wired) = wired else { return };
     let entry = p.get(prop);
-    let default = if entry.is_none() { " (the default)" } else { "" };
+    let default = if entry.is_none() {
+        " (the default)"
+    } else {
+        ""
+    };
     for c in wired {
         let Some(tx) = tx_capacity(c) else { continue };
         if batch > tx {
@@ -729,11 +905,22 @@ impl AgentConfig {
         for src in &self.sources {
             match &src.kind {
                 SourceKind::Taildir(t) => {
-                    let _ = writeln!(s, "source {} (TAILDIR) -> {}", src.name, src.channels.join(" "));
+                    let _ = writeln!(
+                        s,
+                        "source {} (TAILDIR) -> {}",
+                        src.name,
+                        src.channels.join(" ")
+                    );
                     let names: Vec<&str> = t.filegroups.iter().map(|g| g.name.as_str()).collect();
                     let _ = writeln!(s, "  filegroups = {}", names.join(" "));
                     for g in &t.filegroups {
-                        let _ = writeln!(s, "  filegroups.{} = {}/{}", g.name, g.dir.display(), g.pattern);
+                        let _ = writeln!(
+                            s,
+                            "  filegroups.{} = {}/{}",
+                            g.name,
+                            g.dir.display(),
+                            g.pattern
+                        );
                         for (k, v) in &g.headers {
                             let _ = writeln!(s, "  headers.{}.{k} = {v}", g.name);
                         }
@@ -742,14 +929,22 @@ impl AgentConfig {
                     let _ = writeln!(s, "  byteOffsetHeader = {}", t.byte_offset_header);
                     let _ = writeln!(s, "  skipToEnd = {}", t.skip_to_end);
                     let _ = writeln!(s, "  idleTimeout = {}", t.idle_timeout.as_millis());
-                    let _ = writeln!(s, "  writePosInterval = {}", t.write_pos_interval.as_millis());
+                    let _ = writeln!(
+                        s,
+                        "  writePosInterval = {}",
+                        t.write_pos_interval.as_millis()
+                    );
                     let _ = writeln!(s, "  batchSize = {}", t.batch_size);
                     match t.max_batch_count {
                         Some(n) => writeln!(s, "  maxBatchCount = {n}"),
                         None => writeln!(s, "  maxBatchCount = unlimited"),
                     }
                     .ok();
-                    let _ = writeln!(s, "  backoffSleepIncrement = {}", t.backoff_sleep_increment.as_millis());
+                    let _ = writeln!(
+                        s,
+                        "  backoffSleepIncrement = {}",
+                        t.backoff_sleep_increment.as_millis()
+                    );
                     let _ = writeln!(s, "  maxBackoffSleep = {}", t.max_backoff_sleep.as_millis());
                     let _ = writeln!(s, "  cachePatternMatching = {}", t.cache_pattern_matching);
                     let _ = writeln!(s, "  fileHeader = {}", t.file_header);
@@ -778,7 +973,11 @@ impl AgentConfig {
                         ""
                     };
                     let _ = writeln!(s, "  byteCapacity = {}{note}", m.byte_capacity);
-                    let _ = writeln!(s, "  byteCapacityBufferPercentage = {}", m.byte_capacity_buffer_percentage);
+                    let _ = writeln!(
+                        s,
+                        "  byteCapacityBufferPercentage = {}",
+                        m.byte_capacity_buffer_percentage
+                    );
                 }
             }
         }

@@ -53,9 +53,9 @@ pub(crate) fn parse(text: &str, file: Option<&Path>) -> (Vec<Entry>, Vec<ConfigE
         let (raw_key, raw_value) = split_key_value(&logical);
         let line = index + 1;
         let located = |msg: String| {
-            ConfigError::new(msg)
-                .located(file, Some(line))
-                .hint("write a backslash as `\\\\` and a character as `\\u` followed by 4 hex digits")
+            ConfigError::new(msg).located(file, Some(line)).hint(
+                "write a backslash as `\\\\` and a character as `\\u` followed by 4 hex digits",
+            )
         };
         let key = match unescape(raw_key) {
             Ok(k) => k,
@@ -134,7 +134,9 @@ fn unescape(s: &str) -> Result<String, String> {
                     .ok_or_else(|| format!("malformed \\uXXXX escape `\\u{hex}`"))?;
                 match (pending_high.take(), code) {
                     (Some(high), 0xDC00..=0xDFFF) => {
-                        out.extend(char::decode_utf16([high, code]).map(|r| r.unwrap_or('\u{FFFD}')));
+                        out.extend(
+                            char::decode_utf16([high, code]).map(|r| r.unwrap_or('\u{FFFD}')),
+                        );
                     }
                     (high, 0xD800..=0xDBFF) => {
                         if high.is_some() {
@@ -187,7 +189,10 @@ mod tests {
     fn kv(text: &str) -> Vec<(String, String, usize)> {
         let (entries, errors) = parse(text, None);
         assert!(errors.is_empty(), "{errors:?}");
-        entries.into_iter().map(|e| (e.key, e.value, e.line)).collect()
+        entries
+            .into_iter()
+            .map(|e| (e.key, e.value, e.line))
+            .collect()
     }
 
     fn one(k: &str, v: &str, line: usize) -> (String, String, usize) {
@@ -196,7 +201,8 @@ mod tests {
 
     #[test]
     fn separators_comments_and_blank_lines() {
-        let text = "# comment\n! also comment\n\n  a = 1\nb=2\nc: 3\nd 4\ne\n f =  spaced value  \t\n";
+        let text =
+            "# comment\n! also comment\n\n  a = 1\nb=2\nc: 3\nd 4\ne\n f =  spaced value  \t\n";
         assert_eq!(
             kv(text),
             vec![
@@ -219,7 +225,14 @@ mod tests {
     #[test]
     fn continuation_lines() {
         let text = "a = one \\\n    two \\\n   three\nb = x\\\\\nc = y\n";
-        assert_eq!(kv(text), vec![one("a", "one two three", 1), one("b", "x\\", 4), one("c", "y", 5)]);
+        assert_eq!(
+            kv(text),
+            vec![
+                one("a", "one two three", 1),
+                one("b", "x\\", 4),
+                one("c", "y", 5)
+            ]
+        );
         // A comment line does not continue.
         assert_eq!(kv("# c \\\na = 1\n"), vec![one("a", "1", 2)]);
         // A backslash on the last line just ends it.
@@ -249,13 +262,19 @@ mod tests {
         assert_eq!(entries.len(), 1);
         assert_eq!(errors.len(), 1);
         let msg = errors[0].to_string();
-        assert!(msg.starts_with("x.properties:2: b: malformed \\uXXXX escape"), "{msg}");
+        assert!(
+            msg.starts_with("x.properties:2: b: malformed \\uXXXX escape"),
+            "{msg}"
+        );
         assert!(errors[0].hint.is_some());
     }
 
     #[test]
     fn crlf_line_endings() {
-        assert_eq!(kv("a = 1\r\nb = 2\r\n"), vec![one("a", "1", 1), one("b", "2", 2)]);
+        assert_eq!(
+            kv("a = 1\r\nb = 2\r\n"),
+            vec![one("a", "1", 1), one("b", "2", 2)]
+        );
     }
 
     #[test]
@@ -263,7 +282,14 @@ mod tests {
         let (entries, _) = parse("a = 1\nb = 2\na = 3\n", None);
         let merged = merge(entries);
         assert_eq!(merged.len(), 2);
-        assert_eq!((merged[0].key.as_str(), merged[0].value.as_str(), merged[0].line), ("a", "3", 3));
+        assert_eq!(
+            (
+                merged[0].key.as_str(),
+                merged[0].value.as_str(),
+                merged[0].line
+            ),
+            ("a", "3", 3)
+        );
         assert_eq!(merged[1].key, "b");
     }
 }

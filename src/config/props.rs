@@ -32,7 +32,13 @@ impl<'a> Props<'a> {
             .next()
             .unwrap_or((None, None));
         let used = vec![false; entries.len()];
-        Props { prefix, entries, used, anchor, errors: Vec::new() }
+        Props {
+            prefix,
+            entries,
+            used,
+            anchor,
+            errors: Vec::new(),
+        }
     }
 
     /// The full key of property `prop`.
@@ -41,7 +47,12 @@ impl<'a> Props<'a> {
     }
 
     /// An error about `prop` located at its entry, or at the component when it is absent.
-    pub fn error(&self, prop: &str, entry: Option<&Entry>, message: impl Into<String>) -> ConfigError {
+    pub fn error(
+        &self,
+        prop: &str,
+        entry: Option<&Entry>,
+        message: impl Into<String>,
+    ) -> ConfigError {
         match entry {
             Some(e) => ConfigError::at(e, message),
             None => ConfigError::new(message)
@@ -79,8 +90,9 @@ impl<'a> Props<'a> {
         match self.get(prop) {
             None => default.to_string(),
             Some(e) if e.value.is_empty() => {
-                let err = ConfigError::at(e, "empty value")
-                    .hint(format!("remove the line to use the default `{default}`, or give a value"));
+                let err = ConfigError::at(e, "empty value").hint(format!(
+                    "remove the line to use the default `{default}`, or give a value"
+                ));
                 self.push(err);
                 default.to_string()
             }
@@ -90,12 +102,17 @@ impl<'a> Props<'a> {
 
     /// A boolean (`true`/`false`, any case), or `default`.
     pub fn bool(&mut self, prop: &str, default: bool) -> bool {
-        let Some(e) = self.get(prop) else { return default };
+        let Some(e) = self.get(prop) else {
+            return default;
+        };
         match e.value.to_ascii_lowercase().as_str() {
             "true" => true,
             "false" => false,
             _ => {
-                let err = ConfigError::at(e, format!("`{}` is not a boolean: expected true or false", e.value));
+                let err = ConfigError::at(
+                    e,
+                    format!("`{}` is not a boolean: expected true or false", e.value),
+                );
                 self.push(err);
                 default
             }
@@ -105,7 +122,9 @@ impl<'a> Props<'a> {
     /// An integer in `min..=max` (`what` names the unit), or `default` when absent. Returns
     /// `None` (and records an error) when present but invalid.
     pub fn int(&mut self, prop: &str, default: u64, min: u64, max: u64, what: &str) -> Option<u64> {
-        let Some(e) = self.get(prop) else { return Some(default) };
+        let Some(e) = self.get(prop) else {
+            return Some(default);
+        };
         match parse_int(&e.value) {
             Some(n) if (min..=max).contains(&n) => Some(n),
             _ => {
@@ -120,7 +139,10 @@ impl<'a> Props<'a> {
                 } else {
                     format!("an integer from {min} to {max} ({what})")
                 };
-                let err = ConfigError::at(e, format!("invalid value `{}`: expected {expected}", e.value));
+                let err = ConfigError::at(
+                    e,
+                    format!("invalid value `{}`: expected {expected}", e.value),
+                );
                 self.push(err);
                 None
             }
@@ -129,7 +151,8 @@ impl<'a> Props<'a> {
 
     /// A positive `usize`; on error the default is used (the error is recorded).
     pub fn positive(&mut self, prop: &str, default: usize, what: &str) -> usize {
-        self.int(prop, default as u64, 1, i64::MAX as u64, what).map_or(default, |n| n as usize)
+        self.int(prop, default as u64, 1, i64::MAX as u64, what)
+            .map_or(default, |n| n as usize)
     }
 
     /// A duration in milliseconds of at least `min_ms`.
@@ -167,15 +190,26 @@ pub(crate) fn parse_int(s: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub(crate) fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+/// The candidate closest to `word`, if it is close enough to be a plausible typo: at most one
+/// edit away (which catches short names such as `ri` for `r1`), or similar by Jaro-Winkler.
+pub(crate) fn suggest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            let cl = c.to_ascii_lowercase();
+            (
+                strsim::osa_distance(&lower, &cl),
+                strsim::jaro_winkler(&lower, &cl),
+                c,
+            )
+        })
+        .filter(|(edits, score, _)| *edits <= 1 || *score >= 0.8)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
 }
 
 #[cfg(test)]
@@ -186,15 +220,32 @@ mod tests {
     fn parse_int_forms() {
         assert_eq!(parse_int("42"), Some(42));
         assert_eq!(parse_int("+7"), Some(7));
-        for bad in ["", "-1", "1.5", "1e3", "0x10", " 1", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "1e3",
+            "0x10",
+            " 1",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_int(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("batchsize", ["batchSize", "skipToEnd"]), Some("batchSize"));
-        assert_eq!(suggest("postionFile", ["positionFile", "fileHeader"]), Some("positionFile"));
+        assert_eq!(
+            suggest("batchsize", ["batchSize", "skipToEnd"]),
+            Some("batchSize")
+        );
+        assert_eq!(
+            suggest("postionFile", ["positionFile", "fileHeader"]),
+            Some("positionFile")
+        );
         assert_eq!(suggest("zzz", ["batchSize", "skipToEnd"]), None);
+        assert_eq!(suggest("ri", ["r1", "r2x"]), Some("r1"));
+        assert_eq!(suggest("g1", ["f1", "f2"]), Some("f1"));
+        assert_eq!(suggest("k9", ["a", "xyz"]), None);
     }
 }

@@ -102,11 +102,15 @@ pub(crate) const TCP_KEYS: &[&str] = &[
 ];
 
 pub(crate) fn parse_logger(p: &mut Props<'_>) -> LoggerSinkConfig {
-    LoggerSinkConfig { max_bytes_to_log: p.positive("maxBytesToLog", 16, "bytes") }
+    LoggerSinkConfig {
+        max_bytes_to_log: p.positive("maxBytesToLog", 16, "bytes"),
+    }
 }
 
 pub(crate) fn parse_null(p: &mut Props<'_>) -> NullSinkConfig {
-    NullSinkConfig { batch_size: p.positive("batchSize", 100, "events") }
+    NullSinkConfig {
+        batch_size: p.positive("batchSize", 100, "events"),
+    }
 }
 
 /// The property the tcp sink's batch size was read from (for error messages).
@@ -152,7 +156,13 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
             "newline" => Framing::Newline,
             "octet-counting" => Framing::OctetCounting,
             _ => {
-                p.push(ConfigError::at(e, format!("invalid value `{}`: expected newline or octet-counting", e.value)));
+                p.push(ConfigError::at(
+                    e,
+                    format!(
+                        "invalid value `{}`: expected newline or octet-counting",
+                        e.value
+                    ),
+                ));
                 Framing::Newline
             }
         },

@@ -139,7 +139,11 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
             Some(home) => Some(Path::new(&home).join(".flume/taildir_position.json")),
             None => {
                 let err = p
-                    .error("positionFile", None, "HOME is not set, so the default positionFile cannot be used")
+                    .error(
+                        "positionFile",
+                        None,
+                        "HOME is not set, so the default positionFile cannot be used",
+                    )
                     .hint(format!("set `{}`", p.key("positionFile")));
                 p.push(err);
                 None
@@ -152,7 +156,10 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
             "split" => LineOverflow::Split,
             "truncate" => LineOverflow::Truncate,
             _ => {
-                p.push(ConfigError::at(e, format!("invalid value `{}`: expected split or truncate", e.value)));
+                p.push(ConfigError::at(
+                    e,
+                    format!("invalid value `{}`: expected split or truncate", e.value),
+                ));
                 LineOverflow::Split
             }
         },
@@ -202,16 +209,23 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
     let mut groups: Vec<FileGroup> = Vec::new();
     let names: Vec<&str> = list.value.split_whitespace().collect();
     if names.is_empty() {
-        p.push(ConfigError::at(list, "empty list of file groups").hint("name at least one group, e.g. `f1`"));
+        p.push(
+            ConfigError::at(list, "empty list of file groups")
+                .hint("name at least one group, e.g. `f1`"),
+        );
     }
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
-            p.push(ConfigError::at(list, format!("file group `{name}` is listed twice")));
+            p.push(ConfigError::at(
+                list,
+                format!("file group `{name}` is listed twice"),
+            ));
             continue;
         }
         let Some((_, entry)) = paths.iter().find(|(g, _)| g == name) else {
-            let err = ConfigError::at(list, format!("file group `{name}` has no path"))
-                .hint(format!("add `{}{name} = {EXAMPLE_GROUP}`", p.key("filegroups.")));
+            let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(
+                format!("add `{}{name} = {EXAMPLE_GROUP}`", p.key("filegroups.")),
+            );
             p.push(err);
             continue;
         };
@@ -231,7 +245,10 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
         }
     }
     for (rest, entry) in &headers {
-        let Some((g, key)) = rest.split_once('.').filter(|(g, k)| !g.is_empty() && !k.is_empty()) else {
+        let Some((g, key)) = rest
+            .split_once('.')
+            .filter(|(g, k)| !g.is_empty() && !k.is_empty())
+        else {
             let err = ConfigError::at(entry, "expected `headers.<group>.<header name>`")
                 .hint(format!("e.g. `{}headers.f1.topic = app`", p.prefix));
             p.push(err);
@@ -246,17 +263,35 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
     Some(groups)
 }
 
-fn unlisted_group(p: &Props<'_>, entry: &super::properties::Entry, g: &str, names: &[&str]) -> ConfigError {
+fn unlisted_group(
+    p: &Props<'_>,
+    entry: &super::properties::Entry,
+    g: &str,
+    names: &[&str],
+) -> ConfigError {
     let hint = match suggest(g, names.iter().copied()) {
-        Some(s) => format!("did you mean `{s}`? otherwise add `{g}` to `{}`", p.key("filegroups")),
+        Some(s) => format!(
+            "did you mean `{s}`? otherwise add `{g}` to `{}`",
+            p.key("filegroups")
+        ),
         None => format!("add `{g}` to `{}`", p.key("filegroups")),
     };
-    ConfigError::at(entry, format!("file group `{g}` is not listed in `{}`", p.key("filegroups"))).hint(hint)
+    ConfigError::at(
+        entry,
+        format!(
+            "file group `{g}` is not listed in `{}`",
+            p.key("filegroups")
+        ),
+    )
+    .hint(hint)
 }
 
 /// Splits a `filegroups.<g>` value into its literal directory and file-name regex, as Flume
 /// does (`File.getParentFile()` / `File.getName()`), and validates both.
-fn split_group_path(value: &str, base: Option<&Path>) -> Result<(PathBuf, String), (String, String)> {
+fn split_group_path(
+    value: &str,
+    base: Option<&Path>,
+) -> Result<(PathBuf, String), (String, String)> {
     let Some((dir, name)) = value.rsplit_once('/') else {
         return Err((
             format!("`{value}` is not an absolute path"),
@@ -269,7 +304,11 @@ fn split_group_path(value: &str, base: Option<&Path>) -> Result<(PathBuf, String
             format!("add a regular expression for the file names after the directory, e.g. `{EXAMPLE_GROUP}`"),
         ));
     }
-    let dir = if dir.is_empty() { Path::new("/") } else { Path::new(dir) };
+    let dir = if dir.is_empty() {
+        Path::new("/")
+    } else {
+        Path::new(dir)
+    };
     let dir = if dir.is_absolute() {
         dir.to_path_buf()
     } else if let Some(base) = base {
