@@ -32,7 +32,6 @@ mod props;
 mod sink;
 mod source;
 
-use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
@@ -111,8 +110,14 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
             ),
         }
     }
-    if entries.is_empty() && !errors.is_empty() {
-        return Err(ConfigErrors::sorted(errors, files));
+    // A file that cannot be read: checking the rest would only report what it would have set.
+    let unreadable: Vec<ConfigError> = errors
+        .iter()
+        .filter(|e| e.line.is_none())
+        .cloned()
+        .collect();
+    if !unreadable.is_empty() {
+        return Err(ConfigErrors::sorted(unreadable, files));
     }
     build(properties::merge(entries), errors, agent, None, files)
 }
@@ -358,8 +363,10 @@ fn build(
             Err(err) => errors.push(err),
         }
     }
-    if mine.is_empty() && !entries.iter().any(|e| e.key.starts_with(&prefix)) {
-        errors.push(no_such_agent(&entries, agent, files));
+    if mine.is_empty() {
+        if !entries.iter().any(|e| e.key.starts_with(&prefix)) {
+            errors.push(no_such_agent(&entries, agent, files));
+        }
         return Err(ConfigErrors::sorted(errors, files));
     }
 
@@ -897,121 +904,162 @@ fn check_batch(
 
 impl AgentConfig {
     /// The resolved pipeline for `spate check`: every component with its type, wiring and every
-    /// effective setting, defaults included. spate extensions are marked as such.
+    /// effective setting, defaults included, one `key = value` per line. spate extensions are
+    /// marked `# spate extension`.
     pub fn describe(&self) -> String {
-        let mut s = String::new();
-        let ext = "  # spate extension";
-        let _ = writeln!(s, "agent {}", self.name);
+        let mut out = format!("agent {}\n", self.name);
         for src in &self.sources {
-            match &src.kind {
-                SourceKind::Taildir(t) => {
-                    let _ = writeln!(
-                        s,
-                        "source {} (TAILDIR) -> {}",
-                        src.name,
-                        src.channels.join(" ")
-                    );
-                    let names: Vec<&str> = t.filegroups.iter().map(|g| g.name.as_str()).collect();
-                    let _ = writeln!(s, "  filegroups = {}", names.join(" "));
-                    for g in &t.filegroups {
-                        let _ = writeln!(
-                            s,
-                            "  filegroups.{} = {}/{}",
-                            g.name,
-                            g.dir.display(),
-                            g.pattern
-                        );
-                        for (k, v) in &g.headers {
-                            let _ = writeln!(s, "  headers.{}.{k} = {v}", g.name);
-                        }
-                    }
-                    let _ = writeln!(s, "  positionFile = {}", t.position_file.display());
-                    let _ = writeln!(s, "  byteOffsetHeader = {}", t.byte_offset_header);
-                    let _ = writeln!(s, "  skipToEnd = {}", t.skip_to_end);
-                    let _ = writeln!(s, "  idleTimeout = {}", t.idle_timeout.as_millis());
-                    let _ = writeln!(
-                        s,
-                        "  writePosInterval = {}",
-                        t.write_pos_interval.as_millis()
-                    );
-                    let _ = writeln!(s, "  batchSize = {}", t.batch_size);
-                    match t.max_batch_count {
-                        Some(n) => writeln!(s, "  maxBatchCount = {n}"),
-                        None => writeln!(s, "  maxBatchCount = unlimited"),
-                    }
-                    .ok();
-                    let _ = writeln!(
-                        s,
-                        "  backoffSleepIncrement = {}",
-                        t.backoff_sleep_increment.as_millis()
-                    );
-                    let _ = writeln!(s, "  maxBackoffSleep = {}", t.max_backoff_sleep.as_millis());
-                    let _ = writeln!(s, "  cachePatternMatching = {}", t.cache_pattern_matching);
-                    let _ = writeln!(s, "  fileHeader = {}", t.file_header);
-                    let _ = writeln!(s, "  fileHeaderKey = {}", t.file_header_key);
-                    let _ = writeln!(s, "  maxLineLength = {}{ext}", t.max_line_length);
-                    let overflow = match t.line_overflow {
-                        LineOverflow::Split => "split",
-                        LineOverflow::Truncate => "truncate",
-                    };
-                    let _ = writeln!(s, "  lineOverflow = {overflow}{ext}");
-                    let _ = writeln!(s, "  readBufferSize = {}{ext}", t.read_buffer_size);
-                    let _ = writeln!(s, "  pollInterval = {}{ext}", t.poll_interval.as_millis());
-                }
-            }
+            let SourceKind::Taildir(t) = &src.kind;
+            out += &format!(
+                "source {} (TAILDIR) -> {}\n",
+                src.name,
+                src.channels.join(" ")
+            );
+            write_settings(&mut out, &taildir_settings(t));
         }
         for ch in &self.channels {
-            match &ch.kind {
-                ChannelKind::Memory(m) => {
-                    let _ = writeln!(s, "channel {} (memory)", ch.name);
-                    let _ = writeln!(s, "  capacity = {}", m.capacity);
-                    let _ = writeln!(s, "  transactionCapacity = {}", m.transaction_capacity);
-                    let _ = writeln!(s, "  keep-alive = {}", m.keep_alive.as_secs());
-                    let note = if m.byte_capacity == DEFAULT_BYTE_CAPACITY {
-                        "  # Flume's default: 80% of flume-ng's default 20 MiB heap"
-                    } else {
-                        ""
-                    };
-                    let _ = writeln!(s, "  byteCapacity = {}{note}", m.byte_capacity);
-                    let _ = writeln!(
-                        s,
-                        "  byteCapacityBufferPercentage = {}",
-                        m.byte_capacity_buffer_percentage
-                    );
-                }
-            }
+            let ChannelKind::Memory(m) = &ch.kind;
+            out += &format!("channel {} (memory)\n", ch.name);
+            let byte_note = if m.byte_capacity == DEFAULT_BYTE_CAPACITY {
+                "Flume's default: 80% of flume-ng's default 20 MiB heap"
+            } else {
+                ""
+            };
+            write_settings(
+                &mut out,
+                &[
+                    ("capacity".into(), m.capacity.to_string(), ""),
+                    (
+                        "transactionCapacity".into(),
+                        m.transaction_capacity.to_string(),
+                        "",
+                    ),
+                    ("keep-alive".into(), m.keep_alive.as_secs().to_string(), ""),
+                    (
+                        "byteCapacity".into(),
+                        m.byte_capacity.to_string(),
+                        byte_note,
+                    ),
+                    (
+                        "byteCapacityBufferPercentage".into(),
+                        m.byte_capacity_buffer_percentage.to_string(),
+                        "",
+                    ),
+                ],
+            );
         }
         for sink in &self.sinks {
-            let type_name = match &sink.kind {
-                SinkKind::Logger(_) => "logger",
-                SinkKind::Null(_) => "null",
-                SinkKind::Tcp(_) => "tcp, a spate extension",
+            let (type_name, settings): (_, Vec<Setting>) = match &sink.kind {
+                SinkKind::Logger(l) => (
+                    "logger",
+                    vec![("maxBytesToLog".into(), l.max_bytes_to_log.to_string(), "")],
+                ),
+                SinkKind::Null(n) => (
+                    "null",
+                    vec![("batchSize".into(), n.batch_size.to_string(), "")],
+                ),
+                SinkKind::Tcp(t) => ("tcp, a spate extension", tcp_settings(t)),
             };
-            let _ = writeln!(s, "sink {} ({type_name}) <- {}", sink.name, sink.channel);
-            match &sink.kind {
-                SinkKind::Logger(l) => {
-                    let _ = writeln!(s, "  maxBytesToLog = {}", l.max_bytes_to_log);
-                }
-                SinkKind::Null(n) => {
-                    let _ = writeln!(s, "  batchSize = {}", n.batch_size);
-                }
-                SinkKind::Tcp(t) => {
-                    let framing = match t.framing {
-                        Framing::Newline => "newline",
-                        Framing::OctetCounting => "octet-counting",
-                    };
-                    let _ = writeln!(s, "  hostname = {}", t.hostname);
-                    let _ = writeln!(s, "  port = {}", t.port);
-                    let _ = writeln!(s, "  batch-size = {}", t.batch_size);
-                    let _ = writeln!(s, "  framing = {framing}");
-                    let _ = writeln!(s, "  connect-timeout = {}", t.connect_timeout.as_millis());
-                    let _ = writeln!(s, "  request-timeout = {}", t.request_timeout.as_millis());
-                    let _ = writeln!(s, "  max-backoff = {}", t.max_backoff.as_millis());
-                }
-            }
+            out += &format!("sink {} ({type_name}) <- {}\n", sink.name, sink.channel);
+            write_settings(&mut out, &settings);
         }
-        s
+        out
     }
+}
+
+/// One line of [`AgentConfig::describe`]: key, effective value, note (may be empty).
+type Setting = (String, String, &'static str);
+
+const EXTENSION: &str = "spate extension";
+
+fn write_settings(out: &mut String, settings: &[Setting]) {
+    for (key, value, note) in settings {
+        if note.is_empty() {
+            *out += &format!("  {key} = {value}\n");
+        } else {
+            *out += &format!("  {key} = {value}  # {note}\n");
+        }
+    }
+}
+
+fn taildir_settings(t: &TaildirConfig) -> Vec<Setting> {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let names: Vec<&str> = t.filegroups.iter().map(|g| g.name.as_str()).collect();
+    let mut v: Vec<Setting> = vec![("filegroups".into(), names.join(" "), "")];
+    for g in &t.filegroups {
+        let path = g.dir.join(&g.pattern).display().to_string();
+        v.push((format!("filegroups.{}", g.name), path, ""));
+        for (k, value) in &g.headers {
+            v.push((format!("headers.{}.{k}", g.name), value.clone(), ""));
+        }
+    }
+    let overflow = match t.line_overflow {
+        LineOverflow::Split => "split",
+        LineOverflow::Truncate => "truncate",
+    };
+    let max_batch_count = t
+        .max_batch_count
+        .map_or("unlimited".to_string(), |n| n.to_string());
+    v.extend([
+        (
+            "positionFile".into(),
+            t.position_file.display().to_string(),
+            "",
+        ),
+        (
+            "byteOffsetHeader".into(),
+            t.byte_offset_header.to_string(),
+            "",
+        ),
+        ("skipToEnd".into(), t.skip_to_end.to_string(), ""),
+        ("idleTimeout".into(), ms(t.idle_timeout), ""),
+        ("writePosInterval".into(), ms(t.write_pos_interval), ""),
+        ("batchSize".into(), t.batch_size.to_string(), ""),
+        ("maxBatchCount".into(), max_batch_count, ""),
+        (
+            "backoffSleepIncrement".into(),
+            ms(t.backoff_sleep_increment),
+            "",
+        ),
+        ("maxBackoffSleep".into(), ms(t.max_backoff_sleep), ""),
+        (
+            "cachePatternMatching".into(),
+            t.cache_pattern_matching.to_string(),
+            "",
+        ),
+        ("fileHeader".into(), t.file_header.to_string(), ""),
+        ("fileHeaderKey".into(), t.file_header_key.clone(), ""),
+        (
+            "maxLineLength".into(),
+            t.max_line_length.to_string(),
+            EXTENSION,
+        ),
+        ("lineOverflow".into(), overflow.to_string(), EXTENSION),
+        (
+            "readBufferSize".into(),
+            t.read_buffer_size.to_string(),
+            EXTENSION,
+        ),
+        ("pollInterval".into(), ms(t.poll_interval), EXTENSION),
+    ]);
+    v
+}
+
+fn tcp_settings(t: &TcpSinkConfig) -> Vec<Setting> {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let framing = match t.framing {
+        Framing::Newline => "newline",
+        Framing::OctetCounting => "octet-counting",
+    };
+    vec![
+        ("hostname".into(), t.hostname.clone(), ""),
+        ("port".into(), t.port.to_string(), ""),
+        ("batch-size".into(), t.batch_size.to_string(), ""),
+        ("framing".into(), framing.to_string(), ""),
+        ("connect-timeout".into(), ms(t.connect_timeout), ""),
+        ("request-timeout".into(), ms(t.request_timeout), ""),
+        ("max-backoff".into(), ms(t.max_backoff), ""),
+    ]
 }
 
 #[cfg(test)]
