@@ -46,7 +46,8 @@ use props::{suggest, Props};
 /// `./logs/*.log` (relative to the current directory when loaded, see [`load_default`]) through a
 /// memory channel into a logger sink.
 ///
-/// Flume requires absolute file-group paths; this embedded default is the one exception.
+/// Flume requires absolute file-group paths; this embedded default is the one exception, so
+/// load it with [`load_default`] (which resolves its relative paths); [`parse_str`] rejects them.
 pub const DEFAULT_CONFIG: &str = r"# spate's built-in pipeline, used when `spate agent` is started without -f.
 # Relative paths are resolved against the current directory (only here: files given with -f
 # need absolute paths, as in Flume).
@@ -370,53 +371,7 @@ fn build(
         return Err(ConfigErrors::sorted(errors, files));
     }
 
-    let mut declared: [Declared<'_>; 3] = Default::default();
-    for e in &mine {
-        let rest = &e.key[prefix.len()..];
-        let (head, tail) = match rest.split_once('.') {
-            Some((h, t)) => (h, Some(t)),
-            None => (rest, None),
-        };
-        if let Some(kind) = Kind::ALL.iter().position(|k| k.plural() == head) {
-            let d = &mut declared[kind];
-            match tail {
-                None => d.list = Some(e),
-                Some(t) => match t.split_once('.') {
-                    Some((name, prop)) if !name.is_empty() && !prop.is_empty() => {
-                        match d.configured.iter_mut().find(|(n, _)| n == name) {
-                            Some((_, props)) => props.push((prop, e)),
-                            None => d.configured.push((name.to_string(), vec![(prop, e)])),
-                        }
-                    }
-                    _ => errors.push(ConfigError::at(e, "expected a component property").hint(format!(
-                        "write `{prefix}{head}.<name>.<property> = value`, e.g. `{prefix}{head}.{}.type = ...`",
-                        tail.and_then(|t| t.split('.').next()).filter(|n| !n.is_empty()).unwrap_or("x")
-                    ))),
-                },
-            }
-            continue;
-        }
-        match head {
-            "sinkgroups" => errors.push(
-                ConfigError::at(e, "sink groups are not supported by spate yet").hint(
-                    "remove the sinkgroups keys: each sink then reads its channel on its own",
-                ),
-            ),
-            "configfilters" => errors.push(
-                ConfigError::at(e, "config filters are not supported by spate yet")
-                    .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
-            ),
-            _ => {
-                let known = ["sources", "channels", "sinks"];
-                let hint = match suggest(head, known) {
-                    Some(s) => format!("did you mean `{prefix}{s}`?"),
-                    None => format!("agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` and their components"),
-                };
-                errors.push(ConfigError::at(e, format!("unknown agent key `{rest}`")).hint(hint));
-            }
-        }
-    }
-
+    let mut declared = classify(&mine, &prefix, &mut errors);
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
         check_listing(&mut declared[i], kind, &prefix, agent, &mut errors);
     }
@@ -587,6 +542,58 @@ fn build(
     } else {
         Err(ConfigErrors::sorted(errors, files))
     }
+}
+
+/// Sorts the agent's entries into component lists and component properties; reports keys that
+/// are neither.
+fn classify<'a>(
+    mine: &'a [Entry],
+    prefix: &str,
+    errors: &mut Vec<ConfigError>,
+) -> [Declared<'a>; 3] {
+    let mut declared: [Declared<'a>; 3] = Default::default();
+    for e in mine {
+        let rest = &e.key[prefix.len()..];
+        let (head, tail) = match rest.split_once('.') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        if let Some(kind) = Kind::ALL.iter().position(|k| k.plural() == head) {
+            let d = &mut declared[kind];
+            match tail.map(|t| t.split_once('.')) {
+                None => d.list = Some(e),
+                Some(Some((name, prop))) if !name.is_empty() && !prop.is_empty() => {
+                    match d.configured.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, props)) => props.push((prop, e)),
+                        None => d.configured.push((name.to_string(), vec![(prop, e)])),
+                    }
+                }
+                Some(_) => {
+                    let hint = format!("write `{prefix}{head}.<name>.<property> = value`");
+                    errors.push(ConfigError::at(e, "expected a component property").hint(hint));
+                }
+            }
+            continue;
+        }
+        let error = match head {
+            "sinkgroups" => ConfigError::at(e, "sink groups are not supported by spate yet")
+                .hint("remove the sinkgroups keys: each sink then reads its channel on its own"),
+            "configfilters" => ConfigError::at(e, "config filters are not supported by spate yet")
+                .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
+            _ => {
+                let hint = match suggest(head, Kind::ALL.map(Kind::plural)) {
+                    Some(s) => format!("did you mean `{prefix}{s}`?"),
+                    None => format!(
+                        "agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` \
+                         and their components"
+                    ),
+                };
+                ConfigError::at(e, format!("unknown agent key `{rest}`")).hint(hint)
+            }
+        };
+        errors.push(error);
+    }
+    declared
 }
 
 /// The error for an agent that has no keys, naming the agents that do.

@@ -57,7 +57,9 @@ pub enum LineOverflow {
 pub struct TaildirConfig {
     /// Flume keys `filegroups` and `filegroups.<g>` (required), plus `headers.<g>.<key>`.
     pub filegroups: Vec<FileGroup>,
-    /// Flume key `positionFile`, default `$HOME/.flume/taildir_position.json`.
+    /// Flume key `positionFile`, default `$HOME/.flume/taildir_position.json`. A relative path
+    /// is kept as written (relative to the agent's working directory, as in Flume), except in
+    /// [`DEFAULT_CONFIG`](super::DEFAULT_CONFIG), where it is resolved when loaded.
     pub position_file: PathBuf,
     /// Flume key `byteOffsetHeader`, default false: add header `byteoffset`.
     pub byte_offset_header: bool,

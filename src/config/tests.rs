@@ -1060,5 +1060,37 @@ fn fan_out_to_several_channels_in_list_order() {
     assert_eq!(c.sources[0].channels, ["c1", "c2"]);
     let names: Vec<_> = c.channels.iter().map(|ch| ch.name.as_str()).collect();
     assert_eq!(names, ["c2", "c1"]);
-    let _unused: PathBuf = PathBuf::new();
+}
+
+#[test]
+fn errors_without_a_file_show_the_line() {
+    let errs = parse_str(&with("a1.sources.r1.batchSize = x\n"), None, "a1").unwrap_err();
+    assert_eq!(
+        errs.to_string(),
+        "line 12: a1.sources.r1.batchSize: invalid value `x`: expected a positive integer (events)"
+    );
+    let errs: &dyn std::error::Error = &errs;
+    assert!(!errs.to_string().is_empty());
+}
+
+#[test]
+fn describe_file_group_in_root_directory() {
+    let c = ok(&BASE.replace("/var/log/app/.*\\\\.log", "/app-.*"));
+    assert!(
+        c.describe().contains("\n  filegroups.f1 = /app-.*\n"),
+        "{}",
+        c.describe()
+    );
+}
+
+#[test]
+fn unreadable_file_is_the_only_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("part.properties");
+    std::fs::write(&part, "a1.sources = r1\n").unwrap();
+    let missing: PathBuf = dir.path().join("nope.properties");
+    let errs = load(&[part, missing.clone()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert_eq!(errs[0].file.as_deref(), Some(missing.as_path()));
+    assert_hint(&errs[0], "-f");
 }
