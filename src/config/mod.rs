@@ -1,138 +1,169 @@
-//! TEMPORARY STUB (not committed): replaced by the config branch at merge.
-#![allow(missing_docs, dead_code)]
-use std::path::PathBuf;
-use std::time::Duration;
+//! Agent configuration, read from Apache Flume 1.11 agent configuration files.
+//!
+//! A configuration is a Java `.properties` file in which keys starting with
+//! `<agent>.` belong to one agent. The agent lists its components, then configures each:
+//!
+//! ```
+//! let text = "\
+//! a1.sources = r1
+//! a1.channels = c1
+//! a1.sinks = k1
+//! a1.sources.r1.type = TAILDIR
+//! a1.sources.r1.channels = c1
+//! a1.sources.r1.positionFile = /var/lib/spate/position.json
+//! a1.sources.r1.filegroups = f1
+//! a1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log
+//! a1.channels.c1.type = memory
+//! a1.sinks.k1.type = logger
+//! a1.sinks.k1.channel = c1
+//! ";
+//! let agent = spate::config::parse_str(text, None, "a1").unwrap();
+//! assert_eq!(agent.sources[0].channels, ["c1"]);
+//! ```
+//!
+//! spate is stricter than Flume: a component that is configured but not listed, an unknown key,
+//! or a feature spate does not implement yet is an error rather than silently ignored, and every
+//! error found is reported in one pass ([`ConfigErrors`]), sorted by file and line.
+//!
+//! Layout: `properties` reads the `.properties` text (keeping each key's file and line), `agent`
+//! picks one agent's keys and checks its wiring, `source`, `channel` and `sink` hold one
+//! component kind each (its config struct, keys and defaults), `props` is the typed getter they
+//! share (it reports unknown keys), and `describe` renders the result for `spate check`.
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigError {
-    pub file: Option<PathBuf>,
-    pub line: Option<usize>,
-    pub key: Option<String>,
-    pub message: String,
-    pub hint: Option<String>,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-impl std::fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}
-impl std::error::Error for ConfigErrors {}
-pub fn load(_files: &[PathBuf], _agent: &str) -> Result<AgentConfig, ConfigErrors> {
-    unimplemented!()
-}
-pub fn parse_str(
-    _text: &str,
-    _origin: Option<&std::path::Path>,
-    _agent: &str,
-) -> Result<AgentConfig, ConfigErrors> {
-    unimplemented!()
-}
-pub const DEFAULT_CONFIG: &str = "";
+mod agent;
+mod channel;
+mod describe;
+mod error;
+mod properties;
+mod props;
+mod sink;
+mod source;
+
+use std::path::{Component, Path, PathBuf};
+
+pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
+pub use error::{ConfigError, ConfigErrors};
+pub use sink::{Framing, LoggerSinkConfig, NullSinkConfig, SinkConfig, SinkKind, TcpSinkConfig};
+pub use source::{FileGroup, LineOverflow, SourceConfig, SourceKind, TaildirConfig};
+
+use agent::build;
+
+/// The pipeline `spate agent` runs when no configuration file is given: agent `a1` tails
+/// `./logs/*.log` (relative to the current directory when loaded, see [`load_default`]) through a
+/// memory channel into a logger sink.
+///
+/// Flume requires absolute file-group paths; this embedded default is the one exception, so
+/// load it with [`load_default`] (which resolves its relative paths); [`parse_str`] rejects them.
+pub const DEFAULT_CONFIG: &str = r"# spate's built-in pipeline, used when `spate agent` is started without -f.
+# Relative paths are resolved against the current directory (only here: files given with -f
+# need absolute paths, as in Flume).
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.filegroups = f1
+# A .properties backslash must be doubled: the regex is .*\.log
+a1.sources.r1.filegroups.f1 = ./logs/.*\\.log
+a1.sources.r1.positionFile = ./logs/.spate_position.json
+a1.sources.r1.batchSize = 1000
+
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 1000
+
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+
+/// The resolved configuration of one agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
+    /// The agent name (`-n`/`--name`), the first part of its keys.
     pub name: String,
+    /// Sources, in the order of `<agent>.sources`.
     pub sources: Vec<SourceConfig>,
+    /// Channels, in the order of `<agent>.channels`.
     pub channels: Vec<ChannelConfig>,
+    /// Sinks, in the order of `<agent>.sinks`.
     pub sinks: Vec<SinkConfig>,
 }
-impl AgentConfig {
-    pub fn describe(&self) -> String {
-        String::new()
+
+/// Reads `files` (merged in order, a later key replacing an earlier one, as Flume 1.10+ does)
+/// and resolves agent `agent`.
+pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors> {
+    if files.is_empty() {
+        return Err(ConfigErrors(vec![ConfigError::new(
+            "no configuration file given",
+        )
+        .hint(
+            "pass one with -f FILE, or start without -f to use the built-in pipeline",
+        )]));
     }
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match std::fs::read_to_string(file) {
+            Ok(text) => {
+                let (e, errs) = properties::parse(&text, Some(file));
+                entries.extend(e);
+                errors.extend(errs);
+            }
+            Err(e) => errors.push(
+                ConfigError::new(format!("cannot read the configuration file: {e}"))
+                    .located(Some(file), None)
+                    .hint("check the path given with -f"),
+            ),
+        }
+    }
+    // A file that cannot be read: checking the rest would only report what it would have set.
+    let unreadable: Vec<ConfigError> = errors
+        .iter()
+        .filter(|e| e.line.is_none())
+        .cloned()
+        .collect();
+    if !unreadable.is_empty() {
+        return Err(ConfigErrors::sorted(unreadable, files));
+    }
+    build(properties::merge(entries), errors, agent, None, files)
 }
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceConfig {
-    pub name: String,
-    pub channels: Vec<String>,
-    pub kind: SourceKind,
+
+/// Parses configuration text; `origin` names its file in errors.
+pub fn parse_str(
+    text: &str,
+    origin: Option<&Path>,
+    agent: &str,
+) -> Result<AgentConfig, ConfigErrors> {
+    let (entries, errors) = properties::parse(text, origin);
+    let files: Vec<PathBuf> = origin.map(Path::to_path_buf).into_iter().collect();
+    build(properties::merge(entries), errors, agent, None, &files)
 }
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceKind {
-    Taildir(TaildirConfig),
+
+/// Loads [`DEFAULT_CONFIG`] (agent `a1`), resolving its relative paths against the current
+/// directory.
+pub fn load_default() -> Result<AgentConfig, ConfigErrors> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        ConfigErrors(vec![ConfigError::new(format!(
+            "cannot determine the current directory: {e}"
+        ))])
+    })?;
+    parse_with_base(DEFAULT_CONFIG, "a1", &cwd)
 }
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChannelConfig {
-    pub name: String,
-    pub kind: ChannelKind,
+
+/// Parses `text`, allowing relative paths resolved against `base`.
+fn parse_with_base(text: &str, agent: &str, base: &Path) -> Result<AgentConfig, ConfigErrors> {
+    let (entries, errors) = properties::parse(text, None);
+    build(properties::merge(entries), errors, agent, Some(base), &[])
 }
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChannelKind {
-    Memory(MemoryChannelConfig),
+
+/// `base.join(path)` without `.` components.
+pub(crate) fn resolve_relative(base: &Path, path: &Path) -> PathBuf {
+    base.join(path)
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect()
 }
-#[derive(Debug, Clone, PartialEq)]
-pub struct SinkConfig {
-    pub name: String,
-    pub channel: String,
-    pub kind: SinkKind,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub enum SinkKind {
-    Logger(LoggerSinkConfig),
-    Null(NullSinkConfig),
-    Tcp(TcpSinkConfig),
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileGroup {
-    pub name: String,
-    pub dir: PathBuf,
-    pub pattern: String,
-    pub headers: Vec<(String, String)>,
-}
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LineOverflow {
-    Split,
-    Truncate,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaildirConfig {
-    pub filegroups: Vec<FileGroup>,
-    pub position_file: PathBuf,
-    pub byte_offset_header: bool,
-    pub skip_to_end: bool,
-    pub idle_timeout: Duration,
-    pub write_pos_interval: Duration,
-    pub batch_size: usize,
-    pub max_batch_count: Option<u64>,
-    pub backoff_sleep_increment: Duration,
-    pub max_backoff_sleep: Duration,
-    pub cache_pattern_matching: bool,
-    pub file_header: bool,
-    pub file_header_key: String,
-    pub max_line_length: usize,
-    pub line_overflow: LineOverflow,
-    pub read_buffer_size: usize,
-    pub poll_interval: Duration,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct MemoryChannelConfig {
-    pub capacity: usize,
-    pub transaction_capacity: usize,
-    pub keep_alive: Duration,
-    pub byte_capacity: u64,
-    pub byte_capacity_buffer_percentage: u8,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggerSinkConfig {
-    pub max_bytes_to_log: usize,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct NullSinkConfig {
-    pub batch_size: usize,
-}
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Framing {
-    Newline,
-    OctetCounting,
-}
-#[derive(Debug, Clone, PartialEq)]
-pub struct TcpSinkConfig {
-    pub hostname: String,
-    pub port: u16,
-    pub batch_size: usize,
-    pub framing: Framing,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub max_backoff: Duration,
-}
+
+#[cfg(test)]
+mod tests;

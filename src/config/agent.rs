@@ -1,0 +1,765 @@
+//! Resolving one agent from merged properties: which keys belong to it, its component lists,
+//! each component's type and settings, and the wiring checks between them. Every problem is
+//! collected; nothing stops at the first error.
+
+use std::path::{Path, PathBuf};
+
+use super::channel;
+use super::error::{ConfigError, ConfigErrors};
+use super::properties::Entry;
+use super::props::{suggest, Props};
+use super::sink;
+use super::source;
+use super::{
+    AgentConfig, ChannelConfig, ChannelKind, SinkConfig, SinkKind, SourceConfig, SourceKind,
+};
+
+/// The three component kinds, with their names in keys and in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Source,
+    Channel,
+    Sink,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Source, Kind::Channel, Kind::Sink];
+
+    /// `sources`, `channels`, `sinks`.
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Source => "sources",
+            Kind::Channel => "channels",
+            Kind::Sink => "sinks",
+        }
+    }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Kind::Source => "source",
+            Kind::Channel => "channel",
+            Kind::Sink => "sink",
+        }
+    }
+
+    /// (canonical name, accepted spellings) of the types spate implements.
+    fn types(self) -> &'static [(&'static str, &'static [&'static str])] {
+        match self {
+            Kind::Source => &[(
+                "TAILDIR",
+                &["taildir", "org.apache.flume.source.taildir.TaildirSource"],
+            )],
+            Kind::Channel => &[(
+                "memory",
+                &["memory", "org.apache.flume.channel.MemoryChannel"],
+            )],
+            Kind::Sink => &[
+                ("logger", &["logger", "org.apache.flume.sink.LoggerSink"]),
+                ("null", &["null", "org.apache.flume.sink.NullSink"]),
+                ("tcp", &["tcp"]),
+            ],
+        }
+    }
+
+    /// Flume's type aliases that spate does not implement yet (Flume's class names, all under
+    /// `org.apache.flume.`, are recognised separately).
+    fn flume_types(self) -> &'static [&'static str] {
+        match self {
+            Kind::Source => &[
+                "avro",
+                "thrift",
+                "exec",
+                "jms",
+                "spooldir",
+                "seq",
+                "netcat",
+                "netcatudp",
+                "syslogtcp",
+                "multiport_syslogtcp",
+                "syslogudp",
+                "http",
+                "kafka",
+            ],
+            Kind::Channel => &["file", "jdbc", "kafka", "spillablememory"],
+            Kind::Sink => &[
+                "avro",
+                "thrift",
+                "hdfs",
+                "file_roll",
+                "irc",
+                "hbase",
+                "hbase2",
+                "asynchbase",
+                "elasticsearch",
+                "morphline_solr",
+                "hive",
+                "http",
+                "kafka",
+            ],
+        }
+    }
+
+    /// Resolves a `type` value to spate's canonical type name.
+    fn resolve_type(self, entry: &Entry) -> Result<&'static str, ConfigError> {
+        let value = entry.value.as_str();
+        let types = self.types();
+        if let Some((canonical, _)) = types
+            .iter()
+            .find(|(_, spellings)| spellings.iter().any(|s| s.eq_ignore_ascii_case(value)))
+        {
+            return Ok(canonical);
+        }
+        let supported: Vec<&str> = types.iter().map(|(c, _)| *c).collect();
+        let supported_list = format!(
+            "spate supports {} types: {}",
+            self.singular(),
+            supported.join(", ")
+        );
+        if value.is_empty() {
+            return Err(
+                ConfigError::at(entry, format!("empty {} type", self.singular()))
+                    .hint(supported_list),
+            );
+        }
+        let lower = value.to_ascii_lowercase();
+        if self.flume_types().contains(&lower.as_str()) || value.starts_with("org.apache.flume.") {
+            return Err(ConfigError::at(
+                entry,
+                format!(
+                    "{} type `{value}` is not supported by spate yet",
+                    self.singular()
+                ),
+            )
+            .hint(supported_list));
+        }
+        let hint = match suggest(value, supported.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? {supported_list}"),
+            None => supported_list,
+        };
+        Err(
+            ConfigError::at(entry, format!("unknown {} type `{value}`", self.singular()))
+                .hint(hint),
+        )
+    }
+}
+
+/// The keys of one kind: its list entry and the properties of each configured component.
+#[derive(Debug, Default)]
+struct Declared<'a> {
+    list: Option<&'a Entry>,
+    /// Listed names, in order, without duplicates.
+    names: Vec<String>,
+    /// Configured components in order of first key: name, then (property, entry) pairs.
+    configured: Vec<(String, Vec<(&'a str, &'a Entry)>)>,
+}
+
+impl<'a> Declared<'a> {
+    fn props_of(&self, name: &str) -> Option<&Vec<(&'a str, &'a Entry)>> {
+        self.configured
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
+    }
+}
+
+/// Replaces each `${env:NAME}` in the entry's value by the variable's value.
+fn substitute_env(entry: &Entry) -> Result<String, ConfigError> {
+    const OPEN: &str = "${env:";
+    let mut out = String::new();
+    let mut rest = entry.value.as_str();
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find('}') else {
+            return Err(ConfigError::at(entry, "unterminated `${env:` reference")
+                .hint("write `${env:NAME}` with a closing `}`"));
+        };
+        let name = &after[..end];
+        if name.is_empty() {
+            return Err(ConfigError::at(entry, "empty variable name in `${env:}`")
+                .hint("write `${env:NAME}`"));
+        }
+        match std::env::var(name) {
+            Ok(v) => out.push_str(&v),
+            Err(std::env::VarError::NotPresent) => {
+                return Err(ConfigError::at(
+                    entry,
+                    format!("environment variable `{name}` is not set"),
+                )
+                .hint(format!(
+                    "set {name} in the agent's environment, or write the value directly"
+                )));
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::at(
+                    entry,
+                    format!("environment variable `{name}` is not valid UTF-8"),
+                ));
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Resolves agent `agent` from merged entries, collecting every error.
+pub(crate) fn build(
+    entries: Vec<Entry>,
+    mut errors: Vec<ConfigError>,
+    agent: &str,
+    base: Option<&Path>,
+    files: &[PathBuf],
+) -> Result<AgentConfig, ConfigErrors> {
+    let prefix = format!("{agent}.");
+    let mut mine: Vec<Entry> = Vec::new();
+    for e in entries.iter().filter(|e| e.key.starts_with(&prefix)) {
+        match substitute_env(e) {
+            Ok(value) => mine.push(Entry { value, ..e.clone() }),
+            Err(err) => errors.push(err),
+        }
+    }
+    if mine.is_empty() {
+        if !entries.iter().any(|e| e.key.starts_with(&prefix)) {
+            errors.push(no_such_agent(&entries, agent, files));
+        }
+        return Err(ConfigErrors::sorted(errors, files));
+    }
+
+    let mut declared = classify(&mine, &prefix, &mut errors);
+    for (i, kind) in Kind::ALL.into_iter().enumerate() {
+        check_listing(&mut declared[i], kind, &prefix, agent, &mut errors);
+    }
+    let [sources_d, channels_d, sinks_d] = &declared;
+
+    // Channels first: sources and sinks are checked against their transaction capacity.
+    let mut channels = Vec::new();
+    for name in &channels_d.names {
+        let Some(entries) = channels_d.props_of(name) else {
+            continue;
+        };
+        let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
+        if let Some(kind) = component_type(&mut p, Kind::Channel) {
+            let kind = match kind {
+                "memory" => {
+                    let m = channel::parse_memory(&mut p);
+                    p.finish("a memory channel", channel::MEMORY_KEYS);
+                    ChannelKind::Memory(m)
+                }
+                other => unreachable!("channel type {other}"),
+            };
+            if p.errors.is_empty() {
+                channels.push(ChannelConfig {
+                    name: name.clone(),
+                    kind,
+                });
+            }
+        }
+        errors.append(&mut p.errors);
+    }
+    let tx_capacity = |c: &str| {
+        channels
+            .iter()
+            .find(|ch| ch.name == c)
+            .map(|ch| ch.kind.transaction_capacity())
+    };
+
+    let mut sources = Vec::new();
+    for name in &sources_d.names {
+        let Some(entries) = sources_d.props_of(name) else {
+            continue;
+        };
+        let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
+        let wired = source_channels(&mut p, channels_d, &prefix);
+        unsupported_source_features(&mut p);
+        if let Some(kind) = component_type(&mut p, Kind::Source) {
+            let kind = match kind {
+                "TAILDIR" => {
+                    let t = source::parse_taildir(&mut p, base);
+                    p.finish("a TAILDIR source", source::TAILDIR_KEYS);
+                    t.map(|t| {
+                        check_batch(
+                            &mut p,
+                            "batchSize",
+                            t.batch_size,
+                            &wired,
+                            &tx_capacity,
+                            &prefix,
+                        );
+                        SourceKind::Taildir(t)
+                    })
+                }
+                other => unreachable!("source type {other}"),
+            };
+            if let (Some(kind), Some(channels), true) = (kind, wired, p.errors.is_empty()) {
+                sources.push(SourceConfig {
+                    name: name.clone(),
+                    channels,
+                    kind,
+                });
+            }
+        }
+        errors.append(&mut p.errors);
+    }
+
+    let mut sinks = Vec::new();
+    for name in &sinks_d.names {
+        let Some(entries) = sinks_d.props_of(name) else {
+            continue;
+        };
+        let mut p = Props::new(format!("{prefix}sinks.{name}."), entries.clone());
+        let channel = sink_channel(&mut p, channels_d, &prefix);
+        if let Some(kind) = component_type(&mut p, Kind::Sink) {
+            let (kind, batch_key) = match kind {
+                "logger" => {
+                    let k = SinkKind::Logger(sink::parse_logger(&mut p));
+                    p.finish("a logger sink", sink::LOGGER_KEYS);
+                    (Some(k), "batchSize")
+                }
+                "null" => {
+                    let k = SinkKind::Null(sink::parse_null(&mut p));
+                    p.finish("a null sink", sink::NULL_KEYS);
+                    (Some(k), "batchSize")
+                }
+                "tcp" => {
+                    let key = sink::tcp_batch_key(&mut p);
+                    let k = sink::parse_tcp(&mut p).map(SinkKind::Tcp);
+                    p.finish("a tcp sink", sink::TCP_KEYS);
+                    (k, key)
+                }
+                other => unreachable!("sink type {other}"),
+            };
+            if let (Some(kind), Some(c)) = (&kind, &channel) {
+                if let Some(batch) = kind.batch_size() {
+                    let wired = Some(vec![c.clone()]);
+                    check_batch(&mut p, batch_key, batch, &wired, &tx_capacity, &prefix);
+                }
+            }
+            if let (Some(kind), Some(channel), true) = (kind, channel, p.errors.is_empty()) {
+                sinks.push(SinkConfig {
+                    name: name.clone(),
+                    channel,
+                    kind,
+                });
+            }
+        }
+        errors.append(&mut p.errors);
+    }
+
+    // Every channel needs a writer and a reader, or nothing flows through it. Components that
+    // are configured but not listed count (their own error says to list them), and a component
+    // missing its wiring key turns the check off (its own error comes first).
+    let wiring = |d: &Declared<'_>, prop: &str| -> Option<Vec<String>> {
+        let mut names = Vec::new();
+        for (_, props) in &d.configured {
+            let (_, e) = props.iter().find(|(p, _)| *p == prop)?;
+            names.extend(e.value.split_whitespace().map(str::to_string));
+        }
+        Some(names)
+    };
+    let written = wiring(sources_d, "channels");
+    let read = wiring(sinks_d, "channel");
+    for name in &channels_d.names {
+        let Some(entries) = channels_d.props_of(name) else {
+            continue;
+        };
+        let anchor = entries
+            .iter()
+            .find(|(p, _)| *p == "type")
+            .unwrap_or(&entries[0])
+            .1;
+        let at = |msg: String, hint: String| {
+            ConfigError::at(anchor, msg)
+                .key(format!("{prefix}channels.{name}"))
+                .hint(hint)
+        };
+        if written.as_ref().is_some_and(|w| !w.contains(name)) {
+            errors.push(at(
+                format!("no source writes to channel `{name}`, so nothing would flow through it"),
+                format!("add `{name}` to a source's channels (`{prefix}sources.<source>.channels`), or remove it from `{prefix}channels`"),
+            ));
+        }
+        if read.as_ref().is_some_and(|r| !r.contains(name)) {
+            errors.push(at(
+                format!("no sink reads channel `{name}`: events put into it would never leave"),
+                format!("add a sink with `{prefix}sinks.<sink>.channel = {name}`, or remove `{name}` from `{prefix}channels` and the sources' channels"),
+            ));
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(AgentConfig {
+            name: agent.to_string(),
+            sources,
+            channels,
+            sinks,
+        })
+    } else {
+        Err(ConfigErrors::sorted(errors, files))
+    }
+}
+
+/// Sorts the agent's entries into component lists and component properties; reports keys that
+/// are neither.
+fn classify<'a>(
+    mine: &'a [Entry],
+    prefix: &str,
+    errors: &mut Vec<ConfigError>,
+) -> [Declared<'a>; 3] {
+    let mut declared: [Declared<'a>; 3] = Default::default();
+    for e in mine {
+        let rest = &e.key[prefix.len()..];
+        let (head, tail) = match rest.split_once('.') {
+            Some((h, t)) => (h, Some(t)),
+            None => (rest, None),
+        };
+        if let Some(kind) = Kind::ALL.iter().position(|k| k.plural() == head) {
+            let d = &mut declared[kind];
+            match tail.map(|t| t.split_once('.')) {
+                None => d.list = Some(e),
+                Some(Some((name, prop))) if !name.is_empty() && !prop.is_empty() => {
+                    match d.configured.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, props)) => props.push((prop, e)),
+                        None => d.configured.push((name.to_string(), vec![(prop, e)])),
+                    }
+                }
+                Some(_) => {
+                    let hint = format!("write `{prefix}{head}.<name>.<property> = value`");
+                    errors.push(ConfigError::at(e, "expected a component property").hint(hint));
+                }
+            }
+            continue;
+        }
+        let error = match head {
+            "sinkgroups" => ConfigError::at(e, "sink groups are not supported by spate yet")
+                .hint("remove the sinkgroups keys: each sink then reads its channel on its own"),
+            "configfilters" => ConfigError::at(e, "config filters are not supported by spate yet")
+                .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
+            _ => {
+                let hint = match suggest(head, Kind::ALL.map(Kind::plural)) {
+                    Some(s) => format!("did you mean `{prefix}{s}`?"),
+                    None => format!(
+                        "agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` \
+                         and their components"
+                    ),
+                };
+                ConfigError::at(e, format!("unknown agent key `{rest}`")).hint(hint)
+            }
+        };
+        errors.push(error);
+    }
+    declared
+}
+
+/// The error for an agent that has no keys, naming the agents that do.
+fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigError {
+    let mut agents: Vec<&str> = Vec::new();
+    for e in entries {
+        if let Some((a, _)) = e.key.split_once('.') {
+            if !agents.contains(&a) {
+                agents.push(a);
+            }
+        }
+    }
+    let file = (files.len() == 1).then(|| files[0].as_path());
+    let err = ConfigError::new(format!("no configuration for agent `{agent}`")).located(file, None);
+    if agents.is_empty() {
+        err.hint(format!(
+            "keys of agent `{agent}` start with `{agent}.`, e.g. `{agent}.sources = r1`"
+        ))
+    } else {
+        let mut hint = format!(
+            "agents defined: {}; pick one with -n/--name",
+            agents.join(", ")
+        );
+        if let Some(s) = suggest(agent, agents.iter().copied()) {
+            hint = format!("did you mean `{s}`? {hint}");
+        }
+        err.hint(hint)
+    }
+}
+
+/// Reads the `<agent>.<kind>` list and checks it against the configured components.
+fn check_listing(
+    d: &mut Declared<'_>,
+    kind: Kind,
+    prefix: &str,
+    agent: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    let list_key = format!("{prefix}{}", kind.plural());
+    if let Some(list) = d.list {
+        for name in list.value.split_whitespace() {
+            if d.names.iter().any(|n| n == name) {
+                errors.push(ConfigError::at(
+                    list,
+                    format!("{} `{name}` is listed twice", kind.singular()),
+                ));
+            } else {
+                d.names.push(name.to_string());
+            }
+        }
+        if d.names.is_empty() {
+            errors.push(
+                ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural())).hint(
+                    format!(
+                        "name at least one {}, e.g. `{list_key} = {}1`",
+                        kind.singular(),
+                        &kind.plural()[..1]
+                    ),
+                ),
+            );
+        }
+        for name in &d.names {
+            if d.props_of(name).is_none() {
+                errors.push(
+                    ConfigError::at(
+                        list,
+                        format!("{} `{name}` is listed but not configured", kind.singular()),
+                    )
+                    .hint(format!(
+                        "add `{list_key}.{name}.type = ...` or remove `{name}` from the list"
+                    )),
+                );
+            }
+        }
+    } else if d.configured.is_empty() {
+        errors.push(
+            ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
+                .key(list_key.clone())
+                .hint(format!(
+                    "add `{list_key} = ...` and configure each {}",
+                    kind.singular()
+                )),
+        );
+    }
+    for (name, props) in &d.configured {
+        if d.names.contains(name) {
+            continue;
+        }
+        let first = props[0].1;
+        let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
+        let add = match d.list {
+            Some(l) => format!("add `{name}` to `{list_key} = {}`", l.value),
+            None => format!("add `{list_key} = {name}`"),
+        };
+        let hint = match suggest(name, listed) {
+            Some(s) => format!("did you mean `{s}`? otherwise {add}"),
+            None => add,
+        };
+        errors.push(
+            ConfigError::at(
+                first,
+                format!("{} `{name}` is configured but not listed in `{list_key}` (Flume would silently ignore it)", kind.singular()),
+            )
+            .hint(hint),
+        );
+    }
+}
+
+/// Reads `type` and resolves it; records an error and returns `None` when it is missing or not
+/// implemented. The component's other keys are then not checked (their meaning depends on it).
+fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
+    let Some(entry) = p.get("type") else {
+        let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
+        let err = p
+            .error(
+                "type",
+                None,
+                format!("the {} has no `type`", kind.singular()),
+            )
+            .hint(format!(
+                "add `{} = {}` (spate supports: {})",
+                p.key("type"),
+                supported[0],
+                supported.join(", ")
+            ));
+        p.push(err);
+        return None;
+    };
+    match kind.resolve_type(entry) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            p.push(e);
+            None
+        }
+    }
+}
+
+/// Reads a source's `channels`; each must be listed in `<agent>.channels`.
+fn source_channels(
+    p: &mut Props<'_>,
+    channels: &Declared<'_>,
+    prefix: &str,
+) -> Option<Vec<String>> {
+    let Some(entry) = p.get("channels") else {
+        let err = p
+            .error("channels", None, "the source has no `channels`")
+            .hint(format!(
+                "add `{} = c1` naming the channel(s) it writes to",
+                p.key("channels")
+            ));
+        p.push(err);
+        return None;
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut ok = true;
+    for c in entry.value.split_whitespace() {
+        if out.iter().any(|o| o == c) {
+            p.push(ConfigError::at(
+                entry,
+                format!("channel `{c}` is listed twice"),
+            ));
+            ok = false;
+        } else if !check_channel_listed(p, entry, c, channels, prefix) {
+            ok = false;
+        }
+        out.push(c.to_string());
+    }
+    if out.is_empty() {
+        p.push(
+            ConfigError::at(entry, "empty list of channels")
+                .hint("name the channel(s) the source writes to"),
+        );
+        return None;
+    }
+    out.dedup();
+    ok.then_some(out)
+}
+
+/// Reads a sink's `channel`: exactly one, listed in `<agent>.channels`.
+fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<String> {
+    let Some(entry) = p.get("channel") else {
+        let hint = match p.get("channels") {
+            Some(_) => format!(
+                "a sink reads one channel: write `{}` (singular)",
+                p.key("channel")
+            ),
+            None => format!(
+                "add `{} = c1` naming the channel it reads",
+                p.key("channel")
+            ),
+        };
+        let err = p
+            .error("channel", None, "the sink has no `channel`")
+            .hint(hint);
+        p.push(err);
+        return None;
+    };
+    let names: Vec<&str> = entry.value.split_whitespace().collect();
+    match names.as_slice() {
+        [] => {
+            p.push(ConfigError::at(entry, "empty channel").hint("name the channel the sink reads"));
+            None
+        }
+        [one] => check_channel_listed(p, entry, one, channels, prefix).then(|| one.to_string()),
+        _ => {
+            p.push(
+                ConfigError::at(
+                    entry,
+                    format!("a sink reads exactly one channel, got {}", names.len()),
+                )
+                .hint("configure one sink per channel"),
+            );
+            None
+        }
+    }
+}
+
+fn check_channel_listed(
+    p: &mut Props<'_>,
+    entry: &Entry,
+    c: &str,
+    channels: &Declared<'_>,
+    prefix: &str,
+) -> bool {
+    if channels.names.iter().any(|n| n == c) {
+        return true;
+    }
+    let add = format!("add `{c}` to `{prefix}channels` and configure it");
+    let hint = match suggest(c, channels.names.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`? otherwise {add}"),
+        None => add,
+    };
+    p.push(
+        ConfigError::at(
+            entry,
+            format!("channel `{c}` is not listed in `{prefix}channels`"),
+        )
+        .hint(hint),
+    );
+    false
+}
+
+/// Interceptors and channel selectors other than `replicating` are not implemented yet: reject
+/// their keys instead of ignoring them.
+fn unsupported_source_features(p: &mut Props<'_>) {
+    for (rest, e) in p.take_prefixed("selector.") {
+        let err = if rest == "type" {
+            if e.value.eq_ignore_ascii_case("replicating") {
+                continue;
+            }
+            ConfigError::at(
+                e,
+                format!(
+                    "channel selector `{}` is not supported by spate yet",
+                    e.value
+                ),
+            )
+            .hint(
+                "remove it: spate writes every event to all the source's channels (`replicating`)",
+            )
+        } else {
+            ConfigError::at(
+                e,
+                format!("channel selector option `selector.{rest}` is not supported by spate yet"),
+            )
+            .hint(
+                "remove it: spate writes every event to all the source's channels (`replicating`)",
+            )
+        };
+        p.push(err);
+    }
+    let mut interceptors: Vec<&Entry> = p.get("interceptors").into_iter().collect();
+    interceptors.extend(p.take_prefixed("interceptors.").into_iter().map(|(_, e)| e));
+    for e in interceptors {
+        p.push(
+            ConfigError::at(e, "interceptors are not supported by spate yet")
+                .hint("remove the interceptors keys; events are passed on unchanged"),
+        );
+    }
+}
+
+/// Checks a batch size against the transaction capacity of the channels it is used with.
+fn check_batch(
+    p: &mut Props<'_>,
+    prop: &str,
+    batch: usize,
+    wired: &Option<Vec<String>>,
+    tx_capacity: &dyn Fn(&str) -> Option<usize>,
+    prefix: &str,
+) {
+    let Some(wired) = wired else { return };
+    let entry = p.get(prop);
+    let default = if entry.is_none() {
+        " (the default)"
+    } else {
+        ""
+    };
+    for c in wired {
+        let Some(tx) = tx_capacity(c) else { continue };
+        if batch > tx {
+            let err = p
+                .error(
+                    prop,
+                    entry,
+                    format!("{prop} {batch}{default} is larger than the transactionCapacity {tx} of channel `{c}`"),
+                )
+                .hint(format!(
+                    "set `{}` to at most {tx}, or raise `{prefix}channels.{c}.transactionCapacity` to at least {batch}",
+                    p.key(prop)
+                ));
+            p.push(err);
+        }
+    }
+}

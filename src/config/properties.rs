@@ -1,0 +1,295 @@
+//! A reader for Java `.properties` text, the format of Flume agent configuration files.
+//!
+//! It follows `java.util.Properties.load`: `key = value`, `key=value`, `key: value` and
+//! `key value`; `#` and `!` comment lines; a line ending in an odd number of backslashes continues
+//! on the next line (whose leading whitespace is dropped); escapes `\t`, `\n`, `\r`, `\f`,
+//! `\uXXXX`, and `\c` for any other `c` meaning `c` itself (so `\.` is just `.`: a regular
+//! expression that needs a literal dot must be written `\\.`). Like Flume, values are trimmed
+//! of trailing whitespace. Each entry keeps the line its logical line starts on.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::error::ConfigError;
+
+/// One `key = value` pair and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    /// The unescaped key.
+    pub key: String,
+    /// The unescaped value, trailing whitespace removed.
+    pub value: String,
+    /// The file the pair was read from, if any.
+    pub file: Option<PathBuf>,
+    /// The 1-based line the pair starts on.
+    pub line: usize,
+}
+
+/// Whitespace as `java.util.Properties` sees it.
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\x0c')
+}
+
+/// Parses `text` into entries in file order (duplicates kept; see [`merge`]), plus the errors for
+/// lines that could not be read (a malformed `\uXXXX` escape).
+pub(crate) fn parse(text: &str, file: Option<&Path>) -> (Vec<Entry>, Vec<ConfigError>) {
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((index, raw)) = lines.next() {
+        let start = raw.trim_start_matches(is_ws);
+        if start.is_empty() || start.starts_with('#') || start.starts_with('!') {
+            continue;
+        }
+        // Join continuation lines: an odd number of trailing backslashes escapes the newline.
+        let mut logical = start.to_string();
+        while ends_with_odd_backslashes(&logical) {
+            logical.pop();
+            match lines.next() {
+                Some((_, next)) => logical.push_str(next.trim_start_matches(is_ws)),
+                None => break,
+            }
+        }
+        let (raw_key, raw_value) = split_key_value(&logical);
+        let line = index + 1;
+        let located = |msg: String| {
+            ConfigError::new(msg).located(file, Some(line)).hint(
+                "write a backslash as `\\\\` and a character as `\\u` followed by 4 hex digits",
+            )
+        };
+        let key = match unescape(raw_key) {
+            Ok(k) => k,
+            Err(msg) => {
+                errors.push(located(msg));
+                continue;
+            }
+        };
+        match unescape(raw_value) {
+            Ok(value) => entries.push(Entry {
+                key: key.trim().to_string(),
+                value: value.trim_end().to_string(),
+                file: file.map(Path::to_path_buf),
+                line,
+            }),
+            Err(msg) => errors.push(located(msg).key(key)),
+        }
+    }
+    (entries, errors)
+}
+
+fn ends_with_odd_backslashes(s: &str) -> bool {
+    s.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
+}
+
+/// Splits a logical line (still escaped) at the first unescaped `=`, `:` or whitespace.
+fn split_key_value(line: &str) -> (&str, &str) {
+    let mut chars = line.char_indices();
+    let mut key_end = line.len();
+    let mut sep = None;
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' {
+            chars.next();
+        } else if c == '=' || c == ':' || is_ws(c) {
+            key_end = i;
+            sep = Some(c);
+            break;
+        }
+    }
+    let key = &line[..key_end];
+    let Some(sep) = sep else { return (key, "") };
+    let mut rest = line[key_end + sep.len_utf8()..].trim_start_matches(is_ws);
+    if is_ws(sep) {
+        if let Some(r) = rest.strip_prefix(['=', ':']) {
+            rest = r.trim_start_matches(is_ws);
+        }
+    }
+    (key, rest)
+}
+
+/// Resolves backslash escapes. A malformed `\uXXXX` is an error, as in Java.
+fn unescape(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    let mut pending_high: Option<u16> = None;
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            flush_surrogate(&mut out, &mut pending_high);
+            out.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else { break };
+        if e != 'u' {
+            flush_surrogate(&mut out, &mut pending_high);
+        }
+        match e {
+            't' => out.push('\t'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            'f' => out.push('\x0c'),
+            'u' => {
+                let hex: String = chars.by_ref().take(4).collect();
+                let code = (hex.len() == 4 && hex.chars().all(|h| h.is_ascii_hexdigit()))
+                    .then(|| u16::from_str_radix(&hex, 16).ok())
+                    .flatten()
+                    .ok_or_else(|| format!("malformed \\uXXXX escape `\\u{hex}`"))?;
+                match (pending_high.take(), code) {
+                    (Some(high), 0xDC00..=0xDFFF) => {
+                        out.extend(
+                            char::decode_utf16([high, code]).map(|r| r.unwrap_or('\u{FFFD}')),
+                        );
+                    }
+                    (high, 0xD800..=0xDBFF) => {
+                        if high.is_some() {
+                            out.push('\u{FFFD}');
+                        }
+                        pending_high = Some(code);
+                    }
+                    (high, _) => {
+                        if high.is_some() {
+                            out.push('\u{FFFD}');
+                        }
+                        out.push(char::from_u32(u32::from(code)).unwrap_or('\u{FFFD}'));
+                    }
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    flush_surrogate(&mut out, &mut pending_high);
+    Ok(out)
+}
+
+fn flush_surrogate(out: &mut String, pending: &mut Option<u16>) {
+    if pending.take().is_some() {
+        out.push('\u{FFFD}');
+    }
+}
+
+/// Merges entries so that each key appears once: a later entry replaces an earlier one with the
+/// same key (value, file and line), keeping the earlier one's position.
+pub(crate) fn merge(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for e in entries {
+        match index.get(&e.key) {
+            Some(&i) => out[i] = e,
+            None => {
+                index.insert(e.key.clone(), out.len());
+                out.push(e);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(text: &str) -> Vec<(String, String, usize)> {
+        let (entries, errors) = parse(text, None);
+        assert!(errors.is_empty(), "{errors:?}");
+        entries
+            .into_iter()
+            .map(|e| (e.key, e.value, e.line))
+            .collect()
+    }
+
+    fn one(k: &str, v: &str, line: usize) -> (String, String, usize) {
+        (k.to_string(), v.to_string(), line)
+    }
+
+    #[test]
+    fn separators_comments_and_blank_lines() {
+        let text =
+            "# comment\n! also comment\n\n  a = 1\nb=2\nc: 3\nd 4\ne\n f =  spaced value  \t\n";
+        assert_eq!(
+            kv(text),
+            vec![
+                one("a", "1", 4),
+                one("b", "2", 5),
+                one("c", "3", 6),
+                one("d", "4", 7),
+                one("e", "", 8),
+                one("f", "spaced value", 9),
+            ]
+        );
+    }
+
+    #[test]
+    fn whitespace_then_separator() {
+        assert_eq!(kv("a  :  x=y\n"), vec![one("a", "x=y", 1)]);
+        assert_eq!(kv("a = = b\n"), vec![one("a", "= b", 1)]);
+    }
+
+    #[test]
+    fn continuation_lines() {
+        let text = "a = one \\\n    two \\\n   three\nb = x\\\\\nc = y\n";
+        assert_eq!(
+            kv(text),
+            vec![
+                one("a", "one two three", 1),
+                one("b", "x\\", 4),
+                one("c", "y", 5)
+            ]
+        );
+        // A comment line does not continue.
+        assert_eq!(kv("# c \\\na = 1\n"), vec![one("a", "1", 2)]);
+        // A backslash on the last line just ends it.
+        assert_eq!(kv("a = 1\\"), vec![one("a", "1", 1)]);
+    }
+
+    #[test]
+    fn escapes() {
+        let text = "a = tab\\there\nb = n\\nl\\n\nc = \\u0041\\u00e9\nd = \\.\\\\.\ne\\ key = v\nf\\=g = h\n";
+        assert_eq!(
+            kv(text),
+            vec![
+                one("a", "tab\there", 1),
+                one("b", "n\nl", 2),
+                one("c", "Aé", 3),
+                one("d", ".\\.", 4),
+                one("e key", "v", 5),
+                one("f=g", "h", 6),
+            ]
+        );
+        assert_eq!(kv("s = \\uD83D\\uDE00\n"), vec![one("s", "\u{1F600}", 1)]);
+    }
+
+    #[test]
+    fn malformed_unicode_escape_is_an_error() {
+        let (entries, errors) = parse("a = 1\nb = \\u12G4\n", Some(Path::new("x.properties")));
+        assert_eq!(entries.len(), 1);
+        assert_eq!(errors.len(), 1);
+        let msg = errors[0].to_string();
+        assert!(
+            msg.starts_with("x.properties:2: b: malformed \\uXXXX escape"),
+            "{msg}"
+        );
+        assert!(errors[0].hint.is_some());
+    }
+
+    #[test]
+    fn crlf_line_endings() {
+        assert_eq!(
+            kv("a = 1\r\nb = 2\r\n"),
+            vec![one("a", "1", 1), one("b", "2", 2)]
+        );
+    }
+
+    #[test]
+    fn merge_later_wins_keeping_position() {
+        let (entries, _) = parse("a = 1\nb = 2\na = 3\n", None);
+        let merged = merge(entries);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(
+            (
+                merged[0].key.as_str(),
+                merged[0].value.as_str(),
+                merged[0].line
+            ),
+            ("a", "3", 3)
+        );
+        assert_eq!(merged[1].key, "b");
+    }
+}

@@ -1,0 +1,251 @@
+//! Typed reading of one component's properties, with unknown-key detection.
+//!
+//! A [`Props`] holds the properties of one component (`a1.sources.r1.*`). Every getter marks the
+//! property as used; [`Props::finish`] then reports each property nobody asked for as an unknown
+//! key, with the closest known key as a hint. All problems are collected, never returned early.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::properties::Entry;
+
+/// The properties of one component and the errors found while reading them.
+#[derive(Debug)]
+pub(crate) struct Props<'a> {
+    /// `a1.sources.r1.`: prepended to property names to form full keys.
+    pub prefix: String,
+    /// Property name (after the prefix) and entry, in file order.
+    entries: Vec<(&'a str, &'a Entry)>,
+    used: Vec<bool>,
+    /// Where errors about missing properties point: the component's first entry.
+    anchor: (Option<PathBuf>, Option<usize>),
+    /// Problems found so far.
+    pub errors: Vec<ConfigError>,
+}
+
+impl<'a> Props<'a> {
+    pub fn new(prefix: String, entries: Vec<(&'a str, &'a Entry)>) -> Self {
+        let anchor = entries
+            .iter()
+            .map(|(_, e)| (e.file.clone(), Some(e.line)))
+            .next()
+            .unwrap_or((None, None));
+        let used = vec![false; entries.len()];
+        Props {
+            prefix,
+            entries,
+            used,
+            anchor,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The full key of property `prop`.
+    pub fn key(&self, prop: &str) -> String {
+        format!("{}{prop}", self.prefix)
+    }
+
+    /// An error about `prop` located at its entry, or at the component when it is absent.
+    pub fn error(
+        &self,
+        prop: &str,
+        entry: Option<&Entry>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        match entry {
+            Some(e) => ConfigError::at(e, message),
+            None => ConfigError::new(message)
+                .located(self.anchor.0.as_deref(), self.anchor.1)
+                .key(self.key(prop)),
+        }
+    }
+
+    /// Records an error.
+    pub fn push(&mut self, error: ConfigError) {
+        self.errors.push(error);
+    }
+
+    /// The entry for `prop`, marking it used.
+    pub fn get(&mut self, prop: &str) -> Option<&'a Entry> {
+        let i = self.entries.iter().position(|(p, _)| *p == prop)?;
+        self.used[i] = true;
+        Some(self.entries[i].1)
+    }
+
+    /// Every property under `prefix` (e.g. `filegroups.`), as (rest, entry), marking them used.
+    pub fn take_prefixed(&mut self, prefix: &str) -> Vec<(&'a str, &'a Entry)> {
+        let mut out = Vec::new();
+        for (i, (p, e)) in self.entries.iter().enumerate() {
+            if let Some(rest) = p.strip_prefix(prefix) {
+                self.used[i] = true;
+                out.push((rest, *e));
+            }
+        }
+        out
+    }
+
+    /// A non-empty string, or `default`.
+    pub fn string(&mut self, prop: &str, default: &str) -> String {
+        match self.get(prop) {
+            None => default.to_string(),
+            Some(e) if e.value.is_empty() => {
+                let err = ConfigError::at(e, "empty value").hint(format!(
+                    "remove the line to use the default `{default}`, or give a value"
+                ));
+                self.push(err);
+                default.to_string()
+            }
+            Some(e) => e.value.clone(),
+        }
+    }
+
+    /// A boolean (`true`/`false`, any case), or `default`.
+    pub fn bool(&mut self, prop: &str, default: bool) -> bool {
+        let Some(e) = self.get(prop) else {
+            return default;
+        };
+        match e.value.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                let err = ConfigError::at(
+                    e,
+                    format!("`{}` is not a boolean: expected true or false", e.value),
+                );
+                self.push(err);
+                default
+            }
+        }
+    }
+
+    /// An integer in `min..=max` (`what` names the unit), or `default` when absent. Returns
+    /// `None` (and records an error) when present but invalid.
+    pub fn int(&mut self, prop: &str, default: u64, min: u64, max: u64, what: &str) -> Option<u64> {
+        let Some(e) = self.get(prop) else {
+            return Some(default);
+        };
+        match parse_int(&e.value) {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                let expected = if max == u64::MAX || max == i64::MAX as u64 {
+                    if min == 0 {
+                        format!("a non-negative integer ({what})")
+                    } else if min == 1 {
+                        format!("a positive integer ({what})")
+                    } else {
+                        format!("an integer of at least {min} ({what})")
+                    }
+                } else {
+                    format!("an integer from {min} to {max} ({what})")
+                };
+                let err = ConfigError::at(
+                    e,
+                    format!("invalid value `{}`: expected {expected}", e.value),
+                );
+                self.push(err);
+                None
+            }
+        }
+    }
+
+    /// A positive `usize`; on error the default is used (the error is recorded).
+    pub fn positive(&mut self, prop: &str, default: usize, what: &str) -> usize {
+        self.int(prop, default as u64, 1, i64::MAX as u64, what)
+            .map_or(default, |n| n as usize)
+    }
+
+    /// A duration in milliseconds of at least `min_ms`.
+    pub fn millis(&mut self, prop: &str, default_ms: u64, min_ms: u64) -> Duration {
+        let ms = self.int(prop, default_ms, min_ms, i64::MAX as u64, "milliseconds");
+        Duration::from_millis(ms.unwrap_or(default_ms))
+    }
+
+    /// Reports every unused property as unknown. `known` lists the valid property names (for
+    /// the hint); pattern entries such as `filegroups.<group>` are shown but not suggested.
+    pub fn finish(&mut self, kind: &str, known: &[&str]) {
+        for (i, (prop, e)) in self.entries.iter().enumerate() {
+            if self.used[i] {
+                continue;
+            }
+            let candidates = known.iter().filter(|k| !k.contains('<'));
+            let hint = match suggest(prop, candidates.copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("valid keys for {kind}: {}", known.join(", ")),
+            };
+            let err = ConfigError::at(e, format!("unknown key `{prop}` for {kind}")).hint(hint);
+            self.errors.push(err);
+        }
+        self.used.iter_mut().for_each(|u| *u = true);
+    }
+}
+
+/// Parses a decimal integer as Java's `Long.parseLong` does for non-negative values (an
+/// optional `+`, then digits).
+pub(crate) fn parse_int(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The candidate closest to `word`, if it is close enough to be a plausible typo: at most one
+/// edit away (which catches short names such as `ri` for `r1`), or similar by Jaro-Winkler.
+pub(crate) fn suggest<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let cl = c.to_ascii_lowercase();
+            (
+                strsim::osa_distance(&lower, &cl),
+                strsim::jaro_winkler(&lower, &cl),
+                c,
+            )
+        })
+        .filter(|(edits, score, _)| *edits <= 1 || *score >= 0.8)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_int_forms() {
+        assert_eq!(parse_int("42"), Some(42));
+        assert_eq!(parse_int("+7"), Some(7));
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "1e3",
+            "0x10",
+            " 1",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_int(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest("batchsize", ["batchSize", "skipToEnd"]),
+            Some("batchSize")
+        );
+        assert_eq!(
+            suggest("postionFile", ["positionFile", "fileHeader"]),
+            Some("positionFile")
+        );
+        assert_eq!(suggest("zzz", ["batchSize", "skipToEnd"]), None);
+        assert_eq!(suggest("ri", ["r1", "r2x"]), Some("r1"));
+        assert_eq!(suggest("g1", ["f1", "f2"]), Some("f1"));
+        assert_eq!(suggest("k9", ["a", "xyz"]), None);
+    }
+}

@@ -1,0 +1,333 @@
+//! Source configurations: the TAILDIR source.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::props::{suggest, Props};
+use super::resolve_relative;
+
+/// One configured source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceConfig {
+    /// The component name, as listed in `<agent>.sources`.
+    pub name: String,
+    /// Flume key `channels` (required, space separated): every event goes to all of them
+    /// (Flume's default `replicating` selector), in this order.
+    pub channels: Vec<String>,
+    /// Flume key `type` and the type's own settings.
+    pub kind: SourceKind,
+}
+
+/// The source types spate implements.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceKind {
+    /// `type = TAILDIR` (or `org.apache.flume.source.taildir.TaildirSource`).
+    Taildir(TaildirConfig),
+}
+
+/// One TAILDIR file group: the files of one directory whose names match a pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileGroup {
+    /// The group name, from Flume key `filegroups` (space separated list).
+    pub name: String,
+    /// The directory part of Flume key `filegroups.<name>`, taken literally. Absolute (Flume
+    /// requires it); only [`DEFAULT_CONFIG`](super::DEFAULT_CONFIG) may use a relative path, which
+    /// is resolved against the current directory when it is loaded.
+    pub dir: PathBuf,
+    /// The file-name part of `filegroups.<name>`: a regular expression that must match the
+    /// whole file name (anchored). Already validated with the `regex` crate.
+    pub pattern: String,
+    /// Static headers from Flume keys `headers.<name>.<key> = value`, in file order. No default.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What to do with a line longer than `maxLineLength` (a spate extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineOverflow {
+    /// `lineOverflow = split` (default): emit the line as several events of at most
+    /// `maxLineLength` bytes each.
+    Split,
+    /// `lineOverflow = truncate`: emit the first `maxLineLength` bytes, drop (and count) the rest.
+    Truncate,
+}
+
+/// Settings of the TAILDIR source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaildirConfig {
+    /// Flume keys `filegroups` and `filegroups.<g>` (required), plus `headers.<g>.<key>`.
+    pub filegroups: Vec<FileGroup>,
+    /// Flume key `positionFile`, default `$HOME/.flume/taildir_position.json`. A relative path
+    /// is kept as written (relative to the agent's working directory, as in Flume), except in
+    /// [`DEFAULT_CONFIG`](super::DEFAULT_CONFIG), where it is resolved when loaded.
+    pub position_file: PathBuf,
+    /// Flume key `byteOffsetHeader`, default false: add header `byteoffset`.
+    pub byte_offset_header: bool,
+    /// Flume key `skipToEnd`, default false: start files unknown to the position file at their end.
+    pub skip_to_end: bool,
+    /// Flume key `idleTimeout` (ms), default 120000: close a file idle this long.
+    pub idle_timeout: Duration,
+    /// Flume key `writePosInterval` (ms), default 3000: how often the position file is written.
+    pub write_pos_interval: Duration,
+    /// Flume key `batchSize`, default 100: events per channel transaction.
+    pub batch_size: usize,
+    /// Flume key `maxBatchCount`, default unlimited (`None`; Flume's `Long.MAX_VALUE`): batches
+    /// read from one file before moving to the next.
+    pub max_batch_count: Option<u64>,
+    /// Flume key `backoffSleepIncrement` (ms), default 1000.
+    pub backoff_sleep_increment: Duration,
+    /// Flume key `maxBackoffSleep` (ms), default 5000.
+    pub max_backoff_sleep: Duration,
+    /// Flume key `cachePatternMatching`, default true.
+    pub cache_pattern_matching: bool,
+    /// Flume key `fileHeader`, default false: add the file's absolute path as a header.
+    pub file_header: bool,
+    /// Flume key `fileHeaderKey`, default `file`.
+    pub file_header_key: String,
+    /// spate extension, key `maxLineLength` (bytes), default 1048576: longer lines are split or
+    /// truncated according to [`line_overflow`](Self::line_overflow).
+    pub max_line_length: usize,
+    /// spate extension, key `lineOverflow` = `split` | `truncate`, default `split`.
+    pub line_overflow: LineOverflow,
+    /// spate extension, key `readBufferSize` (bytes), default 262144, at least 4096.
+    pub read_buffer_size: usize,
+    /// spate extension, key `pollInterval` (ms), default 250: the stat-poll period used when
+    /// inotify is unavailable.
+    pub poll_interval: Duration,
+}
+
+/// Every property a TAILDIR source accepts (for unknown-key hints).
+pub(crate) const TAILDIR_KEYS: &[&str] = &[
+    "type",
+    "channels",
+    "selector.type",
+    "filegroups",
+    "filegroups.<group>",
+    "headers.<group>.<key>",
+    "positionFile",
+    "byteOffsetHeader",
+    "skipToEnd",
+    "idleTimeout",
+    "writePosInterval",
+    "batchSize",
+    "maxBatchCount",
+    "backoffSleepIncrement",
+    "maxBackoffSleep",
+    "cachePatternMatching",
+    "fileHeader",
+    "fileHeaderKey",
+    "maxLineLength",
+    "lineOverflow",
+    "readBufferSize",
+    "pollInterval",
+];
+
+const EXAMPLE_GROUP: &str = "/var/log/app/.*\\\\.log";
+
+/// Reads a TAILDIR source's settings. `base` is the directory relative paths are resolved
+/// against (only for the embedded default); `None` requires absolute paths.
+pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<TaildirConfig> {
+    let filegroups = parse_filegroups(p, base);
+    let position_file = match p.get("positionFile") {
+        Some(e) if e.value.is_empty() => {
+            p.push(ConfigError::at(e, "empty value").hint("give the path of the position file"));
+            None
+        }
+        Some(e) => Some(match base {
+            Some(b) => resolve_relative(b, Path::new(&e.value)),
+            None => PathBuf::from(&e.value),
+        }),
+        None => match std::env::var_os("HOME") {
+            Some(home) => Some(Path::new(&home).join(".flume/taildir_position.json")),
+            None => {
+                let err = p
+                    .error(
+                        "positionFile",
+                        None,
+                        "HOME is not set, so the default positionFile cannot be used",
+                    )
+                    .hint(format!("set `{}`", p.key("positionFile")));
+                p.push(err);
+                None
+            }
+        },
+    };
+    let line_overflow = match p.get("lineOverflow") {
+        None => LineOverflow::Split,
+        Some(e) => match e.value.to_ascii_lowercase().as_str() {
+            "split" => LineOverflow::Split,
+            "truncate" => LineOverflow::Truncate,
+            _ => {
+                p.push(ConfigError::at(
+                    e,
+                    format!("invalid value `{}`: expected split or truncate", e.value),
+                ));
+                LineOverflow::Split
+            }
+        },
+    };
+    let max_batch_count = match p.get("maxBatchCount") {
+        None => None,
+        Some(_) => p.int("maxBatchCount", 0, 1, i64::MAX as u64, "batches"),
+    };
+    let config = TaildirConfig {
+        filegroups: filegroups.unwrap_or_default(),
+        position_file: position_file.unwrap_or_default(),
+        byte_offset_header: p.bool("byteOffsetHeader", false),
+        skip_to_end: p.bool("skipToEnd", false),
+        idle_timeout: p.millis("idleTimeout", 120_000, 1),
+        write_pos_interval: p.millis("writePosInterval", 3_000, 1),
+        batch_size: p.positive("batchSize", 100, "events"),
+        max_batch_count,
+        backoff_sleep_increment: p.millis("backoffSleepIncrement", 1_000, 1),
+        max_backoff_sleep: p.millis("maxBackoffSleep", 5_000, 1),
+        cache_pattern_matching: p.bool("cachePatternMatching", true),
+        file_header: p.bool("fileHeader", false),
+        file_header_key: p.string("fileHeaderKey", "file"),
+        max_line_length: p.positive("maxLineLength", 1_048_576, "bytes"),
+        line_overflow,
+        read_buffer_size: p
+            .int("readBufferSize", 262_144, 4096, i64::MAX as u64, "bytes")
+            .map_or(262_144, |n| n as usize),
+        poll_interval: p.millis("pollInterval", 250, 1),
+    };
+    Some(config)
+}
+
+/// Reads `filegroups`, `filegroups.<g>` and `headers.<g>.<key>`.
+fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGroup>> {
+    let paths = p.take_prefixed("filegroups.");
+    let headers = p.take_prefixed("headers.");
+    let Some(list) = p.get("filegroups") else {
+        let err = p
+            .error("filegroups", None, "a TAILDIR source needs `filegroups`")
+            .hint(format!(
+                "list file groups and give each a path, e.g. `{0} = f1` and `{0}.f1 = {EXAMPLE_GROUP}`",
+                p.key("filegroups")
+            ));
+        p.push(err);
+        return None;
+    };
+    let mut groups: Vec<FileGroup> = Vec::new();
+    let names: Vec<&str> = list.value.split_whitespace().collect();
+    if names.is_empty() {
+        p.push(
+            ConfigError::at(list, "empty list of file groups")
+                .hint("name at least one group, e.g. `f1`"),
+        );
+    }
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            p.push(ConfigError::at(
+                list,
+                format!("file group `{name}` is listed twice"),
+            ));
+            continue;
+        }
+        let Some((_, entry)) = paths.iter().find(|(g, _)| g == name) else {
+            let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(
+                format!("add `{}{name} = {EXAMPLE_GROUP}`", p.key("filegroups.")),
+            );
+            p.push(err);
+            continue;
+        };
+        match split_group_path(&entry.value, base) {
+            Ok((dir, pattern)) => groups.push(FileGroup {
+                name: name.to_string(),
+                dir,
+                pattern,
+                headers: Vec::new(),
+            }),
+            Err((message, hint)) => p.push(ConfigError::at(entry, message).hint(hint)),
+        }
+    }
+    for (g, entry) in &paths {
+        if !names.contains(g) {
+            p.push(unlisted_group(p, entry, g, &names));
+        }
+    }
+    for (rest, entry) in &headers {
+        let Some((g, key)) = rest
+            .split_once('.')
+            .filter(|(g, k)| !g.is_empty() && !k.is_empty())
+        else {
+            let err = ConfigError::at(entry, "expected `headers.<group>.<header name>`")
+                .hint(format!("e.g. `{}headers.f1.topic = app`", p.prefix));
+            p.push(err);
+            continue;
+        };
+        if !names.contains(&g) {
+            p.push(unlisted_group(p, entry, g, &names));
+        } else if let Some(group) = groups.iter_mut().find(|fg| fg.name == g) {
+            group.headers.push((key.to_string(), entry.value.clone()));
+        }
+    }
+    Some(groups)
+}
+
+fn unlisted_group(
+    p: &Props<'_>,
+    entry: &super::properties::Entry,
+    g: &str,
+    names: &[&str],
+) -> ConfigError {
+    let hint = match suggest(g, names.iter().copied()) {
+        Some(s) => format!(
+            "did you mean `{s}`? otherwise add `{g}` to `{}`",
+            p.key("filegroups")
+        ),
+        None => format!("add `{g}` to `{}`", p.key("filegroups")),
+    };
+    ConfigError::at(
+        entry,
+        format!(
+            "file group `{g}` is not listed in `{}`",
+            p.key("filegroups")
+        ),
+    )
+    .hint(hint)
+}
+
+/// Splits a `filegroups.<g>` value into its literal directory and file-name regex, as Flume
+/// does (`File.getParentFile()` / `File.getName()`), and validates both.
+fn split_group_path(
+    value: &str,
+    base: Option<&Path>,
+) -> Result<(PathBuf, String), (String, String)> {
+    let Some((dir, name)) = value.rsplit_once('/') else {
+        return Err((
+            format!("`{value}` is not an absolute path"),
+            format!("Flume requires an absolute path: a directory, then a file-name regex, e.g. `{EXAMPLE_GROUP}`"),
+        ));
+    };
+    if name.is_empty() {
+        return Err((
+            format!("`{value}` ends with `/`: the file-name part is missing"),
+            format!("add a regular expression for the file names after the directory, e.g. `{EXAMPLE_GROUP}`"),
+        ));
+    }
+    let dir = if dir.is_empty() {
+        Path::new("/")
+    } else {
+        Path::new(dir)
+    };
+    let dir = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else if let Some(base) = base {
+        resolve_relative(base, dir)
+    } else {
+        return Err((
+            format!("`{value}` is not an absolute path"),
+            "Flume requires absolute paths for file groups: start it with `/`".to_string(),
+        ));
+    };
+    if let Err(e) = regex::Regex::new(&format!("^(?:{name})$")) {
+        return Err((
+            format!("invalid regular expression `{name}` in the file-name part: {e}"),
+            "the directory part is literal and the file name is a regular expression; in a .properties \
+             file a backslash must be doubled (`\\\\.` for a literal dot)"
+                .to_string(),
+        ));
+    }
+    Ok((dir, name.to_string()))
+}

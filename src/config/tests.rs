@@ -1,0 +1,1096 @@
+//! Tests of agent resolution: the Flume user guide example, defaults, wiring and every error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+const FILE: &str = "agent.properties";
+
+/// A minimal valid pipeline; 11 lines, so an appended line is line 12.
+const BASE: &str = "\
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.positionFile = /var/lib/spate/pos.json
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+
+fn parse(text: &str) -> Result<AgentConfig, ConfigErrors> {
+    parse_str(text, Some(Path::new(FILE)), "a1")
+}
+
+fn ok(text: &str) -> AgentConfig {
+    parse(text).unwrap_or_else(|e| panic!("unexpected errors:\n{e}"))
+}
+
+fn errors(text: &str) -> Vec<ConfigError> {
+    match parse(text) {
+        Ok(c) => panic!("expected errors, got {c:#?}"),
+        Err(e) => e.0,
+    }
+}
+
+/// `BASE` plus `extra` lines (starting at line 12).
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+/// The single error of `text`, which must contain `needle` in its message.
+fn only_error(text: &str, needle: &str) -> ConfigError {
+    let errs = errors(text);
+    assert_eq!(
+        errs.len(),
+        1,
+        "expected one error, got:\n{}",
+        ConfigErrors(errs.clone())
+    );
+    assert!(
+        errs[0].message.contains(needle),
+        "`{needle}` not in: {}",
+        errs[0]
+    );
+    errs.into_iter().next().unwrap()
+}
+
+/// The error whose message contains `needle`, among possibly several.
+fn find_error(text: &str, needle: &str) -> ConfigError {
+    let errs = errors(text);
+    errs.iter()
+        .find(|e| e.message.contains(needle))
+        .cloned()
+        .unwrap_or_else(|| panic!("no error containing `{needle}` in:\n{}", ConfigErrors(errs)))
+}
+
+fn assert_at(e: &ConfigError, line: usize, key: &str) {
+    assert_eq!(e.file.as_deref(), Some(Path::new(FILE)), "{e}");
+    assert_eq!(e.line, Some(line), "{e}");
+    assert_eq!(e.key.as_deref(), Some(key), "{e}");
+}
+
+fn assert_hint(e: &ConfigError, needle: &str) {
+    let hint = e.hint.as_deref().unwrap_or_else(|| panic!("no hint: {e}"));
+    assert!(hint.contains(needle), "`{needle}` not in hint: {hint}");
+}
+
+fn taildir(c: &AgentConfig) -> &TaildirConfig {
+    match &c.sources[0].kind {
+        SourceKind::Taildir(t) => t,
+    }
+}
+
+fn memory(c: &AgentConfig) -> &MemoryChannelConfig {
+    match &c.channels[0].kind {
+        ChannelKind::Memory(m) => m,
+    }
+}
+
+/// The TAILDIR example of the Flume 1.11 user guide, plus the channel and sink it leaves out.
+/// Its last line really says `a1.sources.ri.maxBatchCount` (a typo for `r1`).
+const GUIDE: &str = "\
+a1.sources = r1
+a1.channels = c1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.positionFile = /var/log/flume/taildir_position.json
+a1.sources.r1.filegroups = f1 f2
+a1.sources.r1.filegroups.f1 = /var/log/test1/example.log
+a1.sources.r1.headers.f1.headerKey1 = value1
+a1.sources.r1.filegroups.f2 = /var/log/test2/.*log.*
+a1.sources.r1.headers.f2.headerKey1 = value2
+a1.sources.r1.headers.f2.headerKey2 = value2-2
+a1.sources.r1.fileHeader = true
+a1.sources.ri.maxBatchCount = 1000
+a1.sinks = k1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+
+#[test]
+fn user_guide_taildir_example_typo_is_reported() {
+    let e = only_error(GUIDE, "configured but not listed");
+    assert_at(&e, 13, "a1.sources.ri.maxBatchCount");
+    assert_hint(&e, "did you mean `r1`?");
+    assert_hint(&e, "add `ri` to `a1.sources = r1`");
+    assert!(
+        e.to_string()
+            .starts_with("agent.properties:13: a1.sources.ri.maxBatchCount: source `ri`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn user_guide_taildir_example_parses() {
+    let c = ok(&GUIDE.replace("sources.ri.", "sources.r1."));
+    let expected = AgentConfig {
+        name: "a1".into(),
+        sources: vec![SourceConfig {
+            name: "r1".into(),
+            channels: vec!["c1".into()],
+            kind: SourceKind::Taildir(TaildirConfig {
+                filegroups: vec![
+                    FileGroup {
+                        name: "f1".into(),
+                        dir: "/var/log/test1".into(),
+                        pattern: "example.log".into(),
+                        headers: vec![("headerKey1".into(), "value1".into())],
+                    },
+                    FileGroup {
+                        name: "f2".into(),
+                        dir: "/var/log/test2".into(),
+                        pattern: ".*log.*".into(),
+                        headers: vec![
+                            ("headerKey1".into(), "value2".into()),
+                            ("headerKey2".into(), "value2-2".into()),
+                        ],
+                    },
+                ],
+                position_file: "/var/log/flume/taildir_position.json".into(),
+                byte_offset_header: false,
+                skip_to_end: false,
+                idle_timeout: Duration::from_millis(120_000),
+                write_pos_interval: Duration::from_millis(3_000),
+                batch_size: 100,
+                max_batch_count: Some(1000),
+                backoff_sleep_increment: Duration::from_millis(1_000),
+                max_backoff_sleep: Duration::from_millis(5_000),
+                cache_pattern_matching: true,
+                file_header: true,
+                file_header_key: "file".into(),
+                max_line_length: 1_048_576,
+                line_overflow: LineOverflow::Split,
+                read_buffer_size: 262_144,
+                poll_interval: Duration::from_millis(250),
+            }),
+        }],
+        channels: vec![ChannelConfig {
+            name: "c1".into(),
+            kind: ChannelKind::Memory(MemoryChannelConfig {
+                capacity: 100,
+                transaction_capacity: 100,
+                keep_alive: Duration::from_secs(3),
+                byte_capacity: 16_777_216,
+                byte_capacity_buffer_percentage: 20,
+            }),
+        }],
+        sinks: vec![SinkConfig {
+            name: "k1".into(),
+            channel: "c1".into(),
+            kind: SinkKind::Logger(LoggerSinkConfig {
+                max_bytes_to_log: 16,
+            }),
+        }],
+    };
+    assert_eq!(c, expected);
+}
+
+#[test]
+fn taildir_defaults() {
+    let text = BASE.replace("a1.sources.r1.positionFile = /var/lib/spate/pos.json\n", "");
+    let c = ok(&text);
+    let t = taildir(&c);
+    let home = std::env::var_os("HOME").expect("HOME set in tests");
+    assert_eq!(
+        t.position_file,
+        Path::new(&home).join(".flume/taildir_position.json")
+    );
+    assert!(!t.byte_offset_header);
+    assert!(!t.skip_to_end);
+    assert_eq!(t.idle_timeout, Duration::from_millis(120_000));
+    assert_eq!(t.write_pos_interval, Duration::from_millis(3_000));
+    assert_eq!(t.batch_size, 100);
+    assert_eq!(t.max_batch_count, None);
+    assert_eq!(t.backoff_sleep_increment, Duration::from_millis(1_000));
+    assert_eq!(t.max_backoff_sleep, Duration::from_millis(5_000));
+    assert!(t.cache_pattern_matching);
+    assert!(!t.file_header);
+    assert_eq!(t.file_header_key, "file");
+    assert_eq!(t.max_line_length, 1_048_576);
+    assert_eq!(t.line_overflow, LineOverflow::Split);
+    assert_eq!(t.read_buffer_size, 262_144);
+    assert_eq!(t.poll_interval, Duration::from_millis(250));
+    assert_eq!(t.filegroups[0].dir, Path::new("/var/log/app"));
+    assert_eq!(t.filegroups[0].pattern, ".*\\.log");
+    assert!(t.filegroups[0].headers.is_empty());
+}
+
+#[test]
+fn taildir_every_key_set() {
+    let c = ok(&with(
+        "a1.sources.r1.byteOffsetHeader = TRUE
+a1.sources.r1.skipToEnd = true
+a1.sources.r1.idleTimeout = 1000
+a1.sources.r1.writePosInterval = 500
+a1.sources.r1.batchSize = 50
+a1.sources.r1.maxBatchCount = 7
+a1.sources.r1.backoffSleepIncrement = 10
+a1.sources.r1.maxBackoffSleep = 20
+a1.sources.r1.cachePatternMatching = False
+a1.sources.r1.fileHeader = true
+a1.sources.r1.fileHeaderKey = path
+a1.sources.r1.maxLineLength = 4096
+a1.sources.r1.lineOverflow = truncate
+a1.sources.r1.readBufferSize = 4096
+a1.sources.r1.pollInterval = 1000
+a1.sources.r1.selector.type = replicating
+",
+    ));
+    let t = taildir(&c);
+    assert!(t.byte_offset_header && t.skip_to_end && t.file_header && !t.cache_pattern_matching);
+    assert_eq!(t.idle_timeout, Duration::from_secs(1));
+    assert_eq!(t.write_pos_interval, Duration::from_millis(500));
+    assert_eq!((t.batch_size, t.max_batch_count), (50, Some(7)));
+    assert_eq!(t.backoff_sleep_increment, Duration::from_millis(10));
+    assert_eq!(t.max_backoff_sleep, Duration::from_millis(20));
+    assert_eq!(t.file_header_key, "path");
+    assert_eq!(
+        (t.max_line_length, t.line_overflow),
+        (4096, LineOverflow::Truncate)
+    );
+    assert_eq!(t.read_buffer_size, 4096);
+    assert_eq!(t.poll_interval, Duration::from_secs(1));
+}
+
+#[test]
+fn memory_channel_settings() {
+    let c = ok(&with(
+        "a1.channels.c1.capacity = 1000
+a1.channels.c1.transactionCapacity = 1000
+a1.channels.c1.keep-alive = 0
+a1.channels.c1.byteCapacity = 1024
+a1.channels.c1.byteCapacityBufferPercentage = 0
+",
+    ));
+    let m = memory(&c);
+    assert_eq!((m.capacity, m.transaction_capacity), (1000, 1000));
+    assert_eq!(m.keep_alive, Duration::ZERO);
+    assert_eq!(
+        (m.byte_capacity, m.byte_capacity_buffer_percentage),
+        (1024, 0)
+    );
+}
+
+#[test]
+fn sink_defaults_and_settings() {
+    let null = ok(&BASE.replace("k1.type = logger", "k1.type = null"));
+    assert_eq!(
+        null.sinks[0].kind,
+        SinkKind::Null(NullSinkConfig { batch_size: 100 })
+    );
+    let logger = ok(&with("a1.sinks.k1.maxBytesToLog = 64\n"));
+    assert_eq!(
+        logger.sinks[0].kind,
+        SinkKind::Logger(LoggerSinkConfig {
+            max_bytes_to_log: 64
+        })
+    );
+
+    let tcp = BASE.replace("k1.type = logger", "k1.type = tcp");
+    let c = ok(&format!(
+        "{tcp}a1.sinks.k1.hostname = collector\na1.sinks.k1.port = 5140\n"
+    ));
+    let expected = TcpSinkConfig {
+        hostname: "collector".into(),
+        port: 5140,
+        batch_size: 100,
+        framing: Framing::Newline,
+        connect_timeout: Duration::from_millis(20_000),
+        request_timeout: Duration::from_millis(20_000),
+        max_backoff: Duration::from_millis(5_000),
+    };
+    assert_eq!(c.sinks[0].kind, SinkKind::Tcp(expected));
+
+    let c = ok(&format!(
+        "{tcp}a1.sinks.k1.hostname = h\na1.sinks.k1.port = 1\na1.sinks.k1.batchSize = 10
+a1.sinks.k1.framing = octet-counting\na1.sinks.k1.connect-timeout = 1\na1.sinks.k1.request-timeout = 2
+a1.sinks.k1.max-backoff = 100\n"
+    ));
+    let SinkKind::Tcp(t) = &c.sinks[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (t.port, t.batch_size, t.framing),
+        (1, 10, Framing::OctetCounting)
+    );
+    assert_eq!(t.max_backoff, Duration::from_millis(100));
+    assert_eq!(
+        (t.connect_timeout, t.request_timeout),
+        (Duration::from_millis(1), Duration::from_millis(2))
+    );
+}
+
+#[test]
+fn tcp_sink_requires_host_and_port() {
+    let tcp = BASE.replace("k1.type = logger", "k1.type = tcp");
+    let errs = errors(&tcp);
+    assert_eq!(errs.len(), 2, "{}", ConfigErrors(errs.clone()));
+    assert!(errs
+        .iter()
+        .any(|e| e.key.as_deref() == Some("a1.sinks.k1.hostname")));
+    let port = errs
+        .iter()
+        .find(|e| e.key.as_deref() == Some("a1.sinks.k1.port"))
+        .unwrap();
+    assert_eq!(port.line, Some(10)); // the sink's first key
+    assert_hint(port, "a1.sinks.k1.port = PORT");
+    for bad in ["0", "65536", "http"] {
+        let e = only_error(
+            &format!("{tcp}a1.sinks.k1.hostname = h\na1.sinks.k1.port = {bad}\n"),
+            bad,
+        );
+        assert_at(&e, 13, "a1.sinks.k1.port");
+        assert!(e.message.contains("from 1 to 65535"), "{e}");
+    }
+    let e = only_error(
+        &format!(
+            "{tcp}a1.sinks.k1.hostname = h\na1.sinks.k1.port = 1\na1.sinks.k1.framing = crlf\n"
+        ),
+        "expected newline or octet-counting",
+    );
+    assert_at(&e, 14, "a1.sinks.k1.framing");
+    let e = only_error(
+        &format!("{tcp}a1.sinks.k1.hostname = h\na1.sinks.k1.port = 1\na1.sinks.k1.batch-size = 5\na1.sinks.k1.batchSize = 5\n"),
+        "both",
+    );
+    assert_at(&e, 14, "a1.sinks.k1.batch-size");
+}
+
+#[test]
+fn type_aliases_and_class_names() {
+    for (src, ch, sink) in [
+        ("taildir", "MEMORY", "LOGGER"),
+        ("TailDir", "Memory", "Null"),
+        (
+            "org.apache.flume.source.taildir.TaildirSource",
+            "org.apache.flume.channel.MemoryChannel",
+            "org.apache.flume.sink.LoggerSink",
+        ),
+        ("TAILDIR", "memory", "org.apache.flume.sink.NullSink"),
+    ] {
+        let text = BASE
+            .replace("r1.type = TAILDIR", &format!("r1.type = {src}"))
+            .replace("c1.type = memory", &format!("c1.type = {ch}"))
+            .replace("k1.type = logger", &format!("k1.type = {sink}"));
+        ok(&text);
+    }
+}
+
+#[test]
+fn flume_types_not_supported_yet() {
+    let e = only_error(
+        &BASE.replace("r1.type = TAILDIR", "r1.type = exec"),
+        "not supported by spate yet",
+    );
+    assert_at(&e, 4, "a1.sources.r1.type");
+    assert!(e.message.contains("source type `exec`"), "{e}");
+    assert_hint(&e, "spate supports source types: TAILDIR");
+
+    let e = only_error(
+        &BASE.replace("c1.type = memory", "c1.type = file"),
+        "not supported by spate yet",
+    );
+    assert_at(&e, 9, "a1.channels.c1.type");
+    assert_hint(&e, "spate supports channel types: memory");
+
+    for sink in [
+        "hdfs",
+        "avro",
+        "KAFKA",
+        "org.apache.flume.sink.kafka.KafkaSink",
+    ] {
+        let e = only_error(
+            &BASE.replace("k1.type = logger", &format!("k1.type = {sink}")),
+            "not supported by spate yet",
+        );
+        assert_at(&e, 10, "a1.sinks.k1.type");
+        assert_hint(&e, "spate supports sink types: logger, null, tcp");
+    }
+}
+
+#[test]
+fn unknown_and_missing_types() {
+    let e = only_error(
+        &BASE.replace("r1.type = TAILDIR", "r1.type = TAILDR"),
+        "unknown source type `TAILDR`",
+    );
+    assert_at(&e, 4, "a1.sources.r1.type");
+    assert_hint(&e, "did you mean `TAILDIR`?");
+
+    let e = only_error(
+        &BASE.replace("a1.sinks.k1.type = logger\n", ""),
+        "has no `type`",
+    );
+    assert_at(&e, 10, "a1.sinks.k1.type");
+    assert_hint(&e, "add `a1.sinks.k1.type = logger`");
+}
+
+#[test]
+fn unknown_keys_get_suggestions() {
+    let e = only_error(
+        &with("a1.sources.r1.batchsize = 10\n"),
+        "unknown key `batchsize`",
+    );
+    assert_at(&e, 12, "a1.sources.r1.batchsize");
+    assert_hint(&e, "did you mean `batchSize`?");
+
+    let e = only_error(
+        &with("a1.channels.c1.transactioncapacity = 10\n"),
+        "unknown key",
+    );
+    assert_hint(&e, "did you mean `transactionCapacity`?");
+
+    let e = only_error(
+        &with("a1.sinks.k1.zzz = 1\n"),
+        "unknown key `zzz` for a logger sink",
+    );
+    assert_at(&e, 12, "a1.sinks.k1.zzz");
+    assert_hint(
+        &e,
+        "valid keys for a logger sink: type, channel, maxBytesToLog",
+    );
+}
+
+#[test]
+fn unsupported_features_are_errors() {
+    let cases = [
+        (
+            "a1.sources.r1.interceptors = i1",
+            "interceptors are not supported by spate yet",
+            "a1.sources.r1.interceptors",
+        ),
+        (
+            "a1.sources.r1.interceptors.i1.type = timestamp",
+            "interceptors are not supported",
+            "a1.sources.r1.interceptors.i1.type",
+        ),
+        (
+            "a1.sources.r1.selector.type = multiplexing",
+            "channel selector `multiplexing` is not supported by spate yet",
+            "a1.sources.r1.selector.type",
+        ),
+        (
+            "a1.sources.r1.selector.header = state",
+            "`selector.header` is not supported by spate yet",
+            "a1.sources.r1.selector.header",
+        ),
+        (
+            "a1.sources.r1.selector.optional = c1",
+            "`selector.optional` is not supported",
+            "a1.sources.r1.selector.optional",
+        ),
+        (
+            "a1.sinkgroups = g1",
+            "sink groups are not supported by spate yet",
+            "a1.sinkgroups",
+        ),
+        (
+            "a1.sinkgroups.g1.processor.type = failover",
+            "sink groups are not supported",
+            "a1.sinkgroups.g1.processor.type",
+        ),
+        (
+            "a1.configfilters = f1",
+            "config filters are not supported by spate yet",
+            "a1.configfilters",
+        ),
+        (
+            "a1.configfilters.f1.type = env",
+            "config filters are not supported",
+            "a1.configfilters.f1.type",
+        ),
+    ];
+    for (line, needle, key) in cases {
+        let e = only_error(&with(&format!("{line}\n")), needle);
+        assert_at(&e, 12, key);
+        assert!(e.hint.is_some(), "{e}");
+    }
+    // The default selector, spelled out, is fine.
+    ok(&with("a1.sources.r1.selector.type = REPLICATING\n"));
+}
+
+#[test]
+fn bad_numbers_and_booleans() {
+    let cases = [
+        (
+            "a1.sources.r1.batchSize = abc",
+            "invalid value `abc`: expected a positive integer (events)",
+        ),
+        (
+            "a1.sources.r1.batchSize = 0",
+            "invalid value `0`: expected a positive integer",
+        ),
+        (
+            "a1.sources.r1.idleTimeout = -5",
+            "invalid value `-5`: expected a positive integer (milliseconds)",
+        ),
+        ("a1.sources.r1.maxBatchCount = 1.5", "invalid value `1.5`"),
+        (
+            "a1.sources.r1.readBufferSize = 1024",
+            "expected an integer of at least 4096 (bytes)",
+        ),
+        (
+            "a1.channels.c1.keep-alive = x",
+            "expected a non-negative integer (seconds)",
+        ),
+        (
+            "a1.channels.c1.byteCapacityBufferPercentage = 100",
+            "expected an integer from 0 to 99 (percent)",
+        ),
+        (
+            "a1.sources.r1.skipToEnd = yes",
+            "`yes` is not a boolean: expected true or false",
+        ),
+        (
+            "a1.sources.r1.lineOverflow = wrap",
+            "invalid value `wrap`: expected split or truncate",
+        ),
+        ("a1.sources.r1.fileHeaderKey =", "empty value"),
+    ];
+    for (line, needle) in cases {
+        let e = only_error(&with(&format!("{line}\n")), needle);
+        let key = line.split(" =").next().unwrap();
+        assert_at(&e, 12, key);
+    }
+}
+
+#[test]
+fn batch_size_larger_than_transaction_capacity() {
+    let e = only_error(
+        &with("a1.sources.r1.batchSize = 500\n"),
+        "batchSize 500 is larger than the transactionCapacity 100 of channel `c1`",
+    );
+    assert_at(&e, 12, "a1.sources.r1.batchSize");
+    assert_hint(&e, "a1.channels.c1.transactionCapacity");
+
+    let e = only_error(
+        &with("a1.channels.c1.transactionCapacity = 10\n"),
+        "batchSize 100 (the default) is larger",
+    );
+    assert_at(&e, 4, "a1.sources.r1.batchSize");
+
+    let null = BASE.replace("k1.type = logger", "k1.type = null");
+    let e = only_error(
+        &format!("{null}a1.sinks.k1.batchSize = 200\n"),
+        "batchSize 200 is larger than the transactionCapacity 100",
+    );
+    assert_at(&e, 12, "a1.sinks.k1.batchSize");
+
+    let tcp = BASE.replace("k1.type = logger", "k1.type = tcp");
+    let e = only_error(
+        &format!(
+            "{tcp}a1.sinks.k1.hostname = h\na1.sinks.k1.port = 9\na1.sinks.k1.batch-size = 101\n"
+        ),
+        "batch-size 101 is larger than the transactionCapacity 100",
+    );
+    assert_at(&e, 14, "a1.sinks.k1.batch-size");
+}
+
+#[test]
+fn transaction_capacity_larger_than_capacity() {
+    let e = only_error(
+        &with("a1.channels.c1.capacity = 50\na1.channels.c1.transactionCapacity = 60\na1.sources.r1.batchSize = 10\n"),
+        "transactionCapacity 60 is larger than capacity 50",
+    );
+    assert_at(&e, 13, "a1.channels.c1.transactionCapacity");
+    assert_hint(&e, "raise `a1.channels.c1.capacity` to at least 60");
+}
+
+#[test]
+fn listed_but_not_configured() {
+    let text = BASE.replace("a1.sinks = k1", "a1.sinks = k1 k2");
+    let e = only_error(&text, "sink `k2` is listed but not configured");
+    assert_at(&e, 3, "a1.sinks");
+    assert_hint(&e, "add `a1.sinks.k2.type = ...`");
+}
+
+#[test]
+fn configured_but_not_listed() {
+    let e = only_error(
+        &with("a1.sinks.k9.type = null\na1.sinks.k9.channel = c1\n"),
+        "sink `k9` is configured but not listed",
+    );
+    assert_at(&e, 12, "a1.sinks.k9.type");
+    assert_hint(&e, "add `k9` to `a1.sinks = k1`");
+
+    // Without a list at all.
+    let text = BASE.replace("a1.sinks = k1\n", "");
+    let e = only_error(
+        &text,
+        "sink `k1` is configured but not listed in `a1.sinks`",
+    );
+    assert_hint(&e, "add `a1.sinks = k1`");
+}
+
+#[test]
+fn nothing_listed() {
+    let e = find_error(
+        &BASE
+            .replace("a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n", "")
+            .replace("a1.sinks = k1\n", ""),
+        "lists no sinks",
+    );
+    assert_eq!(e.key.as_deref(), Some("a1.sinks"));
+    let e = find_error(
+        &BASE.replace("a1.sinks = k1", "a1.sinks ="),
+        "lists no sinks",
+    );
+    assert_at(&e, 3, "a1.sinks");
+    let e = find_error(
+        &BASE.replace("a1.sinks = k1", "a1.sinks = k1 k1"),
+        "listed twice",
+    );
+    assert_at(&e, 3, "a1.sinks");
+}
+
+#[test]
+fn source_channels_wiring() {
+    let e = only_error(
+        &BASE.replace("a1.sources.r1.channels = c1\n", ""),
+        "the source has no `channels`",
+    );
+    assert_at(&e, 4, "a1.sources.r1.channels");
+    let text = BASE.replace("r1.channels = c1", "r1.channels = c1 c2");
+    let e = only_error(&text, "channel `c2` is not listed in `a1.channels`");
+    assert_at(&e, 5, "a1.sources.r1.channels");
+    assert_hint(&e, "add `c2` to `a1.channels`");
+    let e = find_error(
+        &BASE.replace("r1.channels = c1", "r1.channels = c2"),
+        "channel `c2` is not listed",
+    );
+    assert_hint(&e, "did you mean `c1`?");
+}
+
+#[test]
+fn sink_channel_wiring() {
+    let e = find_error(
+        &BASE.replace("a1.sinks.k1.channel = c1\n", ""),
+        "the sink has no `channel`",
+    );
+    assert_at(&e, 10, "a1.sinks.k1.channel");
+    let e = find_error(
+        &BASE.replace("k1.channel = c1", "k1.channels = c1"),
+        "the sink has no `channel`",
+    );
+    assert_hint(&e, "(singular)");
+    let text = BASE
+        .replace("a1.channels = c1", "a1.channels = c1 c2")
+        .replace("k1.channel = c1", "k1.channel = c1 c2");
+    let e = find_error(
+        &format!("{text}a1.channels.c2.type = memory\n"),
+        "a sink reads exactly one channel, got 2",
+    );
+    assert_at(&e, 11, "a1.sinks.k1.channel");
+}
+
+#[test]
+fn channel_without_writer_or_reader() {
+    let text = BASE.replace("a1.channels = c1", "a1.channels = c1 c2");
+    let errs = errors(&format!("{text}a1.channels.c2.type = memory\n"));
+    assert_eq!(errs.len(), 2, "{}", ConfigErrors(errs.clone()));
+    assert!(
+        errs[0].message.contains("no source writes to channel `c2`"),
+        "{}",
+        errs[0]
+    );
+    assert_hint(&errs[0], "add `c2` to a source's channels");
+    assert!(
+        errs[1].message.contains("no sink reads channel `c2`"),
+        "{}",
+        errs[1]
+    );
+    assert_hint(&errs[1], "a1.sinks.<sink>.channel = c2");
+    for e in &errs {
+        assert_at(e, 12, "a1.channels.c2");
+    }
+}
+
+#[test]
+fn filegroup_errors() {
+    let e = only_error(
+        &BASE.replace("a1.sources.r1.filegroups = f1\na1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log\n", ""),
+        "a TAILDIR source needs `filegroups`",
+    );
+    assert_at(&e, 4, "a1.sources.r1.filegroups");
+
+    let e = only_error(
+        &BASE.replace("filegroups = f1", "filegroups = f1 f2"),
+        "file group `f2` has no path",
+    );
+    assert_at(&e, 7, "a1.sources.r1.filegroups");
+    assert_hint(&e, "a1.sources.r1.filegroups.f2 = ");
+
+    let e = only_error(
+        &with("a1.sources.r1.filegroups.f3 = /tmp/x\n"),
+        "file group `f3` is not listed",
+    );
+    assert_at(&e, 12, "a1.sources.r1.filegroups.f3");
+    assert_hint(&e, "add `f3` to `a1.sources.r1.filegroups`");
+
+    let e = only_error(
+        &with("a1.sources.r1.headers.g1.k = v\n"),
+        "file group `g1` is not listed",
+    );
+    assert_at(&e, 12, "a1.sources.r1.headers.g1.k");
+    assert_hint(&e, "did you mean `f1`?");
+
+    let e = only_error(
+        &with("a1.sources.r1.headers.f1 = v\n"),
+        "expected `headers.<group>.<header name>`",
+    );
+    assert_at(&e, 12, "a1.sources.r1.headers.f1");
+
+    for (path, needle) in [
+        ("logs/.*\\\\.log", "is not an absolute path"),
+        ("app.log", "is not an absolute path"),
+        ("/var/log/app/", "the file-name part is missing"),
+        (
+            "/var/log/(unclosed",
+            "invalid regular expression `(unclosed`",
+        ),
+        ("/var/log/(?<=x)a", "invalid regular expression"),
+    ] {
+        let text = BASE.replace("/var/log/app/.*\\\\.log", path);
+        let e = only_error(&text, needle);
+        assert_at(&e, 8, "a1.sources.r1.filegroups.f1");
+        assert!(e.hint.is_some(), "{e}");
+    }
+}
+
+#[test]
+fn directory_part_is_literal() {
+    let c = ok(&BASE.replace("/var/log/app/.*\\\\.log", "/var/log/a.(b)/x[0-9]+"));
+    let g = &taildir(&c).filegroups[0];
+    assert_eq!(g.dir, Path::new("/var/log/a.(b)"));
+    assert_eq!(g.pattern, "x[0-9]+");
+    let c = ok(&BASE.replace("/var/log/app/.*\\\\.log", "/.*"));
+    assert_eq!(taildir(&c).filegroups[0].dir, Path::new("/"));
+}
+
+#[test]
+fn env_substitution() {
+    std::env::set_var("SPATE_CONFIG_TEST_DIR", "/srv/logs");
+    std::env::set_var("SPATE_CONFIG_TEST_BATCH", "50");
+    let text = BASE
+        .replace("/var/log/app/", "${env:SPATE_CONFIG_TEST_DIR}/")
+        .replace(
+            "a1.sources.r1.positionFile",
+            "a1.sources.r1.batchSize = ${env:SPATE_CONFIG_TEST_BATCH}\na1.sources.r1.positionFile",
+        );
+    let c = ok(&text);
+    assert_eq!(taildir(&c).filegroups[0].dir, Path::new("/srv/logs"));
+    assert_eq!(taildir(&c).batch_size, 50);
+
+    let e = only_error(
+        &with("a1.sources.r1.fileHeaderKey = x${env:SPATE_CONFIG_TEST_UNSET_VAR}\n"),
+        "environment variable `SPATE_CONFIG_TEST_UNSET_VAR` is not set",
+    );
+    assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
+    assert_hint(&e, "set SPATE_CONFIG_TEST_UNSET_VAR");
+    let e = only_error(
+        &with("a1.sources.r1.fileHeaderKey = ${env:OOPS\n"),
+        "unterminated",
+    );
+    assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
+
+    // Keys are not substituted; another agent's unset variables do not matter.
+    // (`:` ends a key in a .properties file, so it has to be escaped to appear in one.)
+    let e = only_error(
+        &with("a1.sources.${env\\:SPATE_CONFIG_TEST_DIR}.type = x\n"),
+        "not listed",
+    );
+    assert_eq!(
+        e.key.as_deref(),
+        Some("a1.sources.${env:SPATE_CONFIG_TEST_DIR}.type")
+    );
+    ok(&with("a2.sources = ${env:SPATE_CONFIG_TEST_UNSET_VAR}\n"));
+}
+
+#[test]
+fn several_agents_in_one_file() {
+    let a2 = BASE
+        .replace("a1.", "a2.")
+        .replace("r1.type = TAILDIR", "r1.type = taildir")
+        .replace("k1.type = logger", "k1.type = null");
+    let text = format!("{BASE}{a2}");
+    let c1 = ok(&text);
+    assert_eq!(c1.name, "a1");
+    assert!(matches!(c1.sinks[0].kind, SinkKind::Logger(_)));
+    let c2 = parse_str(&text, Some(Path::new(FILE)), "a2").unwrap();
+    assert_eq!(c2.name, "a2");
+    assert!(matches!(c2.sinks[0].kind, SinkKind::Null(_)));
+
+    let errs = parse_str(&text, Some(Path::new(FILE)), "a3").unwrap_err().0;
+    assert_eq!(errs.len(), 1);
+    let e = &errs[0];
+    assert!(e.message.contains("no configuration for agent `a3`"), "{e}");
+    assert_eq!(e.file.as_deref(), Some(Path::new(FILE)));
+    assert_hint(e, "agents defined: a1, a2");
+    let errs = parse_str("", None, "a1").unwrap_err().0;
+    assert_hint(&errs[0], "start with `a1.`");
+}
+
+#[test]
+fn unknown_agent_key() {
+    let e = only_error(
+        &with("a1.source.r1.type = TAILDIR\n"),
+        "unknown agent key `source.r1.type`",
+    );
+    assert_at(&e, 12, "a1.source.r1.type");
+    assert_hint(&e, "did you mean `a1.sources`?");
+    let e = only_error(
+        &with("a1.sources.r1 = x\n"),
+        "expected a component property",
+    );
+    assert_at(&e, 12, "a1.sources.r1");
+}
+
+#[test]
+fn duplicate_key_later_wins() {
+    let c = ok(&with(
+        "a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 20\n",
+    ));
+    assert_eq!(taildir(&c).batch_size, 20);
+    let e = only_error(
+        &with("a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 0\n"),
+        "invalid value `0`",
+    );
+    assert_eq!(e.line, Some(13));
+}
+
+#[test]
+fn properties_syntax_in_a_config() {
+    let text = "\
+# Flume agent
+! also a comment
+a1.sources : r1
+a1.channels c1
+a1.sinks=k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.positionFile = /var/lib/\\u0073pate/pos.json
+a1.sources.r1.filegroups = f1 \\
+                           f2
+a1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log
+a1.sources.r1.filegroups.f2 = /var/log/app/x\\.log
+a1.sources.r1.headers.f1.k = tab\\tseparated   
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+    let c = ok(text);
+    let t = taildir(&c);
+    assert_eq!(t.position_file, Path::new("/var/lib/spate/pos.json"));
+    let names: Vec<_> = t.filegroups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["f1", "f2"]);
+    assert_eq!(t.filegroups[0].pattern, ".*\\.log");
+    // As in Java, `\.` is just `.`.
+    assert_eq!(t.filegroups[1].pattern, "x.log");
+    assert_eq!(
+        t.filegroups[0].headers,
+        [("k".to_string(), "tab\tseparated".to_string())]
+    );
+    // The line after a continuation keeps counting: line 11 is f1's path.
+    let e = only_error(
+        &text.replace("/var/log/app/.*", "relative/.*"),
+        "not an absolute path",
+    );
+    assert_at(&e, 11, "a1.sources.r1.filegroups.f1");
+}
+
+#[test]
+fn all_errors_reported_sorted_by_line() {
+    let text = "\
+a1.sinks.k1.type = hdfs
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.positionFile = /p
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = /var/log/[
+a1.sources.r1.batchSize = many
+a1.sinks.k1.channel = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 0
+";
+    let errs = errors(text);
+    let lines: Vec<_> = errs.iter().map(|e| e.line.unwrap()).collect();
+    assert_eq!(lines, [1, 9, 10, 13], "{}", ConfigErrors(errs.clone()));
+    let shown = ConfigErrors(errs).to_string();
+    assert!(shown.starts_with("agent.properties:1: a1.sinks.k1.type: sink type `hdfs` is not supported by spate yet\n  hint: "), "{shown}");
+}
+
+#[test]
+fn several_files_merged_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.properties");
+    let over = dir.path().join("override.properties");
+    std::fs::write(&base, BASE).unwrap();
+    std::fs::write(
+        &over,
+        "a1.sources.r1.batchSize = 10\na1.channels.c1.capacity = 500\n",
+    )
+    .unwrap();
+    let c = load(&[base.clone(), over.clone()], "a1").unwrap();
+    assert_eq!(taildir(&c).batch_size, 10);
+    assert_eq!(memory(&c).capacity, 500);
+
+    // Errors name the file the key came from, in the order the files were given.
+    std::fs::write(
+        &over,
+        "a1.sources.r1.batchSize = 1000\na1.sinks.k1.bogus = 1\n",
+    )
+    .unwrap();
+    let errs = load(&[base.clone(), over.clone()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 2);
+    assert!(errs
+        .iter()
+        .all(|e| e.file.as_deref() == Some(over.as_path())));
+    assert_eq!((errs[0].line, errs[1].line), (Some(1), Some(2)));
+    std::fs::write(&over, "a1.sources.r1.batchSize = zero\n").unwrap();
+    let errs = load(&[over.clone(), base.clone()], "a1").unwrap_err().0;
+    assert_eq!(errs[0].to_string().lines().next().unwrap(), format!("{}:1: a1.sources.r1.batchSize: invalid value `zero`: expected a positive integer (events)", over.display()));
+
+    let missing = dir.path().join("missing.properties");
+    let errs = load(&[base.clone(), missing.clone()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].file.as_deref(), Some(missing.as_path()));
+    assert!(errs[0].message.contains("cannot read"), "{}", errs[0]);
+    assert!(load(&[], "a1").is_err());
+}
+
+#[test]
+fn default_config_loads() {
+    let c = load_default().unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(c.name, "a1");
+    let t = taildir(&c);
+    assert_eq!(t.filegroups[0].dir, cwd.join("logs"));
+    assert_eq!(t.filegroups[0].pattern, ".*\\.log");
+    assert!(
+        regex::Regex::new(&format!("^(?:{})$", t.filegroups[0].pattern))
+            .unwrap()
+            .is_match("app.log")
+    );
+    assert_eq!(t.position_file, cwd.join("logs/.spate_position.json"));
+    let m = memory(&c);
+    assert_eq!((m.capacity, m.transaction_capacity), (10_000, 1_000));
+    assert!(t.batch_size <= m.transaction_capacity);
+    assert_eq!(
+        c.sinks[0].kind,
+        SinkKind::Logger(LoggerSinkConfig {
+            max_bytes_to_log: 16
+        })
+    );
+    // Only the embedded default may use relative paths.
+    let e = only_error_agent(DEFAULT_CONFIG, "not an absolute path");
+    assert_eq!(e.key.as_deref(), Some("a1.sources.r1.filegroups.f1"));
+}
+
+fn only_error_agent(text: &str, needle: &str) -> ConfigError {
+    let errs = parse_str(text, None, "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert!(errs[0].message.contains(needle), "{}", errs[0]);
+    errs[0].clone()
+}
+
+#[test]
+fn describe_shows_every_effective_setting() {
+    let tcp = with("a1.sinks = k1 k2\na1.sinks.k2.type = tcp\na1.sinks.k2.channel = c1\na1.sinks.k2.hostname = h\na1.sinks.k2.port = 9\na1.sources.r1.headers.f1.topic = app\n");
+    let d = ok(&tcp).describe();
+    let expected = "\
+agent a1
+source r1 (TAILDIR) -> c1
+  filegroups = f1
+  filegroups.f1 = /var/log/app/.*\\.log
+  headers.f1.topic = app
+  positionFile = /var/lib/spate/pos.json
+  byteOffsetHeader = false
+  skipToEnd = false
+  idleTimeout = 120000
+  writePosInterval = 3000
+  batchSize = 100
+  maxBatchCount = unlimited
+  backoffSleepIncrement = 1000
+  maxBackoffSleep = 5000
+  cachePatternMatching = true
+  fileHeader = false
+  fileHeaderKey = file
+  maxLineLength = 1048576  # spate extension
+  lineOverflow = split  # spate extension
+  readBufferSize = 262144  # spate extension
+  pollInterval = 250  # spate extension
+channel c1 (memory)
+  capacity = 100
+  transactionCapacity = 100
+  keep-alive = 3
+  byteCapacity = 16777216  # Flume's default: 80% of flume-ng's default 20 MiB heap
+  byteCapacityBufferPercentage = 20
+sink k1 (logger) <- c1
+  maxBytesToLog = 16
+sink k2 (tcp, a spate extension) <- c1
+  hostname = h
+  port = 9
+  batch-size = 100
+  framing = newline
+  connect-timeout = 20000
+  request-timeout = 20000
+  max-backoff = 5000
+";
+    assert_eq!(d, expected);
+}
+
+#[test]
+fn fan_out_to_several_channels_in_list_order() {
+    let text = BASE
+        .replace("a1.channels = c1", "a1.channels = c2 c1")
+        .replace("r1.channels = c1", "r1.channels = c1 c2")
+        .replace("a1.sinks = k1", "a1.sinks = k1 k2");
+    let c = ok(&format!(
+        "{text}a1.channels.c2.type = memory\na1.channels.c2.transactionCapacity = 100\na1.sinks.k2.type = null\na1.sinks.k2.channel = c2\n"
+    ));
+    assert_eq!(c.sources[0].channels, ["c1", "c2"]);
+    let names: Vec<_> = c.channels.iter().map(|ch| ch.name.as_str()).collect();
+    assert_eq!(names, ["c2", "c1"]);
+}
+
+#[test]
+fn errors_without_a_file_show_the_line() {
+    let errs = parse_str(&with("a1.sources.r1.batchSize = x\n"), None, "a1").unwrap_err();
+    assert_eq!(
+        errs.to_string(),
+        "line 12: a1.sources.r1.batchSize: invalid value `x`: expected a positive integer (events)"
+    );
+    let errs: &dyn std::error::Error = &errs;
+    assert!(!errs.to_string().is_empty());
+}
+
+#[test]
+fn describe_file_group_in_root_directory() {
+    let c = ok(&BASE.replace("/var/log/app/.*\\\\.log", "/app-.*"));
+    assert!(
+        c.describe().contains("\n  filegroups.f1 = /app-.*\n"),
+        "{}",
+        c.describe()
+    );
+}
+
+#[test]
+fn unreadable_file_is_the_only_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("part.properties");
+    std::fs::write(&part, "a1.sources = r1\n").unwrap();
+    let missing: PathBuf = dir.path().join("nope.properties");
+    let errs = load(&[part, missing.clone()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert_eq!(errs[0].file.as_deref(), Some(missing.as_path()));
+    assert_hint(&errs[0], "-f");
+}
