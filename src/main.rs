@@ -1,1 +1,227 @@
-fn main() {}
+//! The `spate` command: `spate agent` runs a Flume-compatible agent, `spate check` validates a
+//! configuration. Errors below `main` are typed; here they become messages and exit codes:
+//! 0 success, 1 failure while running, 2 bad command line or configuration.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use spate::agent::{Agent, AgentOptions};
+use spate::config::{self, AgentConfig};
+use spate::runtime::{select_backend, IoMode};
+use tracing::{error, info, warn};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spate",
+    version,
+    about = "A Flume-compatible, thread-per-core log collection agent"
+)]
+struct Cli {
+    /// Log level (error, warn, info, debug, trace), or a tracing filter such as `spate=debug`.
+    /// RUST_LOG, when set, takes precedence.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an agent. Without -f, runs the built-in pipeline: tail ./logs/*.log to the log.
+    Agent(AgentArgs),
+    /// Validate a configuration and print the resolved pipeline, without running it.
+    Check(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// Flume agent configuration file (Java properties); several are merged in order.
+    #[arg(short = 'f', long = "conf-file", value_name = "FILE")]
+    conf_file: Vec<PathBuf>,
+
+    /// Name of the agent to run, as in the configuration (`a1.sources = ...`).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name: Option<String>,
+
+    /// Flume's configuration directory; accepted for compatibility, not used.
+    #[arg(short = 'c', long = "conf", value_name = "DIR")]
+    conf: Option<PathBuf>,
+
+    /// Java system properties as flume-ng takes them (-Dkey=value); accepted and ignored.
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    java_properties: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct AgentArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+
+    /// I/O backend: io_uring when available (auto), or force one.
+    #[arg(long = "io", value_enum, default_value_t = IoMode::Auto)]
+    io: IoMode,
+
+    /// Worker threads, one per core. Default: the number of cores.
+    #[arg(long)]
+    workers: Option<usize>,
+
+    /// Do not pin workers to cores.
+    #[arg(long)]
+    no_pin: bool,
+
+    /// Seconds sinks may take at stop to deliver what is left in the channels.
+    #[arg(long, default_value_t = 10)]
+    drain_timeout: u64,
+
+    /// Flume's switch for its 30 s configuration polling; spate does not reload (yet), so this is
+    /// accepted and has no effect.
+    #[arg(long)]
+    no_reload_conf: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Agent(args) => run_agent(&args),
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Loads the configuration the arguments name, or the built-in one.
+fn load_config(args: &ConfigArgs) -> Result<AgentConfig, String> {
+    for p in &args.java_properties {
+        warn!("-D{p} is a Java system property; spate ignores it");
+    }
+    if args.conf_file.is_empty() {
+        if args.name.is_some() {
+            return Err("-n/--name needs a configuration file: add -f FILE".into());
+        }
+        info!("no -f given: running the built-in pipeline (tail ./logs/*.log -> log)");
+        return config::load_default().map_err(|e| e.to_string());
+    }
+    let Some(name) = &args.name else {
+        return Err(
+            "missing -n/--name: the agent of the configuration file to run (for example `-n a1`)"
+                .into(),
+        );
+    };
+    config::load(&args.conf_file, name).map_err(|e| e.to_string())
+}
+
+fn check(args: &ConfigArgs) -> ExitCode {
+    match load_config(args) {
+        Ok(config) => {
+            print!("{}", config.describe());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_agent(args: &AgentArgs) -> ExitCode {
+    let config = match load_config(&args.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let backend = match select_backend(args.io) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    raise_open_file_limit();
+    let cores = core_affinity::get_core_ids().map_or(1, |c| c.len().max(1));
+    let options = AgentOptions {
+        backend,
+        workers: args.workers.unwrap_or(cores).max(1),
+        pin: !args.no_pin,
+        drain_timeout: Duration::from_secs(args.drain_timeout),
+    };
+
+    let (tx, signals) = mpsc::channel();
+    if let Err(e) = forward_signals(tx) {
+        eprintln!("cannot install signal handlers: {e}");
+        return ExitCode::from(1);
+    }
+    let agent = match Agent::start(&config, &options) {
+        Ok(agent) => agent,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    loop {
+        match signals.recv_timeout(Duration::from_millis(500)) {
+            Ok(signal) => {
+                info!(signal, "stop requested");
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if agent.has_failed_worker() => {
+                error!("a worker stopped unexpectedly; stopping the agent");
+                agent.stop();
+                return ExitCode::from(1);
+            }
+            Err(_) => {}
+        }
+    }
+    agent.stop();
+    ExitCode::SUCCESS
+}
+
+/// Sends SIGTERM and SIGINT to `tx` from a signal-handling thread.
+fn forward_signals(tx: mpsc::Sender<i32>) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    std::thread::Builder::new()
+        .name("spate-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(signal).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// A host tailing many files needs many descriptors: lift the soft limit to the hard one.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` struct, which `lim` is.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 && lim.rlim_cur < lim.rlim_max
+    {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: setrlimit reads one `rlimit` struct, which `lim` is.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            warn!(
+                "cannot raise the open-file limit: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A monotonically increasing count.
+/// A count; monotonically increasing except for gauges such as `OpenConnectionCount`.
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
 
@@ -16,6 +16,12 @@ impl Counter {
     #[inline]
     pub fn add(&self, n: u64) {
         self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Subtracts `n` (gauges only).
+    #[inline]
+    pub fn sub(&self, n: u64) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// The current value.

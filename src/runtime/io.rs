@@ -104,6 +104,20 @@ impl ReadFile {
         Ok(FileStat::from_libc(unsafe { &st.assume_init() }))
     }
 
+    /// Reads the file's first `len` bytes (fewer if it is shorter), synchronously: a small read
+    /// done once per opened file, for its fingerprint.
+    pub fn read_prefix(&self, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = BytesMut::with_capacity(len);
+        while buf.len() < len {
+            let offset = buf.len() as u64;
+            let n = pread_into(self.fd(), &mut buf, offset)?;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(buf.to_vec())
+    }
+
     /// Reads at `pos` into the spare capacity of `buf`, appending after its current contents.
     /// Returns the number of bytes read (0 at end of file) and the buffer.
     ///

@@ -1,0 +1,277 @@
+//! The agent: builds the pipeline a configuration describes, places its components on the
+//! workers, and stops it in the order that loses nothing.
+//!
+//! Placement: components are dealt round-robin over the workers, sources first, then sinks, so
+//! with two workers a source and its sink run on different cores and meet only in the channel.
+//! Everything that can fail at start (position files, patterns, addresses) is checked before any
+//! worker starts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tracing::{info, warn};
+
+use crate::channel::MemoryChannel;
+use crate::config::{AgentConfig, ChannelKind, SinkKind, SourceKind};
+use crate::lifecycle::{Lifecycle, Phase, Report};
+use crate::metrics::{SinkCounters, SourceCounters};
+use crate::runtime::{self, Backend, TaskFactory};
+use crate::sink::{self, logger::LoggerSink, null::NullSink, tcp::TcpSink};
+use crate::source::taildir::{Taildir, TaildirError};
+use crate::source::Output;
+
+/// How the agent runs, beyond its configuration.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// I/O backend of every worker.
+    pub backend: Backend,
+    /// Number of workers (threads); at least 1.
+    pub workers: usize,
+    /// Pin worker `i` to core `i` (modulo the cores available).
+    pub pin: bool,
+    /// How long sinks may take to deliver what is left in the channels at stop.
+    pub drain_timeout: Duration,
+}
+
+/// The agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A TAILDIR source could not be set up.
+    #[error("source `{name}`: {source}")]
+    Taildir {
+        /// The source.
+        name: String,
+        /// Why.
+        source: TaildirError,
+    },
+    /// Two sources would overwrite each other's positions.
+    #[error(
+        "sources `{first}` and `{second}` use the same position file {path}; give each TAILDIR \
+         source its own positionFile"
+    )]
+    SharedPositionFile {
+        /// One source.
+        first: String,
+        /// The other.
+        second: String,
+        /// The file.
+        path: String,
+    },
+    /// A worker thread could not start.
+    #[error("cannot start worker thread: {0}")]
+    Worker(std::io::Error),
+}
+
+/// Counters of every component, by name, for the stop summary and for monitoring.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    /// Sources.
+    pub sources: Vec<(String, Arc<SourceCounters>)>,
+    /// Channels.
+    pub channels: Vec<Arc<MemoryChannel>>,
+    /// Sinks.
+    pub sinks: Vec<(String, Arc<SinkCounters>)>,
+}
+
+/// A running agent.
+#[derive(Debug)]
+pub struct Agent {
+    lifecycle: Lifecycle,
+    workers: Vec<JoinHandle<std::io::Result<()>>>,
+    registry: Registry,
+    drain_timeout: Duration,
+}
+
+impl Agent {
+    /// Builds the pipeline of `config` and starts its workers.
+    pub fn start(config: &AgentConfig, options: &AgentOptions) -> Result<Agent, AgentError> {
+        let backend = options.backend;
+        let lifecycle = Lifecycle::default();
+        let mut registry = Registry::default();
+        let mut tasks: Vec<TaskFactory> = Vec::new();
+
+        let channels: HashMap<&str, Arc<MemoryChannel>> = config
+            .channels
+            .iter()
+            .map(|c| match &c.kind {
+                ChannelKind::Memory(m) => {
+                    (c.name.as_str(), Arc::new(MemoryChannel::new(&c.name, m)))
+                }
+            })
+            .collect();
+        registry.channels = config
+            .channels
+            .iter()
+            .map(|c| channels[c.name.as_str()].clone())
+            .collect();
+
+        let mut position_files: HashMap<std::path::PathBuf, &str> = HashMap::new();
+        for source in &config.sources {
+            let counters = Arc::new(SourceCounters::default());
+            let output = Output::new(
+                source
+                    .channels
+                    .iter()
+                    .map(|c| channels[c.as_str()].clone())
+                    .collect(),
+                counters.clone(),
+            );
+            match &source.kind {
+                SourceKind::Taildir(cfg) => {
+                    if let Some(first) =
+                        position_files.insert(cfg.position_file.clone(), &source.name)
+                    {
+                        return Err(AgentError::SharedPositionFile {
+                            first: first.to_owned(),
+                            second: source.name.clone(),
+                            path: cfg.position_file.display().to_string(),
+                        });
+                    }
+                    let taildir = Taildir::new(&source.name, cfg, output, counters.clone())
+                        .map_err(|e| AgentError::Taildir {
+                            name: source.name.clone(),
+                            source: e,
+                        })?;
+                    let control = lifecycle.control();
+                    tasks.push(Box::new(move || Box::pin(taildir.run(backend, control))));
+                }
+            }
+            registry.sources.push((source.name.clone(), counters));
+        }
+
+        for sink_cfg in &config.sinks {
+            let counters = Arc::new(SinkCounters::default());
+            let channel = channels[sink_cfg.channel.as_str()].clone();
+            let control = lifecycle.control();
+            let name = sink_cfg.name.clone();
+            let c = counters.clone();
+            let task: TaskFactory = match sink_cfg.kind.clone() {
+                SinkKind::Logger(cfg) => Box::new(move || {
+                    Box::pin(sink::run(
+                        name,
+                        channel,
+                        100,
+                        LoggerSink::new(cfg.max_bytes_to_log),
+                        c,
+                        control,
+                    ))
+                }),
+                SinkKind::Null(cfg) => Box::new(move || {
+                    Box::pin(sink::run(
+                        name,
+                        channel,
+                        cfg.batch_size,
+                        NullSink,
+                        c,
+                        control,
+                    ))
+                }),
+                SinkKind::Tcp(cfg) => Box::new(move || {
+                    let batch_size = cfg.batch_size;
+                    let tcp = TcpSink::new(cfg, backend, c.clone());
+                    Box::pin(sink::run(name, channel, batch_size, tcp, c, control))
+                }),
+            };
+            tasks.push(task);
+            registry.sinks.push((sink_cfg.name.clone(), counters));
+        }
+
+        let worker_count = options.workers.max(1);
+        let mut per_worker: Vec<Vec<TaskFactory>> = (0..worker_count).map(|_| Vec::new()).collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            per_worker[i % worker_count].push(task);
+        }
+        let cores = if options.pin {
+            core_affinity::get_core_ids().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut workers = Vec::with_capacity(worker_count);
+        for (i, tasks) in per_worker.into_iter().enumerate() {
+            if tasks.is_empty() {
+                continue;
+            }
+            let core = (!cores.is_empty()).then(|| cores[i % cores.len()]);
+            workers
+                .push(runtime::spawn_worker(i, backend, core, tasks).map_err(AgentError::Worker)?);
+        }
+        info!(
+            agent = %config.name,
+            backend = %backend,
+            workers = workers.len(),
+            sources = config.sources.len(),
+            channels = config.channels.len(),
+            sinks = config.sinks.len(),
+            "agent started"
+        );
+        Ok(Agent {
+            lifecycle,
+            workers,
+            registry,
+            drain_timeout: options.drain_timeout,
+        })
+    }
+
+    /// The components' counters.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Whether a worker has exited on its own (it should only exit when stopped).
+    pub fn has_failed_worker(&self) -> bool {
+        self.workers.iter().any(JoinHandle::is_finished)
+    }
+
+    /// Stops the agent: sources stop reading; sinks deliver what is in the channels, for at most
+    /// the drain timeout; sources write their final positions; workers exit. Returns the number of
+    /// events left undelivered (they will be read again at the next start).
+    pub fn stop(self) -> usize {
+        let sources = self.registry.sources.len();
+        let sinks = self.registry.sinks.len();
+        info!("stopping: sources stop reading");
+        self.lifecycle.advance(Phase::StopReading);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        self.lifecycle
+            .wait_reports(sources, deadline, |r| matches!(r, Report::SourceStopped(_)));
+
+        info!(timeout = ?self.drain_timeout, "stopping: sinks drain the channels");
+        self.lifecycle.advance(Phase::Drain);
+        let drained =
+            self.lifecycle
+                .wait_reports(sinks, Instant::now() + self.drain_timeout, |r| {
+                    matches!(r, Report::SinkDrained(_))
+                });
+        let left: usize = self.registry.channels.iter().map(|c| c.size()).sum();
+        if drained < sinks {
+            warn!(
+                events = left,
+                "drain timeout reached; undelivered events will be read again at the next start"
+            );
+        }
+        self.lifecycle.advance(Phase::Finish);
+        for worker in self.workers {
+            match worker.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!("worker failed: {e}"),
+                Err(_) => warn!("worker panicked"),
+            }
+        }
+        log_summary(&self.registry);
+        left
+    }
+}
+
+/// Logs every component's counters, once, at stop.
+fn log_summary(registry: &Registry) {
+    for (name, c) in &registry.sources {
+        info!(source = %name, counters = ?c.snapshot(), "source summary");
+    }
+    for c in &registry.channels {
+        info!(channel = c.name(), size = c.size(), counters = ?c.counters().snapshot(), "channel summary");
+    }
+    for (name, c) in &registry.sinks {
+        info!(sink = %name, counters = ?c.snapshot(), "sink summary");
+    }
+}

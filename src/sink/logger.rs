@@ -1,0 +1,81 @@
+//! Flume's `logger` sink: logs each event at INFO, as Flume's `LoggerSink` does: headers, then
+//! the first `maxBytesToLog` bytes of the body in hex and as text.
+
+use std::fmt::Write as _;
+
+use tracing::info;
+
+use super::Deliver;
+use crate::event::{Batch, Headers};
+
+/// Logs every event; meant for trying a pipeline out, not for volume.
+#[derive(Debug)]
+pub struct LoggerSink {
+    max_bytes: usize,
+    line: String,
+}
+
+impl LoggerSink {
+    /// A logger sink showing at most `max_bytes` of each body.
+    pub fn new(max_bytes: usize) -> Self {
+        LoggerSink {
+            max_bytes,
+            line: String::new(),
+        }
+    }
+}
+
+impl Deliver for LoggerSink {
+    async fn deliver(&mut self, batches: &[Batch]) -> std::io::Result<()> {
+        let empty = Headers::new();
+        for batch in batches {
+            let shared = batch.headers().unwrap_or(&empty);
+            for (i, body) in batch.bodies().enumerate() {
+                let mut headers = shared.clone();
+                if let Some(per_event) = batch.event_headers() {
+                    for (k, v) in per_event[i].iter() {
+                        headers.insert(k, v);
+                    }
+                }
+                dump_event(&mut self.line, &headers, body, self.max_bytes);
+                info!(target: "spate::sink::logger", "{}", self.line);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Formats an event like Flume's `EventHelper.dumpEvent`.
+fn dump_event(out: &mut String, headers: &Headers, body: &[u8], max_bytes: usize) {
+    out.clear();
+    let shown = &body[..body.len().min(max_bytes)];
+    let _ = write!(out, "Event: {{ headers:{headers} body: ");
+    for b in shown {
+        let _ = write!(out, "{b:02X} ");
+    }
+    out.push(' ');
+    out.extend(shown.iter().map(|&b| {
+        if b.is_ascii_graphic() || b == b' ' {
+            b as char
+        } else {
+            '.'
+        }
+    }));
+    out.push_str(" }");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dumps_like_flume_with_the_body_cut_at_max_bytes() {
+        let mut out = String::new();
+        let headers: Headers = [("host", "web1")].into_iter().collect();
+        dump_event(&mut out, &headers, b"Hello\x01 world", 7);
+        assert_eq!(
+            out,
+            "Event: { headers:{host=web1} body: 48 65 6C 6C 6F 01 20  Hello.  }"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! spate's `tcp` sink: ships event bodies over TCP, newline-framed or octet-counted (RFC 6587).
+//!
+//! With newline framing, a batch read from a file is written as it lies in the read buffer: one
+//! `writev` covers every batch of the take, no byte is copied. Octet counting needs a length
+//! before each body, so it frames the take into one reusable buffer first (one copy per take).
+//!
+//! A take is committed once `writev` has handed all its bytes to the kernel. When the connection
+//! fails, the sink reconnects with a back-off doubling from 100 ms to `max-backoff` and writes
+//! the whole take again: the collector may see duplicates, never a gap. Before writing after an
+//! idle pause the sink checks whether the collector closed the connection meanwhile, because the
+//! first write into a closed connection would succeed locally and be lost.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tracing::{debug, info};
+
+use super::Deliver;
+use crate::config::{Framing, TcpSinkConfig};
+use crate::event::{Batch, Layout};
+use crate::metrics::SinkCounters;
+use crate::runtime::io::TcpConn;
+use crate::runtime::Backend;
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Delivers batches to one TCP endpoint.
+#[derive(Debug)]
+pub struct TcpSink {
+    config: TcpSinkConfig,
+    backend: Backend,
+    counters: Arc<SinkCounters>,
+    conn: Option<TcpConn>,
+    /// The sink waited on an empty channel since the last write.
+    was_idle: bool,
+    backoff: Duration,
+    /// Buffers of the write in progress.
+    bufs: Vec<Bytes>,
+    /// Where framed copies are built (octet counting, and bodies that are not plain lines).
+    framed: BytesMut,
+}
+
+impl TcpSink {
+    /// A sink for `config`; it connects on first delivery.
+    pub fn new(config: TcpSinkConfig, backend: Backend, counters: Arc<SinkCounters>) -> Self {
+        TcpSink {
+            config,
+            backend,
+            counters,
+            conn: None,
+            was_idle: false,
+            backoff: MIN_BACKOFF,
+            bufs: Vec::new(),
+            framed: BytesMut::new(),
+        }
+    }
+
+    fn resolve(&self) -> io::Result<SocketAddr> {
+        (self.config.hostname.as_str(), self.config.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{} resolves to no address", self.config.hostname),
+                )
+            })
+    }
+
+    async fn connect(&mut self) -> io::Result<()> {
+        let attempt = async {
+            let addr = self.resolve()?;
+            TcpConn::connect(addr, self.backend, self.config.connect_timeout).await
+        };
+        match attempt.await {
+            Ok(conn) => {
+                self.counters.connection_created.add(1);
+                info!(host = %self.config.hostname, port = self.config.port, "connected");
+                self.conn = Some(conn);
+                Ok(())
+            }
+            Err(e) => {
+                self.counters.connection_failed.add(1);
+                Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "connect to {}:{}: {e}",
+                        self.config.hostname, self.config.port
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn close(&mut self) {
+        if self.conn.take().is_some() {
+            self.counters.connection_closed.add(1);
+        }
+    }
+
+    /// Fills `bufs` with the bytes to write for `batches`.
+    fn frame(&mut self, batches: &[Batch]) {
+        self.bufs.clear();
+        for batch in batches {
+            match (self.config.framing, batch.layout()) {
+                (Framing::Newline, Layout::Lines) => self.bufs.push(batch.data().clone()),
+                (Framing::Newline, Layout::Ends(_)) => {
+                    for body in batch.bodies() {
+                        self.framed.reserve(body.len() + 1);
+                        self.framed.put_slice(body);
+                        self.framed.put_u8(b'\n');
+                    }
+                    self.bufs.push(self.framed.split().freeze());
+                }
+                (Framing::OctetCounting, _) => {
+                    let mut digits = itoa::Buffer::new();
+                    for body in batch.bodies() {
+                        let len = digits.format(body.len());
+                        self.framed.reserve(len.len() + 1 + body.len());
+                        self.framed.put_slice(len.as_bytes());
+                        self.framed.put_u8(b' ');
+                        self.framed.put_slice(body);
+                    }
+                    self.bufs.push(self.framed.split().freeze());
+                }
+            }
+        }
+    }
+}
+
+impl Deliver for TcpSink {
+    async fn deliver(&mut self, batches: &[Batch]) -> io::Result<()> {
+        if self.was_idle && self.conn.as_ref().is_some_and(TcpConn::peer_closed) {
+            debug!("collector closed the connection while idle; reconnecting");
+            self.close();
+        }
+        self.was_idle = false;
+        if self.conn.is_none() {
+            self.connect().await?;
+        }
+        self.frame(batches);
+        let timeout = self.config.request_timeout;
+        let conn = self.conn.as_mut().expect("connected above");
+        let result = match tokio::time::timeout(timeout, conn.write_all(&mut self.bufs)).await {
+            Ok(res) => res,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no write progress for {timeout:?} (request-timeout)"),
+            )),
+        };
+        self.bufs.clear();
+        if result.is_err() {
+            self.close();
+        }
+        result
+    }
+
+    fn idle(&mut self) {
+        self.was_idle = true;
+    }
+
+    fn retry_delay(&mut self) -> Duration {
+        let delay = self.backoff;
+        self.backoff = (self.backoff * 2).min(self.config.max_backoff.max(MIN_BACKOFF));
+        delay
+    }
+
+    fn succeeded(&mut self) {
+        self.backoff = MIN_BACKOFF;
+    }
+}

@@ -1,0 +1,187 @@
+//! One tailed file: its identity, open descriptor, read offset and partial line.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use super::lines::FrameState;
+use super::position::Fingerprint;
+use crate::event::Headers;
+use crate::runtime::io::ReadFile;
+
+/// A file's identity across renames: device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+/// What one [`TailedFile::fill`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// `n` new bytes were appended to the buffer.
+    Data(usize),
+    /// Nothing new.
+    Eof,
+    /// The file is shorter than what was read: it was truncated (copytruncate); reading restarts
+    /// at offset 0.
+    Truncated,
+}
+
+/// State of one file being tailed.
+///
+/// Offsets: `buf` holds the bytes of the file from `buf_pos` to `read_pos()`: a partial line,
+/// plus what the last read appended until the framer cuts it. `delivered <= buf_pos` is the end
+/// of the last batch the sinks delivered, which is what the position file records.
+#[derive(Debug)]
+pub struct TailedFile {
+    /// Distinguishes this open from an earlier file that had the same table slot.
+    pub serial: u64,
+    /// Device and inode.
+    pub id: FileId,
+    /// Path it was last seen under.
+    pub path: PathBuf,
+    /// The file group it matched first.
+    pub group: usize,
+    file: ReadFile,
+    /// File offset of `buf[0]`.
+    pub buf_pos: u64,
+    /// Read but not yet cut into batches.
+    pub buf: BytesMut,
+    /// Line-cutting state carried between reads.
+    pub frame: FrameState,
+    /// Offset up to which every batch was delivered.
+    pub delivered: u64,
+    /// Incremented on truncation, so acks for the old content are not taken for the new.
+    pub generation: u32,
+    /// Fingerprint of the first bytes, once there are any.
+    pub fingerprint: Option<Fingerprint>,
+    /// Headers of every event from this file (group headers, file header).
+    pub headers: Arc<Headers>,
+    /// Matched by the last scan. An unmatched file was renamed away or deleted: it is read to
+    /// its end and closed once idle.
+    pub matched: bool,
+    /// Last time a read returned data.
+    pub last_data: Instant,
+    /// Batches put and not yet acknowledged.
+    pub in_flight: usize,
+    /// In the source's ready queue.
+    pub queued: bool,
+}
+
+impl TailedFile {
+    /// Wraps an open file that will be read from `pos`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        serial: u64,
+        id: FileId,
+        path: PathBuf,
+        group: usize,
+        file: ReadFile,
+        pos: u64,
+        fingerprint: Option<Fingerprint>,
+        headers: Arc<Headers>,
+    ) -> Self {
+        TailedFile {
+            serial,
+            id,
+            path,
+            group,
+            file,
+            buf_pos: pos,
+            buf: BytesMut::new(),
+            frame: FrameState::default(),
+            delivered: pos,
+            generation: 0,
+            fingerprint,
+            headers,
+            matched: true,
+            last_data: Instant::now(),
+            in_flight: 0,
+            queued: false,
+        }
+    }
+
+    /// Offset of the next byte to read.
+    pub fn read_pos(&self) -> u64 {
+        self.buf_pos + self.buf.len() as u64
+    }
+
+    /// Current size of the open file (even if renamed or deleted).
+    pub fn size(&self) -> io::Result<u64> {
+        Ok(self.file.stat()?.size)
+    }
+
+    /// Reads up to `max` new bytes into the buffer.
+    ///
+    /// The buffer is sized to what the file holds, so a file that trickles gets small buffers: a
+    /// frozen batch keeps its whole allocation alive until delivered, and memory must follow the
+    /// data in flight, not the read size. When earlier batches still share the allocation, a new
+    /// one is made for the partial line and the new data.
+    pub async fn fill(&mut self, max: usize) -> io::Result<Fill> {
+        let size = self.size()?;
+        let pos = self.read_pos();
+        if size < pos {
+            self.restart_after_truncation();
+            return Ok(Fill::Truncated);
+        }
+        if size == pos {
+            self.shrink_idle_buffer();
+            return Ok(Fill::Eof);
+        }
+        let want = usize::try_from(size - pos).unwrap_or(usize::MAX).min(max);
+        if self.buf.capacity() - self.buf.len() < want && !self.buf.try_reclaim(want) {
+            let mut fresh = BytesMut::with_capacity(self.buf.len() + want);
+            fresh.extend_from_slice(&self.buf);
+            self.buf = fresh;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let (res, buf) = self.file.read_at(buf, pos).await;
+        self.buf = buf;
+        match res? {
+            0 => Ok(Fill::Eof),
+            n => {
+                self.last_data = Instant::now();
+                if self
+                    .fingerprint
+                    .is_none_or(|f| (f.len as usize) < Fingerprint::MAX_LEN)
+                    && self.buf_pos == 0
+                {
+                    self.fingerprint = Some(Fingerprint::of(&self.buf));
+                }
+                Ok(Fill::Data(n))
+            }
+        }
+    }
+
+    fn restart_after_truncation(&mut self) {
+        self.buf = BytesMut::new();
+        self.buf_pos = 0;
+        self.delivered = 0;
+        self.frame = FrameState::default();
+        self.generation = self.generation.wrapping_add(1);
+        self.fingerprint = None;
+    }
+
+    /// At end of file, lets go of a large buffer that holds only a partial line (or nothing):
+    /// a thousand idle files must not each keep a read buffer.
+    fn shrink_idle_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = BytesMut::new();
+        } else if self.buf.capacity() > 4 * self.buf.len() + 4096 {
+            self.buf = BytesMut::from(&self.buf[..]);
+        }
+    }
+
+    /// Whether everything in the file was read and delivered.
+    pub fn drained(&self) -> bool {
+        self.in_flight == 0
+            && self.buf.is_empty()
+            && self.size().is_ok_and(|s| s == self.read_pos())
+    }
+}

@@ -1,0 +1,604 @@
+//! Flume's `TAILDIR` source: tails the files of several file groups, survives rotation and
+//! restarts, and records in a Flume-format position file how far each file was delivered.
+//!
+//! The source is split by concern, after Fluent Bit's tail input:
+//!
+//! * [`scan`]: which files of a group exist (directory listing, name pattern, `stat`);
+//! * [`watch`]: when to look again (inotify, or stat polling where inotify is unavailable);
+//! * [`file`]: one open file, its offsets and partial line;
+//! * [`lines`]: cutting read buffers into batches of whole lines;
+//! * [`position`]: the position file and its sidecar.
+//!
+//! This module ties them together in one task per source. The task owns all its state; sinks
+//! reach it only through the lock-free ack queue.
+//!
+//! # Delivery
+//!
+//! Each batch carries an ack. The position of a file advances to the end of a batch only when
+//! that batch and every batch read before it were committed by a sink in every channel, so the
+//! position file never runs ahead of what was delivered. After a crash, reading resumes at the
+//! recorded positions: nothing still in the files is lost, and at most what was in flight is sent
+//! twice.
+//!
+//! # Rotation
+//!
+//! Files are keyed by device and inode. A file renamed within its group keeps its state; one
+//! renamed out of the group or deleted stays open and is read to its end, then closed once idle
+//! (`idleTimeout`) with nothing in flight. A file shorter than the read offset was truncated in
+//! place (copytruncate) and is read again from offset 0. At start, an inode found in the position
+//! file whose first bytes no longer match the recorded fingerprint was reused by a new file and is
+//! read from the start.
+
+pub mod file;
+pub mod lines;
+pub mod position;
+pub mod scan;
+pub mod watch;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info, warn};
+
+use self::file::{FileId, Fill, TailedFile};
+use self::lines::{Framed, LineFramer};
+use self::position::{Fingerprint, Identity, Loaded, Position, PositionError};
+use self::scan::{Found, Matcher};
+use self::watch::Watcher;
+use crate::ack::{Ack, AckQueue, Tracker};
+use crate::config::TaildirConfig;
+use crate::event::{Batch, Headers};
+use crate::lifecycle::{Control, Phase, Report};
+use crate::metrics::SourceCounters;
+use crate::runtime::io::ReadFile;
+use crate::runtime::Backend;
+use crate::source::Output;
+
+/// Bytes read from one file before the source turns to the next ready file.
+const READS_PER_TURN: usize = 4;
+
+/// A TAILDIR source that could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TaildirError {
+    /// The position file is unreadable.
+    #[error(transparent)]
+    Position(#[from] PositionError),
+    /// A file group's name pattern is not a valid regular expression.
+    #[error("file group `{group}`: invalid file name pattern: {source}")]
+    Pattern {
+        /// The group.
+        group: String,
+        /// The regex error.
+        source: regex::Error,
+    },
+}
+
+/// A TAILDIR source ready to run: everything that can fail at start has been checked. It is
+/// `Send`; the running state is built on the worker.
+#[derive(Debug)]
+pub struct Taildir {
+    name: String,
+    config: TaildirConfig,
+    matchers: Vec<Matcher>,
+    loaded: Loaded,
+    output: Output,
+    counters: Arc<SourceCounters>,
+}
+
+/// One batch in flight.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    slot: usize,
+    serial: u64,
+    generation: u32,
+    end: u64,
+}
+
+impl Taildir {
+    /// Prepares the source `name`: compiles the patterns and loads the position file.
+    pub fn new(
+        name: &str,
+        config: &TaildirConfig,
+        output: Output,
+        counters: Arc<SourceCounters>,
+    ) -> Result<Self, TaildirError> {
+        let matchers = config
+            .filegroups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                Matcher::new(i, g).map_err(|source| TaildirError::Pattern {
+                    group: g.name.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let loaded = position::load(&config.position_file)?;
+        Ok(Taildir {
+            name: name.to_owned(),
+            config: config.clone(),
+            matchers,
+            loaded,
+            output,
+            counters,
+        })
+    }
+
+    /// Runs the source on the current worker until the agent's lifecycle ends it.
+    pub async fn run(self, backend: Backend, control: Control) {
+        let mut dirs: Vec<PathBuf> = self.matchers.iter().map(|m| m.dir().to_owned()).collect();
+        dirs.sort();
+        dirs.dedup();
+        let framer = LineFramer {
+            batch_size: self.config.batch_size.max(1),
+            max_line_length: self.config.max_line_length.max(1),
+            overflow: self.config.line_overflow,
+        };
+        let mut state = State {
+            watcher: Watcher::new(backend, dirs),
+            framer,
+            backend,
+            acks: AckQueue::new(),
+            tracker: Tracker::default(),
+            files: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            by_path: HashMap::new(),
+            ready: VecDeque::new(),
+            next_serial: 0,
+            positions_dirty: true,
+            src: self,
+            control,
+        };
+        state.run().await;
+    }
+}
+
+struct State {
+    src: Taildir,
+    control: Control,
+    watcher: Watcher,
+    framer: LineFramer,
+    backend: Backend,
+    acks: Arc<AckQueue>,
+    tracker: Tracker<InFlight>,
+    /// Slot table of open files; `free` lists empty slots.
+    files: Vec<Option<TailedFile>>,
+    free: Vec<usize>,
+    by_id: HashMap<FileId, usize>,
+    /// Current path -> slot, for inotify events, which name files by path.
+    by_path: HashMap<PathBuf, usize>,
+    /// Files with data to read, in turn order.
+    ready: VecDeque<usize>,
+    next_serial: u64,
+    positions_dirty: bool,
+}
+
+/// Why a read turn ended.
+enum Turn {
+    /// The file is read to its end (or failed).
+    Done,
+    /// The turn's budget is spent; more may be there.
+    More,
+    /// The agent is stopping.
+    Stop,
+}
+
+impl State {
+    async fn run(&mut self) {
+        let cfg = self.src.config.clone();
+        self.scan(true);
+        let mut next_positions = Instant::now() + cfg.write_pos_interval;
+        let mut next_poll = Instant::now() + cfg.poll_interval;
+        'reading: loop {
+            if self.control.phase() >= Phase::StopReading {
+                break;
+            }
+            self.release_acks();
+            let now = Instant::now();
+            if now >= next_positions {
+                self.write_positions();
+                next_positions = now + cfg.write_pos_interval;
+            }
+            let changes = self.watcher.take();
+            let polling = self.watcher.is_polling();
+            if changes.rescan || (polling && now >= next_poll) {
+                self.watcher.ensure_watches();
+                self.scan(false);
+                next_poll = now + cfg.poll_interval;
+            } else {
+                for path in &changes.modified {
+                    if let Some(slot) = self.slot_by_path(path) {
+                        self.enqueue(slot);
+                    }
+                }
+                // Files renamed out of their group get no events by their old name.
+                for slot in 0..self.files.len() {
+                    if self.files[slot].as_ref().is_some_and(|f| !f.matched) {
+                        self.enqueue(slot);
+                    }
+                }
+            }
+
+            let mut turns = 0usize;
+            while let Some(slot) = self.ready.pop_front() {
+                if let Some(f) = self.files[slot].as_mut() {
+                    f.queued = false;
+                }
+                match self.read_turn(slot).await {
+                    Turn::Done => {}
+                    Turn::More => self.enqueue(slot),
+                    Turn::Stop => break 'reading,
+                }
+                turns += 1;
+                if turns % 8 == 0 {
+                    // Let the other tasks of this worker run, and pick up new events.
+                    tokio::task::yield_now().await;
+                    self.release_acks();
+                }
+            }
+            self.close_idle_files();
+
+            let mut wake = next_positions;
+            if self.watcher.is_polling() {
+                wake = wake.min(next_poll);
+            }
+            if self.files.iter().flatten().any(|f| !f.matched) {
+                // Rotated files get no events: look at them on the poll interval.
+                wake = wake.min(Instant::now() + cfg.poll_interval);
+            }
+            tokio::select! {
+                _ = self.watcher.changed() => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = self.control.reached(Phase::StopReading) => {}
+            }
+        }
+
+        debug!(source = %self.src.name, "stopped reading");
+        self.control
+            .report(Report::SourceStopped(self.src.name.clone()));
+        // Sinks drain now; keep recording what they deliver until the agent finishes.
+        let mut control = self.control.clone();
+        loop {
+            tokio::select! {
+                _ = control.reached(Phase::Finish) => break,
+                _ = tokio::time::sleep_until((Instant::now() + Duration::from_millis(50)).into()) => {}
+            }
+            self.release_acks();
+            if Instant::now() >= next_positions {
+                self.write_positions();
+                next_positions = Instant::now() + cfg.write_pos_interval;
+            }
+        }
+        self.release_acks();
+        self.positions_dirty = true;
+        self.write_positions();
+        info!(
+            source = %self.src.name,
+            in_flight = self.tracker.in_flight(),
+            "final positions written"
+        );
+    }
+
+    /// Reads one file for one turn, putting what it reads.
+    async fn read_turn(&mut self, slot: usize) -> Turn {
+        let read_size = self.src.config.read_buffer_size.max(4096);
+        for _ in 0..READS_PER_TURN {
+            let Some(file) = self.files[slot].as_mut() else {
+                return Turn::Done;
+            };
+            match file.fill(read_size).await {
+                Ok(Fill::Data(_)) => {}
+                Ok(Fill::Eof) => return Turn::Done,
+                Ok(Fill::Truncated) => {
+                    info!(file = %file.path.display(), "file was truncated; reading it again from the start");
+                    self.positions_dirty = true;
+                    continue;
+                }
+                Err(e) => {
+                    self.src.counters.event_read_fail.add(1);
+                    warn!(file = %file.path.display(), "read failed: {e}");
+                    return Turn::Done;
+                }
+            }
+            loop {
+                let file = self.files[slot].as_mut().expect("checked above");
+                let (batch, len) =
+                    match self
+                        .framer
+                        .next_batch(&mut file.buf, &mut file.frame, &self.src.counters)
+                    {
+                        Framed::Batch { batch, len } => (batch, len),
+                        Framed::Skipped(n) => {
+                            file.buf_pos += n as u64;
+                            continue;
+                        }
+                        Framed::NeedMore => break,
+                    };
+                let start = file.buf_pos;
+                file.buf_pos += len as u64;
+                file.in_flight += 1;
+                let token = self.tracker.push(
+                    self.src.output.copies(),
+                    InFlight {
+                        slot,
+                        serial: file.serial,
+                        generation: file.generation,
+                        end: file.buf_pos,
+                    },
+                );
+                let mut batch = batch
+                    .with_headers(file.headers.clone())
+                    .with_ack(Ack::new(self.acks.clone(), token));
+                if self.src.config.byte_offset_header {
+                    batch = with_byte_offsets(batch, start);
+                }
+                let output = &self.src.output;
+                tokio::select! {
+                    biased;
+                    _ = output.put(batch) => {}
+                    _ = self.control.reached(Phase::StopReading) => return Turn::Stop,
+                }
+            }
+        }
+        Turn::More
+    }
+
+    fn enqueue(&mut self, slot: usize) {
+        if let Some(f) = self.files[slot].as_mut() {
+            if !f.queued {
+                f.queued = true;
+                self.ready.push_back(slot);
+            }
+        }
+    }
+
+    fn slot_by_path(&self, path: &std::path::Path) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    /// Advances delivered offsets with the acks that came back.
+    fn release_acks(&mut self) {
+        let tracker = &mut self.tracker;
+        self.acks.drain(|token| tracker.ack(token));
+        let files = &mut self.files;
+        let mut moved = false;
+        tracker.release(|done| {
+            if let Some(Some(f)) = files.get_mut(done.slot) {
+                if f.serial == done.serial {
+                    f.in_flight -= 1;
+                    if f.generation == done.generation && done.end > f.delivered {
+                        f.delivered = done.end;
+                        moved = true;
+                    }
+                }
+            }
+        });
+        self.positions_dirty |= moved;
+    }
+
+    /// Lists the file groups, opens new files and notes renamed and vanished ones.
+    fn scan(&mut self, at_start: bool) {
+        let mut found: Vec<Found> = Vec::new();
+        for m in &self.src.matchers {
+            if let Err(e) = m.scan(&mut found) {
+                self.src.counters.generic_processing_fail.add(1);
+                warn!(dir = %m.dir().display(), "cannot list directory: {e}");
+            }
+        }
+        // Flume reads the least recently modified files first.
+        found.sort_by_key(|f| f.stat.mtime);
+        for f in self.files.iter_mut().flatten() {
+            f.matched = false;
+        }
+        for found in found {
+            let id = FileId {
+                dev: found.stat.dev,
+                ino: found.stat.ino,
+            };
+            let slot = match self.by_id.get(&id) {
+                Some(&slot) => {
+                    let f = self.files[slot]
+                        .as_mut()
+                        .expect("indexed slots are occupied");
+                    f.matched = true;
+                    if f.path != found.path {
+                        debug!(from = %f.path.display(), to = %found.path.display(), "file renamed");
+                        f.path = found.path;
+                        self.positions_dirty = true;
+                    }
+                    slot
+                }
+                None => match self.open(&found, at_start) {
+                    Some(slot) => slot,
+                    None => continue,
+                },
+            };
+            self.enqueue(slot);
+        }
+        self.by_path = self
+            .files
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, f)| f.as_ref().map(|f| (f.path.clone(), slot)))
+            .collect();
+        // Unmatched files may still have data (renamed away mid-write): read them too.
+        for slot in 0..self.files.len() {
+            if self.files[slot].as_ref().is_some_and(|f| !f.matched) {
+                self.enqueue(slot);
+            }
+        }
+    }
+
+    /// Opens a newly found file; decides where to start reading.
+    fn open(&mut self, found: &Found, at_start: bool) -> Option<usize> {
+        let file = match ReadFile::open(&found.path, self.backend) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                self.src.counters.event_read_fail.add(1);
+                warn!(file = %found.path.display(), "cannot open: {e}");
+                return None;
+            }
+        };
+        // Identity from the descriptor: the path may have been replaced since the scan.
+        let stat = file.stat().ok()?;
+        let id = FileId {
+            dev: stat.dev,
+            ino: stat.ino,
+        };
+        if self.by_id.contains_key(&id) {
+            return None;
+        }
+        let prefix = file.read_prefix(Fingerprint::MAX_LEN).ok()?;
+        let fingerprint = (!prefix.is_empty()).then(|| Fingerprint::of(&prefix));
+        let pos = self.start_position(found, id, stat.size, &prefix, at_start);
+        let group = &self.src.config.filegroups[found.group];
+        let mut headers: Headers = group.headers.iter().cloned().collect();
+        if self.src.config.file_header {
+            headers.insert(
+                self.src.config.file_header_key.clone(),
+                found.path.to_string_lossy().into_owned(),
+            );
+        }
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let tailed = TailedFile::new(
+            serial,
+            id,
+            found.path.clone(),
+            found.group,
+            file,
+            pos,
+            fingerprint,
+            Arc::new(headers),
+        );
+        info!(file = %found.path.display(), inode = id.ino, pos, "tailing");
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.files[slot] = Some(tailed);
+                slot
+            }
+            None => {
+                self.files.push(Some(tailed));
+                self.files.len() - 1
+            }
+        };
+        self.by_id.insert(id, slot);
+        self.by_path.insert(found.path.clone(), slot);
+        self.src.counters.open_connection.add(1);
+        self.positions_dirty = true;
+        Some(slot)
+    }
+
+    /// Where a newly opened file is read from: its recorded position when the position file
+    /// knows the inode (and the fingerprint, when recorded, still matches), else the start, or
+    /// the end with `skipToEnd` at start-up.
+    fn start_position(
+        &self,
+        found: &Found,
+        id: FileId,
+        size: u64,
+        prefix: &[u8],
+        at_start: bool,
+    ) -> u64 {
+        let cfg = &self.src.config;
+        let Some(recorded) = self.src.loaded.positions.get(&id.ino).filter(|_| at_start) else {
+            return if at_start && cfg.skip_to_end { size } else { 0 };
+        };
+        if let Some(identity) = self.src.loaded.identities.get(&id.ino) {
+            let len = identity.fingerprint.len as usize;
+            let same = identity.dev == id.dev
+                && prefix.len() >= len
+                && Fingerprint::of(&prefix[..len]) == identity.fingerprint;
+            if !same {
+                info!(
+                    file = %found.path.display(),
+                    inode = id.ino,
+                    "inode was reused by a new file; reading it from the start"
+                );
+                return 0;
+            }
+        }
+        if recorded.pos > size {
+            info!(file = %found.path.display(), "file is shorter than its recorded position (truncated); reading from the start");
+            return 0;
+        }
+        recorded.pos
+    }
+
+    /// Closes files that left their group, were read to the end, have nothing in flight and
+    /// saw no new data for `idleTimeout`.
+    fn close_idle_files(&mut self) {
+        let idle = self.src.config.idle_timeout;
+        for slot in 0..self.files.len() {
+            let close = self.files[slot]
+                .as_ref()
+                .is_some_and(|f| !f.matched && f.last_data.elapsed() >= idle && f.drained());
+            if close {
+                let f = self.files[slot].take().expect("checked");
+                info!(file = %f.path.display(), "closing rotated-away file, read to its end");
+                self.by_id.remove(&f.id);
+                if self.by_path.get(&f.path) == Some(&slot) {
+                    self.by_path.remove(&f.path);
+                }
+                self.src.counters.open_connection.sub(1);
+                self.free.push(slot);
+                self.positions_dirty = true;
+            }
+        }
+    }
+
+    /// Writes the position file if anything changed. A failure is counted and retried on the
+    /// next interval; positions only lag, nothing is lost.
+    fn write_positions(&mut self) {
+        if !self.positions_dirty {
+            return;
+        }
+        let mut positions = Vec::with_capacity(self.by_id.len());
+        let mut identities = Vec::with_capacity(self.by_id.len());
+        for f in self.files.iter().flatten() {
+            positions.push(Position {
+                inode: f.id.ino,
+                pos: f.delivered,
+                file: f.path.to_string_lossy().into_owned(),
+            });
+            if let Some(fingerprint) = f.fingerprint {
+                identities.push(Identity {
+                    inode: f.id.ino,
+                    dev: f.id.dev,
+                    fingerprint,
+                });
+            }
+        }
+        match position::save(&self.src.config.position_file, &positions, &identities) {
+            Ok(()) => self.positions_dirty = false,
+            Err(e) => {
+                self.src.counters.generic_processing_fail.add(1);
+                warn!(
+                    file = %self.src.config.position_file.display(),
+                    "cannot write position file: {e}; will retry"
+                );
+            }
+        }
+    }
+}
+
+/// Adds Flume's `byteoffset` header to every event: the offset of its first byte in the file.
+/// This allocates per event, which is why it is off unless `byteOffsetHeader = true`.
+fn with_byte_offsets(batch: Batch, start: u64) -> Batch {
+    let mut offset = start;
+    let separator = u64::from(matches!(batch.layout(), crate::event::Layout::Lines));
+    let headers: Vec<Headers> = batch
+        .bodies()
+        .map(|body| {
+            let mut h = Headers::new();
+            h.insert("byteoffset", offset.to_string());
+            offset += body.len() as u64 + separator;
+            h
+        })
+        .collect();
+    batch.with_event_headers(headers.into())
+}
