@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Throughput of tail -> memory channel -> tcp -> spate-loadgen recv on this machine.
+#
+#   loadgen/cases/tail-to-tcp/run.sh [tuned|flume-defaults]
+#
+# Environment: LINES (10000000), SIZE (128 bytes per line), IO (auto|uring|epoll), RUNS (1),
+# WORK (a scratch directory; default a new temporary one, removed at the end).
+# Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
+# agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
+# with machine, kernel and commit.
+set -euo pipefail
+
+profile=${1:-tuned}
+case "$profile" in
+  tuned)          batch=10000; capacity=100000; read=1048576 ;;
+  flume-defaults) batch=100;   capacity=100;    read=262144 ;;
+  *) echo "unknown profile '$profile': use tuned or flume-defaults" >&2; exit 2 ;;
+esac
+lines=${LINES:-10000000}
+size=${SIZE:-128}
+io=${IO:-auto}
+runs=${RUNS:-1}
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+own_work=0
+if [ -z "${WORK:-}" ]; then WORK=$(mktemp -d); own_work=1; fi
+cleanup() {
+  [ -n "${agent_pid:-}" ] && kill -9 "$agent_pid" 2>/dev/null || true
+  [ -n "${recv_pid:-}" ] && kill -9 "$recv_pid" 2>/dev/null || true
+  if [ "$own_work" = 1 ]; then rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+cargo build --release --workspace --quiet --manifest-path "$root/Cargo.toml"
+bin="$root/target/release"
+mkdir -p "$WORK/in"
+if [ ! -f "$WORK/in/app.log" ] || [ "$(stat -c %s "$WORK/in/app.log")" != "$((lines * size))" ]; then
+  "$bin/spate-loadgen" prefill --file "$WORK/in/app.log" --lines "$lines" --size "$size" >/dev/null
+fi
+
+machine=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cores=$(nproc)
+kernel=$(uname -r)
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+ticks=$(getconf CLK_TCK)
+
+for run in $(seq 1 "$runs"); do
+  rm -f "$WORK"/position.json*
+  "$bin/spate-loadgen" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
+    >"$WORK/recv.json" 2>"$WORK/recv.err" &
+  recv_pid=$!
+  for _ in $(seq 100); do grep -q 'listening on' "$WORK/recv.err" 2>/dev/null && break; sleep 0.05; done
+  port=$(sed -n 's/.*listening on .*:\([0-9]*\).*/\1/p' "$WORK/recv.err" | head -1)
+  sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$port|g" -e "s|@BATCH@|$batch|g" \
+      -e "s|@CAPACITY@|$capacity|g" -e "s|@READ@|$read|g" \
+      "$here/agent.properties" >"$WORK/agent.properties"
+  "$bin/spate" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
+  agent_pid=$!
+  wait "$recv_pid"
+  read -r utime stime < <(awk '{print $14, $15}' "/proc/$agent_pid/stat")
+  hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
+  kill -TERM "$agent_pid"
+  wait "$agent_pid" || { echo "agent exited with $?; see $WORK/agent.err" >&2; exit 1; }
+  agent_pid=
+  python3 - "$WORK/recv.json" <<PY
+import json, sys
+r = json.load(open(sys.argv[1]))
+cpu = ($utime + $stime) / $ticks
+print(json.dumps({
+    "case": "tail-to-tcp", "profile": "$profile", "run": $run, "io": "$io",
+    "lines": $lines, "line_bytes": $size,
+    "received": r["unique"], "missing": r["missing"], "duplicates": r["duplicates"],
+    "seconds": round(r["seconds"], 3),
+    "events_per_sec": round(r["events_per_sec"]), "mb_per_sec": round(r["mb_per_sec"], 1),
+    "agent_cpu_seconds": round(cpu, 2),
+    "gb_per_agent_cpu_second": round($lines * $size / 1e9 / cpu, 2) if cpu else None,
+    "agent_peak_rss_mib": round($hwm_kib / 1024, 1),
+    "machine": "$machine ($cores cores)", "kernel": "$kernel", "commit": "$commit",
+}))
+PY
+done
