@@ -163,9 +163,19 @@ impl Agent {
 
     /// SIGTERM, then waits (up to 30 s) for a clean exit (status 0).
     pub fn stop(&mut self) {
+        self.terminate();
+        self.wait_clean_exit();
+    }
+
+    /// Sends SIGTERM (a graceful stop) without waiting.
+    pub fn terminate(&mut self) {
         self.assert_running();
         // SAFETY: kill(2) with our own child's pid, which has not been reaped yet.
         unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+    }
+
+    /// Waits (up to 30 s) for the agent to exit with status 0.
+    pub fn wait_clean_exit(&mut self) {
         let exited = wait_until(Duration::from_secs(30), || self.try_exit().is_some());
         assert!(
             exited,
