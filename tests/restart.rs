@@ -77,7 +77,10 @@ fn kill_9_mid_run_then_restart_loses_nothing(backend: &str) {
         std::mem::replace(&mut last, now) == now
     });
     let first = collector.unique();
-    assert!(first < N, "the run ended before the kill; the test proves nothing");
+    assert!(
+        first < N,
+        "the run ended before the kill; the test proves nothing"
+    );
     let pos = recorded_position(&dirs.pos(), inode);
     let rate = first as f64 / ran.as_secs_f64();
     eprintln!(
@@ -100,7 +103,10 @@ fn kill_9_mid_run_then_restart_loses_nothing(backend: &str) {
     agent.stop();
     let missing = collector.missing(0..N);
     let dups = collector.duplicates();
-    eprintln!("after kill -9 and restart: {} missing, {dups} duplicates", missing.len());
+    eprintln!(
+        "after kill -9 and restart: {} missing, {dups} duplicates",
+        missing.len()
+    );
     assert!(
         missing.is_empty() && collector.outside(0..N).is_empty() && collector.malformed() == 0,
         "{} missing; {}",
@@ -149,8 +155,8 @@ fn a_flume_position_file_is_honoured(backend: &str) {
     )
     .unwrap();
     let collector = Collector::start();
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     collector.expect_unique(N - FROM, T, &agent);
     agent.stop();
     let before = collector.outside(FROM..N);
@@ -161,5 +167,9 @@ fn a_flume_position_file_is_honoured(backend: &str) {
         &before[..before.len().min(5)]
     );
     assert!(collector.missing(FROM..N).is_empty() && collector.duplicates() == 0);
-    assert_eq!(collector.malformed(), 0, "the position was not at a line boundary");
+    assert_eq!(
+        collector.malformed(),
+        0,
+        "the position was not at a line boundary"
+    );
 }

@@ -22,8 +22,8 @@ fn rename_and_create_rotation_while_writing(backend: &str) {
     let collector = Collector::start();
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
     // Only app.log matches: a rotated file leaves the group and must be read to its end anyway.
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     for rotation in 1..=3 {
         writer.write_paced(3_000, 10, Duration::from_millis(100));
         writer.rename_to(&dirs.log(&format!("app.log.{rotation}")));
@@ -43,8 +43,8 @@ fn copytruncate_rotation(backend: &str) {
     let dirs = Dirs::new();
     let collector = Collector::start();
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     for rotation in 1..=3 {
         writer.write(5_000);
         // copytruncate is racy by nature: a line written after the copy and before the truncate
@@ -67,8 +67,8 @@ fn truncation_to_zero_then_rewrite(backend: &str) {
     let dirs = Dirs::new();
     let collector = Collector::start();
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     writer.write(1_000);
     collector.expect_unique(1_000, T, &agent);
     writer.truncate();
@@ -83,8 +83,8 @@ fn a_file_deleted_while_being_read_is_read_to_its_end(backend: &str) {
     let dirs = Dirs::new();
     prefill(&dirs.log("app.log"), 0, N, 100);
     let collector = Collector::start();
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     // Deleted as soon as the agent has it open (its first line arrived), long before the end.
     collector.expect_unique(1, T, &agent);
     fs::remove_file(dirs.log("app.log")).unwrap();

@@ -22,8 +22,8 @@ fn lines_written_after_start_are_delivered_exactly_once(backend: &str) {
     let dirs = Dirs::new();
     let collector = Collector::start();
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     writer.write_paced(10_000, 50, Duration::from_millis(500));
     collector.expect_unique(10_000, T, &agent);
     agent.stop();
@@ -75,8 +75,8 @@ fn binary_and_invalid_utf8_lines_arrive_byte_identical(backend: &str) {
             l
         })
         .collect();
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     let mut f = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -100,8 +100,8 @@ fn a_10_mb_line_is_split_into_max_line_length_pieces(backend: &str) {
     const MAX: usize = 1_048_576;
     let dirs = Dirs::new();
     let collector = Collector::with(Framing::Newline, true, true);
-    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
-        .start(backend);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     let mut big = format!("{:016} ", 1).into_bytes();
     big.extend((0..10 * MAX + 12_345 - big.len()).map(|i| b'A' + (i % 23) as u8));
     let mut f = fs::OpenOptions::new()

@@ -198,8 +198,8 @@ impl Agent {
     }
 
     fn status_kib(&self, field: &str) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .expect("agent /proc status");
+        let status =
+            fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("agent /proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix(field))
@@ -586,7 +586,9 @@ impl Collector {
                         shared.stats.lock().unwrap().connections += 1;
                         let shared = shared.clone();
                         let stop = stop2.clone();
-                        conns.push(std::thread::spawn(move || read_conn(stream, &shared, &stop)));
+                        conns.push(std::thread::spawn(move || {
+                            read_conn(stream, &shared, &stop)
+                        }));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(5));
@@ -691,7 +693,12 @@ impl Collector {
             if now >= deadline {
                 return false;
             }
-            stats = self.shared.changed.wait_timeout(stats, deadline - now).unwrap().0;
+            stats = self
+                .shared
+                .changed
+                .wait_timeout(stats, deadline - now)
+                .unwrap()
+                .0;
         }
         true
     }
