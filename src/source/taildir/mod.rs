@@ -348,6 +348,10 @@ impl State {
                     _ = output.put(batch) => {}
                     _ = self.control.reached(Phase::StopReading) => return Turn::Stop,
                 }
+                // A put that never waits (the channel has room) must not hide the stop.
+                if self.control.phase() >= Phase::StopReading {
+                    return Turn::Stop;
+                }
             }
         }
         Turn::More
