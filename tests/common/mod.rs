@@ -773,12 +773,18 @@ fn read_conn(mut stream: TcpStream, shared: &Shared, stop: &AtomicBool) {
         buf.extend_from_slice(&chunk[..n]);
         let mut stats = shared.stats.lock().unwrap();
         let used = match shared.framing {
-            Framing::Newline => cut_lines(&buf, |l| stats.record(l, shared.keep_raw)),
+            Framing::Newline => Some(cut_lines(&buf, |l| stats.record(l, shared.keep_raw))),
             Framing::OctetCounting => cut_octets(&buf, |l| stats.record(l, shared.keep_raw)),
         };
+        if used.is_none() {
+            stats.malformed += 1;
+        }
         drop(stats);
-        buf.drain(..used);
         shared.changed.notify_all();
+        match used {
+            Some(used) => drop(buf.drain(..used)),
+            None => break,
+        }
     }
 }
 
@@ -792,33 +798,19 @@ fn cut_lines(buf: &[u8], mut f: impl FnMut(&[u8])) -> usize {
     start
 }
 
-/// Calls `f` with each whole `LEN SP MSG` frame's MSG; returns the bytes used. A frame that
-/// does not start with digits and a space is recorded as a malformed empty line and skipped to
-/// the next newline.
-fn cut_octets(buf: &[u8], mut f: impl FnMut(&[u8])) -> usize {
+/// Calls `f` with each whole `LEN SP MSG` frame's MSG; returns the bytes used, or `None` when
+/// the stream does not start with a length prefix (the caller counts it and drops the
+/// connection: there is no way to resynchronise).
+fn cut_octets(buf: &[u8], mut f: impl FnMut(&[u8])) -> Option<usize> {
     let mut start = 0;
     loop {
         let rest = &buf[start..];
         let Some(sp) = rest.iter().take(20).position(|&b| b == b' ') else {
-            if rest.len() >= 20 {
-                panic!(
-                    "octet-counting: no length prefix at {:?}",
-                    String::from_utf8_lossy(&rest[..20])
-                );
-            }
-            return start;
+            return (rest.len() < 20).then_some(start);
         };
-        let len: usize = std::str::from_utf8(&rest[..sp])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "octet-counting: bad length {:?}",
-                    String::from_utf8_lossy(&rest[..sp])
-                )
-            });
+        let len: usize = std::str::from_utf8(&rest[..sp]).ok()?.parse().ok()?;
         if rest.len() < sp + 1 + len {
-            return start;
+            return Some(start);
         }
         f(&rest[sp + 1..sp + 1 + len]);
         start += sp + 1 + len;
