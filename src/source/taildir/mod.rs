@@ -238,6 +238,13 @@ impl State {
                     tokio::task::yield_now().await;
                     self.release_acks();
                 }
+                // A file that keeps growing keeps this loop busy: positions must still be
+                // written on time, or a crash resends everything since the loop began.
+                if Instant::now() >= next_positions {
+                    self.release_acks();
+                    self.write_positions();
+                    next_positions = Instant::now() + cfg.write_pos_interval;
+                }
             }
             self.close_idle_files();
 
@@ -340,6 +347,10 @@ impl State {
                     biased;
                     _ = output.put(batch) => {}
                     _ = self.control.reached(Phase::StopReading) => return Turn::Stop,
+                }
+                // A put that never waits (the channel has room) must not hide the stop.
+                if self.control.phase() >= Phase::StopReading {
+                    return Turn::Stop;
                 }
             }
         }

@@ -1,0 +1,211 @@
+//! Restarts: reading resumes where delivery stopped, after a graceful stop, after kill -9, and
+//! from a position file written by Flume.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{line, prefill, Collector, Dirs, LogWriter, Pipeline};
+
+const T: Duration = Duration::from_secs(90);
+
+both_backends!(
+    graceful_stop_mid_run_then_restart_loses_and_repeats_nothing,
+    a_stop_is_prompt_while_reading_a_backlog,
+    kill_9_mid_run_then_restart_loses_nothing,
+    a_flume_position_file_is_honoured,
+);
+
+fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
+    const N: u64 = 300_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(10_000, T, &agent);
+    // Stop mid-run for sure: with the collector not reading, the agent gets ahead only by what
+    // the socket buffers (about 10 MB on loopback) and the channel hold, far from the end of
+    // the 30 MB file, and the stop finds the sink blocked in a write.
+    collector.pause();
+    agent.terminate();
+    assert!(
+        common::wait_until(T, || agent.stderr().contains("stopping: sinks drain")),
+        "the agent did not stop its sources\n{}",
+        agent.diagnostics()
+    );
+    collector.resume();
+    agent.wait_clean_exit();
+    let first = collector.unique();
+    eprintln!("delivered before the stop: {first} of {N}");
+    assert!(
+        first < N,
+        "the run ended before the stop; the test proves nothing"
+    );
+    // Written while the agent is down.
+    let mut writer = LogWriter::open(&dirs.log("app.log"), N);
+    writer.write(10_000);
+    let n = writer.next;
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(n, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(n, &agent);
+}
+
+fn a_stop_is_prompt_while_reading_a_backlog(backend: &str) {
+    const N: u64 = 200_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = Collector::start();
+    // One event per source batch: the source is slower than the sink, the channel has room and
+    // the source never waits to put, the case where it must still notice the stop.
+    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.batchSize", "1")
+        .start(backend);
+    collector.expect_unique(N / 20, T, &agent);
+    let asked = Instant::now();
+    agent.stop();
+    let took = asked.elapsed();
+    let first = collector.unique();
+    eprintln!("stopped {took:?} after SIGTERM with {first} of {N} delivered");
+    assert!(
+        first < N / 2,
+        "the source read on to the end of a backlog after SIGTERM ({first} of {N} delivered, \
+         stop took {took:?})"
+    );
+    // What was not read is delivered after a restart, once.
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    collector.expect_unique(N, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(N, &agent);
+}
+
+fn kill_9_mid_run_then_restart_loses_nothing(backend: &str) {
+    const N: u64 = 1_000_000;
+    const LEN: u64 = 100;
+    const CAPACITY: u64 = 10_000;
+    const BATCH: u64 = 500;
+    const WRITE_POS_MS: u64 = 100;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, LEN as usize);
+    let inode = fs::metadata(dirs.log("app.log")).unwrap().ino();
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("channels.c1.capacity", &CAPACITY.to_string())
+        .set("channels.c1.transactionCapacity", &BATCH.to_string())
+        .set("sources.r1.batchSize", &BATCH.to_string())
+        .set("sinks.k1.batch-size", &BATCH.to_string())
+        .set("sources.r1.writePosInterval", &WRITE_POS_MS.to_string());
+    let started = Instant::now();
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(N * 3 / 10, T, &agent);
+    agent.kill9();
+    let ran = started.elapsed();
+    // Let the collector read what the killed agent had already handed to the kernel.
+    let mut last = collector.lines();
+    common::wait_until(T, || {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = collector.lines();
+        std::mem::replace(&mut last, now) == now
+    });
+    let first = collector.unique();
+    assert!(
+        first < N,
+        "the run ended before the kill; the test proves nothing"
+    );
+    let pos = recorded_position(&dirs.pos(), inode);
+    let rate = first as f64 / ran.as_secs_f64();
+    eprintln!(
+        "kill -9 after {ran:?}: {first} of {N} delivered ({rate:.0} lines/s), position file at \
+         line {}",
+        pos / LEN
+    );
+    // The position file is written every writePosInterval while the agent works, not only
+    // when it catches up: a restart must not resend everything since the start.
+    assert!(
+        pos > 0,
+        "no position recorded during a {ran:?} run (writePosInterval {WRITE_POS_MS} ms)"
+    );
+    assert_eq!(pos % LEN, 0, "position {pos} is not at a line boundary");
+    let resume = pos / LEN;
+    assert!(resume <= first, "position {pos} is ahead of delivery");
+
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(N, T, &agent);
+    agent.stop();
+    let missing = collector.missing(0..N);
+    let dups = collector.duplicates();
+    eprintln!(
+        "after kill -9 and restart: {} missing, {dups} duplicates",
+        missing.len()
+    );
+    assert!(
+        missing.is_empty() && collector.outside(0..N).is_empty() && collector.malformed() == 0,
+        "{} missing; {}",
+        missing.len(),
+        collector.summary()
+    );
+    // Exactly what was delivered past the recorded position is sent again.
+    assert_eq!(dups, first - resume, "{}", collector.summary());
+    // The position lags delivery by what is in flight (channel and one sink batch) plus what
+    // was delivered since the last position write (one interval at the rate measured).
+    let bound = CAPACITY + BATCH + (rate * 2.0 * WRITE_POS_MS as f64 / 1000.0) as u64;
+    assert!(
+        dups <= bound,
+        "{dups} duplicates, more than channel capacity {CAPACITY} + batch size {BATCH} + two \
+         writePosIntervals of delivery ({bound} in all)"
+    );
+}
+
+/// The `pos` the position file (Flume's format) records for `inode`.
+fn recorded_position(path: &Path, inode: u64) -> u64 {
+    let Ok(text) = fs::read_to_string(path) else {
+        return 0; // not written yet
+    };
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    entries
+        .iter()
+        .find(|e| e["inode"] == inode)
+        .map_or(0, |e| e["pos"].as_u64().unwrap())
+}
+
+fn a_flume_position_file_is_honoured(backend: &str) {
+    const N: u64 = 1_000;
+    const FROM: u64 = 400;
+    let dirs = Dirs::new();
+    let path = dirs.log("app.log");
+    prefill(&path, 0, N, 90);
+    let pos: usize = (0..FROM).map(|q| line(q, 90).len()).sum();
+    let inode = fs::metadata(&path).unwrap().ino();
+    // Exactly what Flume's TaildirSource writes (no spate sidecar).
+    fs::write(
+        dirs.pos(),
+        format!(
+            "[{{\"inode\":{inode},\"pos\":{pos},\"file\":\"{}\"}}]",
+            path.display()
+        ),
+    )
+    .unwrap();
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    collector.expect_unique(N - FROM, T, &agent);
+    agent.stop();
+    let before = collector.outside(FROM..N);
+    assert!(
+        before.is_empty(),
+        "{} lines before the recorded position were sent (first {:?})",
+        before.len(),
+        &before[..before.len().min(5)]
+    );
+    assert!(collector.missing(FROM..N).is_empty() && collector.duplicates() == 0);
+    assert_eq!(
+        collector.malformed(),
+        0,
+        "the position was not at a line boundary"
+    );
+}

@@ -1,0 +1,99 @@
+//! Rotation: renamed, copied-and-truncated, truncated and deleted files lose no line and repeat
+//! none.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::{prefill, Collector, Dirs, LogWriter, Pipeline};
+
+const T: Duration = Duration::from_secs(60);
+
+both_backends!(
+    rename_and_create_rotation_while_writing,
+    copytruncate_rotation,
+    truncation_to_zero_then_rewrite,
+    a_file_deleted_while_being_read_is_read_to_its_end,
+);
+
+fn rename_and_create_rotation_while_writing(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    // Only app.log matches: a rotated file leaves the group and must be read to its end anyway.
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    for rotation in 1..=3 {
+        writer.write_paced(3_000, 10, Duration::from_millis(100));
+        writer.rename_to(&dirs.log(&format!("app.log.{rotation}")));
+        // Like a logger that reopens its file only on its next check: the old descriptor
+        // still writes into the renamed file.
+        writer.write_paced(1_000, 5, Duration::from_millis(100));
+        writer.reopen();
+    }
+    writer.write(2_000);
+    let n = writer.next;
+    collector.expect_unique(n, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(n, &agent);
+}
+
+fn copytruncate_rotation(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    for rotation in 1..=3 {
+        writer.write(5_000);
+        // copytruncate is racy by nature: a line written after the copy and before the truncate
+        // is in neither the copy nor the file, and no tailer can deliver it. A tailer also
+        // detects the truncation by the file being shorter than its offset, so a file that
+        // grows past the old offset before the tailer looks is indistinguishable from one that
+        // only grew. The test therefore sequences them as a careful setup would: the collector
+        // has everything before the copy, and the logger then writes at its steady pace.
+        collector.expect_unique(writer.next, T, &agent);
+        writer.copy_truncate(&dirs.log(&format!("app.log.{rotation}")));
+        writer.write_paced(2_000, 20, Duration::from_millis(200));
+    }
+    let n = writer.next;
+    collector.expect_unique(n, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(n, &agent);
+}
+
+fn truncation_to_zero_then_rewrite(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    writer.write(1_000);
+    collector.expect_unique(1_000, T, &agent);
+    writer.truncate();
+    writer.write(500);
+    collector.expect_unique(1_500, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(1_500, &agent);
+}
+
+fn a_file_deleted_while_being_read_is_read_to_its_end(backend: &str) {
+    const N: u64 = 200_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    // Deleted as soon as the agent has it open (its first line arrived), long before the end.
+    collector.expect_unique(1, T, &agent);
+    fs::remove_file(dirs.log("app.log")).unwrap();
+    assert!(
+        collector.unique() < N / 2,
+        "the file was read before it could be deleted; {}",
+        collector.summary()
+    );
+    collector.expect_unique(N, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(N, &agent);
+}

@@ -1,0 +1,152 @@
+//! Tailing: what is appended to matching files reaches the collector exactly once and unchanged.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::time::Duration;
+
+use common::{line, prefill, Collector, Dirs, Framing, LogWriter, Pipeline};
+
+const T: Duration = Duration::from_secs(60);
+
+both_backends!(
+    lines_written_after_start_are_delivered_exactly_once,
+    files_created_later_are_picked_up,
+    binary_and_invalid_utf8_lines_arrive_byte_identical,
+    a_10_mb_line_is_split_into_max_line_length_pieces,
+    a_thousand_files_are_each_delivered_exactly_once,
+);
+
+fn lines_written_after_start_are_delivered_exactly_once(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    writer.write_paced(10_000, 50, Duration::from_millis(500));
+    collector.expect_unique(10_000, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(10_000, &agent);
+}
+
+fn files_created_later_are_picked_up(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), ".*\\.log", &dirs.pos(), collector.port()).start(backend);
+    // The agent has started when it has an (empty) position file.
+    assert!(
+        common::wait_until(T, || dirs.pos().exists()),
+        "no position file\n{}",
+        agent.diagnostics()
+    );
+    prefill(&dirs.log("a.log"), 0, 100, 80);
+    collector.expect_unique(100, T, &agent);
+    // A file that does not match is ignored; one created meanwhile is read.
+    prefill(&dirs.log("a.txt"), 1_000, 100, 80);
+    let mut b = LogWriter::open(&dirs.log("b.log"), 100);
+    b.write(100);
+    collector.expect_unique(200, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(200, &agent);
+}
+
+fn binary_and_invalid_utf8_lines_arrive_byte_identical(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::with(Framing::Newline, true, true);
+    let mut payloads: Vec<Vec<u8>> = vec![
+        (0u8..=255).filter(|&b| b != b'\n').collect(),
+        vec![0xff, 0xfe, 0xfd],
+        vec![0xc3, 0x28, 0xa0, 0xa1],
+        vec![0xed, 0xa0, 0x80],
+        b"\0\0\0".to_vec(),
+        b"carriage return\r".to_vec(),
+        "caf\u{e9} \u{1f980}".as_bytes().to_vec(),
+        Vec::new(),
+    ];
+    payloads.extend((0..200u32).map(|i| i.to_le_bytes().iter().map(|b| b | 0x80).collect()));
+    let expected: Vec<Vec<u8>> = payloads
+        .iter()
+        .enumerate()
+        .map(|(seq, p)| {
+            let mut l = format!("{seq:016} ").into_bytes();
+            l.extend_from_slice(p);
+            l
+        })
+        .collect();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dirs.log("app.log"))
+        .unwrap();
+    for l in &expected {
+        f.write_all(l).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+    let n = expected.len() as u64;
+    collector.expect_unique(n, T, &agent);
+    agent.stop();
+    let raw = collector.raw();
+    assert_eq!(raw.len(), expected.len(), "{}", collector.summary());
+    for (got, want) in raw.iter().zip(&expected) {
+        assert_eq!(got, want, "line changed in transit");
+    }
+}
+
+fn a_10_mb_line_is_split_into_max_line_length_pieces(backend: &str) {
+    const MAX: usize = 1_048_576;
+    let dirs = Dirs::new();
+    let collector = Collector::with(Framing::Newline, true, true);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    let mut big = format!("{:016} ", 1).into_bytes();
+    big.extend((0..10 * MAX + 12_345 - big.len()).map(|i| b'A' + (i % 23) as u8));
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dirs.log("app.log"))
+        .unwrap();
+    f.write_all(&line(0, 100)).unwrap();
+    f.write_all(&big).unwrap();
+    f.write_all(b"\n").unwrap();
+    f.write_all(&line(2, 100)).unwrap();
+    // Line 0, 11 pieces of line 1, line 2.
+    assert!(
+        collector.wait_for_lines(13, T),
+        "{}\n{}",
+        collector.summary(),
+        agent.diagnostics()
+    );
+    let hwm_mib = agent.hwm_kib() / 1024;
+    agent.stop();
+    let raw = collector.raw();
+    assert_eq!(raw.len(), 13, "{}", collector.summary());
+    assert_eq!(raw[0], line(0, 100)[..99]);
+    assert_eq!(raw[12], line(2, 100)[..99]);
+    let pieces = &raw[1..12];
+    for (i, p) in pieces[..10].iter().enumerate() {
+        assert_eq!(p.len(), MAX, "piece {i} is not maxLineLength long");
+    }
+    assert_eq!(pieces[10].len(), 12_345);
+    assert_eq!(pieces.concat(), big, "the pieces do not rebuild the line");
+    eprintln!("peak RSS with a 10 MB line: {hwm_mib} MiB");
+    assert!(hwm_mib < 100, "peak RSS {hwm_mib} MiB for a 10 MB line");
+}
+
+fn a_thousand_files_are_each_delivered_exactly_once(backend: &str) {
+    const FILES: u64 = 1_000;
+    const LINES: u64 = 100;
+    let dirs = Dirs::new();
+    for i in 0..FILES {
+        prefill(&dirs.log(&format!("f{i:04}.log")), i * LINES, LINES, 60);
+    }
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), ".*\\.log", &dirs.pos(), collector.port()).start(backend);
+    collector.expect_unique(FILES * LINES, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(FILES * LINES, &agent);
+}
