@@ -48,15 +48,26 @@ ticks=$(getconf CLK_TCK)
 for run in $(seq 1 "$runs"); do
   rm -f "$WORK"/position.json*
   "$bin/spate-loadgen" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
-    >"$WORK/recv.json" 2>"$WORK/recv.err" &
+    --max-seconds 600 >"$WORK/recv.json" 2>"$WORK/recv.err" &
   recv_pid=$!
-  for _ in $(seq 100); do grep -q 'listening on' "$WORK/recv.err" 2>/dev/null && break; sleep 0.05; done
-  port=$(sed -n 's/.*listening on .*:\([0-9]*\).*/\1/p' "$WORK/recv.err" | head -1)
+  port=
+  for _ in $(seq 200); do
+    port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\)$/\1/p' "$WORK/recv.err" 2>/dev/null | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "receiver did not start: $(cat "$WORK/recv.err")" >&2; exit 1; }
   sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$port|g" -e "s|@BATCH@|$batch|g" \
       -e "s|@CAPACITY@|$capacity|g" -e "s|@READ@|$read|g" \
       "$here/agent.properties" >"$WORK/agent.properties"
   "$bin/spate" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
   agent_pid=$!
+  while kill -0 "$recv_pid" 2>/dev/null; do
+    if ! kill -0 "$agent_pid" 2>/dev/null; then
+      echo "the agent exited early:" >&2; cat "$WORK/agent.err" >&2; exit 1
+    fi
+    sleep 0.05
+  done
   wait "$recv_pid"
   read -r utime stime < <(awk '{print $14, $15}' "/proc/$agent_pid/stat")
   hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
