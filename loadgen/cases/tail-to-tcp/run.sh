@@ -4,6 +4,7 @@
 #   loadgen/cases/tail-to-tcp/run.sh [tuned|flume-defaults]
 #
 # Environment: LINES (10000000), SIZE (128 bytes per line), IO (auto|uring|epoll), RUNS (1),
+# BATCH, CAPACITY, READ (override the profile's batchSize, channel capacity, readBufferSize),
 # WORK (a scratch directory; default a new temporary one, removed at the end).
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
@@ -16,6 +17,7 @@ case "$profile" in
   flume-defaults) batch=100;   capacity=100;    read=262144 ;;
   *) echo "unknown profile '$profile': use tuned or flume-defaults" >&2; exit 2 ;;
 esac
+batch=${BATCH:-$batch}; capacity=${CAPACITY:-$capacity}; read=${READ:-$read}
 lines=${LINES:-10000000}
 size=${SIZE:-128}
 io=${IO:-auto}
@@ -80,6 +82,7 @@ r = json.load(open(sys.argv[1]))
 cpu = ($utime + $stime) / $ticks
 print(json.dumps({
     "case": "tail-to-tcp", "profile": "$profile", "run": $run, "io": "$io",
+    "batch": $batch, "capacity": $capacity, "read_buffer": $read,
     "lines": $lines, "line_bytes": $size,
     "received": r["unique"], "missing": r["missing"], "duplicates": r["duplicates"],
     "seconds": round(r["seconds"], 3),
