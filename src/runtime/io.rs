@@ -252,12 +252,18 @@ impl TcpConn {
         bufs.retain(|b| !b.is_empty());
         while !bufs.is_empty() {
             let n = match &mut self.inner {
-                ConnInner::Uring(stream) => {
-                    let take = bufs.len().min(IOV_MAX);
-                    let chunk: Vec<Bytes> = bufs[..take].to_vec();
-                    let (res, _) = stream.writev(chunk).await;
-                    res?
-                }
+                ConnInner::Uring(stream) => match send_now(stream.as_raw_fd(), bufs) {
+                    // The socket had room: done without a trip through the ring.
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        // Full: let the ring wait for room and write.
+                        let take = bufs.len().min(IOV_MAX);
+                        let chunk: Vec<Bytes> = bufs[..take].to_vec();
+                        let (res, _) = stream.writev(chunk).await;
+                        res?
+                    }
+                    Err(e) => return Err(e),
+                },
                 ConnInner::Epoll(stream) => {
                     let slices: Vec<io::IoSlice<'_>> = bufs
                         .iter()
@@ -273,6 +279,40 @@ impl TcpConn {
             advance(bufs, n);
         }
         Ok(())
+    }
+}
+
+/// One non-blocking `sendmsg` of `bufs` (at most `IOV_MAX` of them), retried on EINTR.
+///
+/// On the io_uring backend a socket write that the kernel can complete at once costs less as a
+/// plain system call than as a ring operation, which takes a trip through the runtime: measured
+/// with Flume's default sizes (12.8 KB writes, source and sink on one worker) at 1.17 GB/s through
+/// the ring against 1.50 GB/s with epoll's direct `writev`. The ring still does the waiting when
+/// the socket is full.
+fn send_now(fd: RawFd, bufs: &[Bytes]) -> io::Result<usize> {
+    let iov: Vec<libc::iovec> = bufs
+        .iter()
+        .take(IOV_MAX)
+        .map(|b| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: an all-zero msghdr is a valid empty message; the iovec fields are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = iov.len();
+    loop {
+        // SAFETY: `fd` is an open socket; `msg` points to `iov`, whose entries point into `bufs`,
+        // all alive for the call; the kernel only reads them.
+        let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
     }
 }
 
