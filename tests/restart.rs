@@ -17,6 +17,8 @@ both_backends!(
     a_stop_is_prompt_while_reading_a_backlog,
     kill_9_mid_run_then_restart_loses_nothing,
     a_flume_position_file_is_honoured,
+    a_reused_inode_is_read_from_the_start,
+    a_matching_fingerprint_resumes_at_the_position,
 );
 
 fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
@@ -208,4 +210,77 @@ fn a_flume_position_file_is_honoured(backend: &str) {
         0,
         "the position was not at a line boundary"
     );
+}
+
+/// Writes a position file (Flume's format) and spate's sidecar for `path` at `pos`, with the
+/// fingerprint of `prefix` as the sidecar's record of the file's first bytes.
+fn write_positions(dirs: &Dirs, path: &Path, pos: usize, prefix: &[u8]) {
+    let meta = fs::metadata(path).unwrap();
+    let fp = spate::source::taildir::position::Fingerprint::of(prefix);
+    fs::write(
+        dirs.pos(),
+        format!(
+            "[{{\"inode\":{},\"pos\":{pos},\"file\":\"{}\"}}]",
+            meta.ino(),
+            path.display()
+        ),
+    )
+    .unwrap();
+    let mut sidecar = dirs.pos().into_os_string();
+    sidecar.push(".spate");
+    fs::write(
+        sidecar,
+        format!(
+            "[{{\"inode\":{},\"dev\":{},\"fp_len\":{},\"fp\":{}}}]",
+            meta.ino(),
+            meta.dev(),
+            fp.len,
+            fp.hash
+        ),
+    )
+    .unwrap();
+}
+
+/// The position file knows this inode, but the sidecar's fingerprint of its first bytes does not
+/// match: the inode was reused by a new file, which is read from the start.
+fn a_reused_inode_is_read_from_the_start(backend: &str) {
+    const N: u64 = 1_000;
+    let dirs = Dirs::new();
+    let path = dirs.log("app.log");
+    prefill(&path, 0, N, 90);
+    let pos: usize = (0..400).map(|q| line(q, 90).len()).sum();
+    write_positions(
+        &dirs,
+        &path,
+        pos,
+        b"the first bytes of the file that had this inode before",
+    );
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    collector.expect_unique(N, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(N, &agent);
+}
+
+/// The counterpart: the sidecar's fingerprint matches, so reading resumes at the position.
+fn a_matching_fingerprint_resumes_at_the_position(backend: &str) {
+    const N: u64 = 1_000;
+    const FROM: u64 = 400;
+    let dirs = Dirs::new();
+    let path = dirs.log("app.log");
+    prefill(&path, 0, N, 90);
+    let pos: usize = (0..FROM).map(|q| line(q, 90).len()).sum();
+    let content = fs::read(&path).unwrap();
+    write_positions(&dirs, &path, pos, &content[..256]);
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    collector.expect_unique(N - FROM, T, &agent);
+    agent.stop();
+    assert!(
+        collector.outside(FROM..N).is_empty(),
+        "lines before the position were sent"
+    );
+    assert!(collector.missing(FROM..N).is_empty() && collector.duplicates() == 0);
 }

@@ -16,6 +16,7 @@ both_backends!(
     binary_and_invalid_utf8_lines_arrive_byte_identical,
     a_10_mb_line_is_split_into_max_line_length_pieces,
     a_thousand_files_are_each_delivered_exactly_once,
+    the_poll_watcher_sees_new_files_appends_and_rotation,
 );
 
 fn lines_written_after_start_are_delivered_exactly_once(backend: &str) {
@@ -149,4 +150,26 @@ fn a_thousand_files_are_each_delivered_exactly_once(backend: &str) {
     collector.expect_unique(FILES * LINES, T, &agent);
     agent.stop();
     collector.assert_exactly_once(FILES * LINES, &agent);
+}
+
+/// `watcher = poll` (for NFS and the like, where inotify reports nothing): the source finds new
+/// files, appends and rotations by scanning on `pollInterval`.
+fn the_poll_watcher_sees_new_files_appends_and_rotation(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.watcher", "poll")
+        .set("sources.r1.pollInterval", "50")
+        .start(backend);
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    writer.write(1_000);
+    collector.expect_unique(1_000, T, &agent);
+    writer.write(500);
+    writer.rename_to(&dirs.log("app.log.1"));
+    writer.write(500); // still to the renamed file, as a logger does until it reopens
+    writer.reopen();
+    writer.write(1_000);
+    collector.expect_unique(3_000, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(3_000, &agent);
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::{
     AgentConfig, ChannelKind, Framing, LineOverflow, SinkKind, SourceKind, TaildirConfig,
-    TcpSinkConfig, DEFAULT_BYTE_CAPACITY,
+    TcpSinkConfig, WatchMode, DEFAULT_BYTE_CAPACITY,
 };
 
 impl AgentConfig {
@@ -146,6 +146,15 @@ fn taildir_settings(t: &TaildirConfig) -> Vec<Setting> {
             EXTENSION,
         ),
         ("pollInterval".into(), ms(t.poll_interval), EXTENSION),
+        (
+            "watcher".into(),
+            match t.watcher {
+                WatchMode::Inotify => "inotify",
+                WatchMode::Poll => "poll",
+            }
+            .into(),
+            EXTENSION,
+        ),
     ]);
     v
 }

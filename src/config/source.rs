@@ -52,6 +52,17 @@ pub enum LineOverflow {
     Truncate,
 }
 
+/// How a TAILDIR source notices new data (a spate extension, key `watcher`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchMode {
+    /// `watcher = inotify` (default): woken by inotify, falling back to polling where inotify
+    /// cannot be set up.
+    Inotify,
+    /// `watcher = poll`: scan and read every `pollInterval`; for file systems where inotify
+    /// reports nothing, such as NFS.
+    Poll,
+}
+
 /// Settings of the TAILDIR source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaildirConfig {
@@ -94,6 +105,8 @@ pub struct TaildirConfig {
     /// spate extension, key `pollInterval` (ms), default 250: the stat-poll period used when
     /// inotify is unavailable.
     pub poll_interval: Duration,
+    /// spate extension, key `watcher` = `inotify` | `poll`, default `inotify`.
+    pub watcher: WatchMode,
 }
 
 /// Every property a TAILDIR source accepts (for unknown-key hints).
@@ -120,6 +133,7 @@ pub(crate) const TAILDIR_KEYS: &[&str] = &[
     "lineOverflow",
     "readBufferSize",
     "pollInterval",
+    "watcher",
 ];
 
 const EXAMPLE_GROUP: &str = "/var/log/app/.*\\\\.log";
@@ -166,6 +180,20 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
             }
         },
     };
+    let watcher = match p.get("watcher") {
+        None => WatchMode::Inotify,
+        Some(e) => match e.value.to_ascii_lowercase().as_str() {
+            "inotify" => WatchMode::Inotify,
+            "poll" => WatchMode::Poll,
+            _ => {
+                p.push(ConfigError::at(
+                    e,
+                    format!("invalid value `{}`: expected inotify or poll", e.value),
+                ));
+                WatchMode::Inotify
+            }
+        },
+    };
     let max_batch_count = match p.get("maxBatchCount") {
         None => None,
         Some(_) => p.int("maxBatchCount", 0, 1, i64::MAX as u64, "batches"),
@@ -190,6 +218,7 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
             .int("readBufferSize", 262_144, 4096, i64::MAX as u64, "bytes")
             .map_or(262_144, |n| n as usize),
         poll_interval: p.millis("pollInterval", 250, 1),
+        watcher,
     };
     Some(config)
 }

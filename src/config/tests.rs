@@ -168,6 +168,7 @@ fn user_guide_taildir_example_parses() {
                 line_overflow: LineOverflow::Split,
                 read_buffer_size: 262_144,
                 poll_interval: Duration::from_millis(250),
+                watcher: WatchMode::Inotify,
             }),
         }],
         channels: vec![ChannelConfig {
@@ -239,6 +240,7 @@ a1.sources.r1.maxLineLength = 4096
 a1.sources.r1.lineOverflow = truncate
 a1.sources.r1.readBufferSize = 4096
 a1.sources.r1.pollInterval = 1000
+a1.sources.r1.watcher = poll
 a1.sources.r1.selector.type = replicating
 ",
     ));
@@ -256,6 +258,7 @@ a1.sources.r1.selector.type = replicating
     );
     assert_eq!(t.read_buffer_size, 4096);
     assert_eq!(t.poll_interval, Duration::from_secs(1));
+    assert_eq!(t.watcher, WatchMode::Poll);
 }
 
 #[test]
@@ -1028,6 +1031,7 @@ source r1 (TAILDIR) -> c1
   lineOverflow = split  # spate extension
   readBufferSize = 262144  # spate extension
   pollInterval = 250  # spate extension
+  watcher = inotify  # spate extension
 channel c1 (memory)
   capacity = 100
   transactionCapacity = 100

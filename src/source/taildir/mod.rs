@@ -56,7 +56,7 @@ use crate::runtime::io::ReadFile;
 use crate::runtime::Backend;
 use crate::source::Output;
 
-/// Bytes read from one file before the source turns to the next ready file.
+/// Reads of one file before the source turns to the next ready file.
 const READS_PER_TURN: usize = 4;
 
 /// A TAILDIR source that could not be set up.
@@ -137,7 +137,11 @@ impl Taildir {
             overflow: self.config.line_overflow,
         };
         let mut state = State {
-            watcher: Watcher::new(backend, dirs),
+            watcher: Watcher::new(
+                backend,
+                dirs,
+                self.config.watcher == crate::config::WatchMode::Poll,
+            ),
             framer,
             backend,
             acks: AckQueue::new(),
@@ -289,29 +293,20 @@ impl State {
         );
     }
 
-    /// Reads one file for one turn, putting what it reads.
+    /// Reads one file for one turn, putting what it reads: at most `READS_PER_TURN` reads and
+    /// `maxBatchCount` batches, so one busy file cannot starve the others. What is buffered is
+    /// cut and put before anything more is read, which keeps the buffer bounded by one read plus
+    /// one partial line.
     async fn read_turn(&mut self, slot: usize) -> Turn {
         let read_size = self.src.config.read_buffer_size.max(4096);
-        for _ in 0..READS_PER_TURN {
-            let Some(file) = self.files[slot].as_mut() else {
-                return Turn::Done;
-            };
-            match file.fill(read_size).await {
-                Ok(Fill::Data(_)) => {}
-                Ok(Fill::Eof) => return Turn::Done,
-                Ok(Fill::Truncated) => {
-                    info!(file = %file.path.display(), "file was truncated; reading it again from the start");
-                    self.positions_dirty = true;
-                    continue;
-                }
-                Err(e) => {
-                    self.src.counters.event_read_fail.add(1);
-                    warn!(file = %file.path.display(), "read failed: {e}");
-                    return Turn::Done;
-                }
-            }
+        let max_batches = self.src.config.max_batch_count.unwrap_or(u64::MAX);
+        let mut batches = 0u64;
+        let mut reads = 0;
+        loop {
             loop {
-                let file = self.files[slot].as_mut().expect("checked above");
+                let Some(file) = self.files[slot].as_mut() else {
+                    return Turn::Done;
+                };
                 let (batch, len) =
                     match self
                         .framer
@@ -352,9 +347,32 @@ impl State {
                 if self.control.phase() >= Phase::StopReading {
                     return Turn::Stop;
                 }
+                batches += 1;
+                if batches >= max_batches {
+                    return Turn::More;
+                }
+            }
+            if reads == READS_PER_TURN {
+                return Turn::More;
+            }
+            reads += 1;
+            let Some(file) = self.files[slot].as_mut() else {
+                return Turn::Done;
+            };
+            match file.fill(read_size).await {
+                Ok(Fill::Data(_)) => {}
+                Ok(Fill::Eof) => return Turn::Done,
+                Ok(Fill::Truncated) => {
+                    info!(file = %file.path.display(), "file was truncated; reading it again from the start");
+                    self.positions_dirty = true;
+                }
+                Err(e) => {
+                    self.src.counters.event_read_fail.add(1);
+                    warn!(file = %file.path.display(), "read failed: {e}");
+                    return Turn::Done;
+                }
             }
         }
-        Turn::More
     }
 
     fn enqueue(&mut self, slot: usize) {

@@ -58,16 +58,20 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// A watcher for `dirs`. Must be called on the worker that runs the source: it spawns the
-    /// event reader there.
-    pub fn new(backend: Backend, dirs: Vec<PathBuf>) -> Self {
+    /// A watcher for `dirs`; with `poll_only`, it never uses inotify. Must be called on the
+    /// worker that runs the source: it spawns the event reader there.
+    pub fn new(backend: Backend, dirs: Vec<PathBuf>, poll_only: bool) -> Self {
         let shared = Rc::new(RefCell::new(Shared::default()));
         let wake = Rc::new(Notify::new());
-        let inotify = match Inotify::new(backend) {
-            Ok(ino) => Some(Rc::new(ino)),
-            Err(e) => {
-                warn!("inotify unavailable ({e}); falling back to polling for new data");
-                None
+        let inotify = if poll_only {
+            None
+        } else {
+            match Inotify::new(backend) {
+                Ok(ino) => Some(Rc::new(ino)),
+                Err(e) => {
+                    warn!("inotify unavailable ({e}); falling back to polling for new data");
+                    None
+                }
             }
         };
         if let Some(ino) = &inotify {
