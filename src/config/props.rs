@@ -119,6 +119,25 @@ impl<'a> Props<'a> {
         }
     }
 
+    /// One of `options` (names matched in any case), or `default`; an unrecognised value is an
+    /// error listing the options.
+    pub fn choice<T: Copy>(&mut self, prop: &str, default: T, options: &[(&str, T)]) -> T {
+        let Some(e) = self.get(prop) else {
+            return default;
+        };
+        let value = e.value.to_ascii_lowercase();
+        if let Some(&(_, v)) = options.iter().find(|(name, _)| *name == value) {
+            return v;
+        }
+        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+        let err = ConfigError::at(
+            e,
+            format!("invalid value `{}`: expected {}", e.value, names.join(" or ")),
+        );
+        self.push(err);
+        default
+    }
+
     /// An integer in `min..=max` (`what` names the unit), or `default` when absent. Returns
     /// `None` (and records an error) when present but invalid.
     pub fn int(&mut self, prop: &str, default: u64, min: u64, max: u64, what: &str) -> Option<u64> {

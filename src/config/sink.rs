@@ -150,23 +150,14 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
         p.push(err);
     }
     let batch_size = p.positive(batch_key, 100, "events");
-    let framing = match p.get("framing") {
-        None => Framing::Newline,
-        Some(e) => match e.value.to_ascii_lowercase().as_str() {
-            "newline" => Framing::Newline,
-            "octet-counting" => Framing::OctetCounting,
-            _ => {
-                p.push(ConfigError::at(
-                    e,
-                    format!(
-                        "invalid value `{}`: expected newline or octet-counting",
-                        e.value
-                    ),
-                ));
-                Framing::Newline
-            }
-        },
-    };
+    let framing = p.choice(
+        "framing",
+        Framing::Newline,
+        &[
+            ("newline", Framing::Newline),
+            ("octet-counting", Framing::OctetCounting),
+        ],
+    );
     let connect_timeout = p.millis("connect-timeout", 20_000, 1);
     let request_timeout = p.millis("request-timeout", 20_000, 1);
     let max_backoff = p.millis("max-backoff", 5_000, 100);

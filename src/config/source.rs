@@ -166,34 +166,19 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
             }
         },
     };
-    let line_overflow = match p.get("lineOverflow") {
-        None => LineOverflow::Split,
-        Some(e) => match e.value.to_ascii_lowercase().as_str() {
-            "split" => LineOverflow::Split,
-            "truncate" => LineOverflow::Truncate,
-            _ => {
-                p.push(ConfigError::at(
-                    e,
-                    format!("invalid value `{}`: expected split or truncate", e.value),
-                ));
-                LineOverflow::Split
-            }
-        },
-    };
-    let watcher = match p.get("watcher") {
-        None => WatchMode::Inotify,
-        Some(e) => match e.value.to_ascii_lowercase().as_str() {
-            "inotify" => WatchMode::Inotify,
-            "poll" => WatchMode::Poll,
-            _ => {
-                p.push(ConfigError::at(
-                    e,
-                    format!("invalid value `{}`: expected inotify or poll", e.value),
-                ));
-                WatchMode::Inotify
-            }
-        },
-    };
+    let line_overflow = p.choice(
+        "lineOverflow",
+        LineOverflow::Split,
+        &[
+            ("split", LineOverflow::Split),
+            ("truncate", LineOverflow::Truncate),
+        ],
+    );
+    let watcher = p.choice(
+        "watcher",
+        WatchMode::Inotify,
+        &[("inotify", WatchMode::Inotify), ("poll", WatchMode::Poll)],
+    );
     let max_batch_count = match p.get("maxBatchCount") {
         None => None,
         Some(_) => p.int("maxBatchCount", 0, 1, i64::MAX as u64, "batches"),

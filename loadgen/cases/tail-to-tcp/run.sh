@@ -48,7 +48,7 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 ticks=$(getconf CLK_TCK)
 
 for run in $(seq 1 "$runs"); do
-  rm -f "$WORK"/position.json*
+  rm -f "$WORK"/position.json* "$WORK/recv.json" "$WORK/recv.err" "$WORK/agent.err"
   "$bin/spate-loadgen" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
     --max-seconds 600 >"$WORK/recv.json" 2>"$WORK/recv.err" &
   recv_pid=$!
@@ -76,6 +76,11 @@ for run in $(seq 1 "$runs"); do
   kill -TERM "$agent_pid"
   wait "$agent_pid" || { echo "agent exited with $?; see $WORK/agent.err" >&2; exit 1; }
   agent_pid=
+  if ! grep -q "\"unique\":$lines," "$WORK/recv.json"; then
+    echo "run $run: the receiver did not get every line; logs kept in $WORK.run$run" >&2
+    cp -r "$WORK" "$WORK.run$run" 2>/dev/null || true
+    rm -f "$WORK.run$run/in/app.log"
+  fi
   python3 - "$WORK/recv.json" <<PY
 import json, sys
 r = json.load(open(sys.argv[1]))
