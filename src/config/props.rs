@@ -132,7 +132,11 @@ impl<'a> Props<'a> {
         let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
         let err = ConfigError::at(
             e,
-            format!("invalid value `{}`: expected {}", e.value, names.join(" or ")),
+            format!(
+                "invalid value `{}`: expected {}",
+                e.value,
+                names.join(" or ")
+            ),
         );
         self.push(err);
         default
