@@ -7,7 +7,7 @@ pub mod taildir;
 
 use std::sync::Arc;
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::channel::MemoryChannel;
 use crate::event::Batch;
@@ -50,19 +50,31 @@ impl Output {
             } else {
                 batch.clone().expect("present until the last channel")
             };
+            let mut waits = 0u64;
             loop {
                 match channel.put(copy).await {
                     Ok(()) => break,
                     Err(back) => {
                         self.counters.channel_write_fail.add(1);
-                        warn!(
-                            channel = channel.name(),
-                            "channel full for longer than its keep-alive; the source waits \
-                             (raise the channel's capacity, or check its sinks)"
-                        );
+                        if waits == 0 {
+                            warn!(
+                                channel = channel.name(),
+                                "channel full for longer than its keep-alive; the source waits \
+                                 and reads nothing meanwhile (check the channel's sinks, or raise \
+                                 its capacity)"
+                            );
+                        }
+                        waits += 1;
                         copy = back;
                     }
                 }
+            }
+            if waits > 0 {
+                info!(
+                    channel = channel.name(),
+                    keep_alive_periods = waits,
+                    "channel has room again; the source reads on"
+                );
             }
         }
         self.counters.append_batch_accepted.add(1);
