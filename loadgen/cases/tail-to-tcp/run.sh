@@ -5,6 +5,7 @@
 #
 # Environment: LINES (10000000), SIZE (128 bytes per line), IO (auto|uring|epoll), RUNS (1),
 # BATCH, CAPACITY, READ (override the profile's batchSize, channel capacity, readBufferSize),
+# FILES (1: the lines are spread over this many files, app-0.log ..., one stream id each),
 # WORK (a scratch directory; default a new temporary one, removed at the end).
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
@@ -19,6 +20,7 @@ case "$profile" in
 esac
 batch=${BATCH:-$batch}; capacity=${CAPACITY:-$capacity}; read=${READ:-$read}
 lines=${LINES:-10000000}
+files=${FILES:-1}
 size=${SIZE:-128}
 io=${IO:-auto}
 runs=${RUNS:-1}
@@ -37,8 +39,23 @@ trap cleanup EXIT
 cargo build --release --workspace --quiet --manifest-path "$root/Cargo.toml"
 bin="$root/target/release"
 mkdir -p "$WORK/in"
-if [ ! -f "$WORK/in/app.log" ] || [ "$(stat -c %s "$WORK/in/app.log")" != "$((lines * size))" ]; then
-  "$bin/spate-loadgen" prefill --file "$WORK/in/app.log" --lines "$lines" --size "$size" >/dev/null
+if [ "$files" = 1 ]; then
+  pattern='app\\.log'
+  if [ ! -f "$WORK/in/app.log" ] || [ "$(stat -c %s "$WORK/in/app.log")" != "$((lines * size))" ]; then
+    "$bin/spate-loadgen" prefill --file "$WORK/in/app.log" --lines "$lines" --size "$size" >/dev/null
+  fi
+else
+  pattern='app-[0-9]*\\.log'
+  per_file=$((lines / files))
+  lines=$((per_file * files))
+  if [ "$(ls "$WORK/in" | grep -c '^app-[0-9]*\.log$')" != "$files" ] \
+      || [ "$(stat -c %s "$WORK/in/app-0.log" 2>/dev/null)" != "$((per_file * size))" ]; then
+    rm -f "$WORK"/in/app-*.log
+    for i in $(seq 0 $((files - 1))); do
+      "$bin/spate-loadgen" prefill --file "$WORK/in/app-$i.log" --lines "$per_file" --size "$size" \
+        --stream "$i" >/dev/null
+    done
+  fi
 fi
 
 machine=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -59,7 +76,7 @@ for run in $(seq 1 "$runs"); do
     sleep 0.05
   done
   [ -n "$port" ] || { echo "receiver did not start: $(cat "$WORK/recv.err")" >&2; exit 1; }
-  sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$port|g" -e "s|@BATCH@|$batch|g" \
+  sed -e "s|@WORK@|$WORK|g" -e "s|@PATTERN@|$pattern|g" -e "s|@PORT@|$port|g" -e "s|@BATCH@|$batch|g" \
       -e "s|@CAPACITY@|$capacity|g" -e "s|@READ@|$read|g" \
       "$here/agent.properties" >"$WORK/agent.properties"
   "$bin/spate" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
@@ -79,7 +96,7 @@ for run in $(seq 1 "$runs"); do
   if ! grep -q "\"unique\":$lines," "$WORK/recv.json"; then
     echo "run $run: the receiver did not get every line; logs kept in $WORK.run$run" >&2
     cp -r "$WORK" "$WORK.run$run" 2>/dev/null || true
-    rm -f "$WORK.run$run/in/app.log"
+    rm -rf "$WORK.run$run/in"
   fi
   python3 - "$WORK/recv.json" <<PY
 import json, sys
@@ -87,7 +104,7 @@ r = json.load(open(sys.argv[1]))
 cpu = ($utime + $stime) / $ticks
 print(json.dumps({
     "case": "tail-to-tcp", "profile": "$profile", "run": $run, "io": "$io",
-    "batch": $batch, "capacity": $capacity, "read_buffer": $read,
+    "batch": $batch, "capacity": $capacity, "read_buffer": $read, "files": $files,
     "lines": $lines, "line_bytes": $size,
     "received": r["unique"], "missing": r["missing"], "duplicates": r["duplicates"],
     "seconds": round(r["seconds"], 3),
