@@ -46,8 +46,6 @@ pub struct TailedFile {
     pub id: FileId,
     /// Path it was last seen under.
     pub path: PathBuf,
-    /// The file group it matched first.
-    pub group: usize,
     file: ReadFile,
     /// File offset of `buf[0]`.
     pub buf_pos: u64,
@@ -76,12 +74,10 @@ pub struct TailedFile {
 
 impl TailedFile {
     /// Wraps an open file that will be read from `pos`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         serial: u64,
         id: FileId,
         path: PathBuf,
-        group: usize,
         file: ReadFile,
         pos: u64,
         fingerprint: Option<Fingerprint>,
@@ -91,7 +87,6 @@ impl TailedFile {
             serial,
             id,
             path,
-            group,
             file,
             buf_pos: pos,
             buf: BytesMut::new(),

@@ -498,7 +498,6 @@ impl State {
             serial,
             id,
             found.path.clone(),
-            found.group,
             file,
             pos,
             fingerprint,

@@ -53,7 +53,7 @@ pub struct Watcher {
     inotify: Option<Rc<Inotify>>,
     shared: Rc<RefCell<Shared>>,
     wake: Rc<Notify>,
-    /// Directories to watch, and whether a watch is in place.
+    /// Directories to watch; those with a watch in place are in `Shared::dirs`.
     wanted: Vec<PathBuf>,
 }
 
