@@ -10,10 +10,7 @@
 //! Each command prints one JSON line to stdout; diagnostics go to stderr. The line format is in
 //! [`line`].
 
-mod line;
-mod prefill;
-mod recv;
-mod send;
+use spate_loadgen::{prefill, recv, send};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +19,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use recv::framing::Framing;
+use spate_loadgen::recv::framing::Framing;
 
 #[derive(Debug, Parser)]
 #[command(name = "spate-loadgen", version, about)]

@@ -1,0 +1,3 @@
+//! Reports: the figures of a run or a sweep ([`model`]) and their rendering.
+
+pub mod model;
