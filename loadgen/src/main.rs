@@ -119,7 +119,7 @@ fn run(cli: Cli) -> Result<()> {
                 listen: a.listen,
                 framing: a.framing,
                 expect: a.expect,
-                idle_timeout: seconds("idle-timeout", a.idle_timeout)?,
+                idle_timeout: Some(seconds("idle-timeout", a.idle_timeout)?),
                 max_time: a
                     .max_seconds
                     .map(|s| seconds("max-seconds", s))

@@ -196,3 +196,86 @@ fn bad_arguments_fail_with_a_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("at least 43 bytes"), "{err}");
 }
+
+/// The in-process receiver that scenarios use: live counts, a collector outage on demand
+/// (listener and connections closed, then listening again on the same port), and the report.
+#[test]
+fn handle_pauses_like_a_collector_outage_and_resumes_on_the_same_port() {
+    use spate_loadgen::recv::{framing::Framing, RecvConfig, RecvHandle};
+    use std::time::{Duration, Instant};
+
+    let handle = RecvHandle::spawn(RecvConfig {
+        listen: "127.0.0.1:0".into(),
+        framing: Framing::Newline,
+        expect: None,
+        idle_timeout: None,
+        max_time: None,
+        report_every: None,
+        max_frame: 1 << 20,
+    })
+    .unwrap();
+    let addr = handle.addr();
+    let lines = |from: u64, to: u64| {
+        let mut buf = Vec::new();
+        for seq in from..to {
+            spate_loadgen::line::format_line(
+                &mut buf,
+                seq,
+                spate_loadgen::prefill::now_ns(),
+                0,
+                100,
+            );
+        }
+        buf
+    };
+    let wait_for = |what: &str, cond: &dyn Fn(&spate_loadgen::recv::LiveCounts) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = handle.sample();
+            if cond(&s.counts) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {:?}",
+                s.counts
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    let mut first = TcpStream::connect(addr).unwrap();
+    first.write_all(&lines(0, 1000)).unwrap();
+    let s = wait_for("1000 lines", &|c| c.unique == 1000);
+    assert_eq!(s.interval.len(), 1000, "every unique line has a latency");
+
+    handle.pause();
+    wait_for("the pause", &|c| c.paused && c.open_connections == 0);
+    // The open connection was closed by the receiver, and new ones are refused.
+    let mut byte = [0u8; 1];
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(matches!(first.read(&mut byte), Ok(0) | Err(_)));
+    assert!(TcpStream::connect(addr).is_err(), "refused while paused");
+
+    handle.resume();
+    wait_for("the resume", &|c| !c.paused);
+    let mut second = TcpStream::connect(addr).unwrap();
+    // A redelivery of the last 100 lines, then new ones.
+    second.write_all(&lines(900, 2000)).unwrap();
+    drop(second);
+    let s = wait_for("2000 lines", &|c| c.unique == 2000);
+    assert_eq!(s.interval.len(), 1000);
+
+    let report = handle.finish().unwrap();
+    assert_eq!(
+        (report.unique, report.duplicates, report.missing),
+        (2000, 100, 0)
+    );
+    assert_eq!(report.connections, 2);
+    assert_eq!(report.stopped_by, "finish");
+    let latency = report.latency.unwrap();
+    assert_eq!(latency.count, 2000);
+    assert!(latency.max_ms < 10_000.0, "{latency:?}");
+}

@@ -11,7 +11,10 @@ use memchr::{memchr, memchr_iter};
 use super::tally::Tally;
 
 /// How frames are delimited on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum Framing {
     /// Each frame ends with `\n`.
     Newline,

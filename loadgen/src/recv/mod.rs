@@ -1,24 +1,42 @@
-//! `recv`: accept TCP connections, split frames, account every line, print one JSON report.
+//! `recv`: accept TCP connections, split frames, account every line and its latency.
 //!
 //! One thread serves every connection with `poll(2)`: the receiver's job is to be much faster
 //! than the agent, and one core reading large chunks (memchr for frame ends, fixed-position parse,
 //! a bitmap per stream) goes well past the agent's target. All connections share one read buffer,
 //! so memory does not grow with the number of connections; only each connection's partial frame
 //! is kept between reads (see [`framing`]).
+//!
+//! Two ways to run it:
+//!
+//! * [`run`], the `recv` command: serve on the calling thread until a stop condition holds
+//!   (`--expect`, idle, `--max-seconds`) and return the report;
+//! * [`RecvHandle::spawn`], for scenarios: serve on a thread of its own, publish live counts and
+//!   the latency of each interval ([`RecvHandle::sample`]), stop listening and drop every
+//!   connection on demand to play a collector outage ([`RecvHandle::pause`]), and return the
+//!   report at [`RecvHandle::finish`].
+//!
+//! The receive time of a read is taken once per read, before it returns data; a line's latency
+//! is therefore measured to the moment its bytes were handed over, not to when it was parsed.
 
 pub mod framing;
 pub mod tally;
 
 use std::io::{self, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::prefill::now_ns;
+use crate::report::model::Latency;
 use framing::{Connection, Framing};
-use tally::{StreamSummary, Tally};
+use tally::{latency_histogram, latency_summary, StreamSummary, Tally};
 
 /// Bytes asked for per `read`.
 pub const READ_BYTES: usize = 4 << 20;
@@ -31,7 +49,7 @@ pub struct RecvConfig {
     /// Stop once this many unique lines arrived.
     pub expect: Option<u64>,
     /// Stop when no byte arrived for this long (counted from the first byte on).
-    pub idle_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
     /// Stop this long after start, whatever happens.
     pub max_time: Option<Duration>,
     /// Print progress to stderr this often.
@@ -52,15 +70,150 @@ pub struct RecvReport {
     pub duplicates: u64,
     pub out_of_order: u64,
     pub malformed: u64,
+    /// Unique lines whose send time was later than their receive time (recorded as 0 latency).
+    pub clock_skew: u64,
+    /// End-to-end latency of the unique lines (receive time minus the send time in the line);
+    /// `None` when no line arrived.
+    pub latency: Option<Latency>,
     /// From the first byte to the last byte.
     pub seconds: f64,
     pub events_per_sec: f64,
     /// Megabytes (10^6 bytes) per second.
     pub mb_per_sec: f64,
     pub connections: u64,
-    /// Why the receiver stopped: `expect`, `idle`, or `max_seconds`.
+    /// Why the receiver stopped: `expect`, `idle`, `max_seconds`, or `finish` (in-process).
     pub stopped_by: &'static str,
     pub streams: std::collections::BTreeMap<String, StreamSummary>,
+}
+
+/// How often the serving thread wakes up at the latest, and publishes live counts when a
+/// [`RecvHandle`] watches it.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Binds, prints `listening on ADDR` to stderr, and receives until a stop condition holds.
+pub fn run(cfg: &RecvConfig) -> Result<RecvReport> {
+    let listener = bind(&cfg.listen)?;
+    eprintln!("listening on {}", listener.local_addr()?);
+    Receiver::new(cfg, listener, None).serve()
+}
+
+fn bind(addr: &str) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Counts published by a receiver running under a [`RecvHandle`].
+#[derive(Debug, Clone)]
+pub struct LiveCounts {
+    pub lines: u64,
+    pub unique: u64,
+    pub bytes: u64,
+    pub malformed: u64,
+    /// Connections accepted so far.
+    pub connections: u64,
+    pub open_connections: usize,
+    /// Whether the receiver is currently refusing connections ([`RecvHandle::pause`]).
+    pub paused: bool,
+}
+
+/// What [`RecvHandle::sample`] returns: the counts so far and the latencies since the last sample.
+#[derive(Debug)]
+pub struct LiveSample {
+    pub counts: LiveCounts,
+    /// Latency of the unique lines received since the previous sample, in microseconds.
+    pub interval: Histogram<u64>,
+}
+
+/// State shared between a [`RecvHandle`] and its serving thread.
+#[derive(Debug)]
+struct Shared {
+    stop: AtomicBool,
+    pause: AtomicBool,
+    live: Mutex<LiveSample>,
+}
+
+/// A receiver serving on its own thread; see the module docs.
+#[derive(Debug)]
+pub struct RecvHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    thread: JoinHandle<Result<RecvReport>>,
+}
+
+impl RecvHandle {
+    /// Binds `cfg.listen` (on this thread, so a bad address is reported here) and starts serving.
+    /// The stop conditions of `cfg` still apply; [`RecvHandle::finish`] stops it in any case.
+    pub fn spawn(cfg: RecvConfig) -> Result<RecvHandle> {
+        let listener = bind(&cfg.listen)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            pause: AtomicBool::new(false),
+            live: Mutex::new(LiveSample {
+                counts: LiveCounts {
+                    lines: 0,
+                    unique: 0,
+                    bytes: 0,
+                    malformed: 0,
+                    connections: 0,
+                    open_connections: 0,
+                    paused: false,
+                },
+                interval: latency_histogram(3),
+            }),
+        });
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("recv".into())
+            .spawn(move || Receiver::new(&cfg, listener, Some(theirs)).serve())
+            .context("cannot start the receiver thread")?;
+        Ok(RecvHandle {
+            addr,
+            shared,
+            thread,
+        })
+    }
+
+    /// The address it listens on (the real port when port 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The counts so far and the latencies received since the previous call (at most
+    /// [`TICK`] old).
+    pub fn sample(&self) -> LiveSample {
+        let mut live = self
+            .shared
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let interval = std::mem::replace(&mut live.interval, latency_histogram(3));
+        LiveSample {
+            counts: live.counts.clone(),
+            interval,
+        }
+    }
+
+    /// Closes the listening socket and every connection, as a collector that went down; until
+    /// [`RecvHandle::resume`], connection attempts are refused.
+    pub fn pause(&self) {
+        self.shared.pause.store(true, Ordering::Relaxed);
+    }
+
+    /// Listens again on the same address.
+    pub fn resume(&self) {
+        self.shared.pause.store(false, Ordering::Relaxed);
+    }
+
+    /// Stops serving and returns the report. Frames still partial on open connections are not
+    /// counted (they may yet have completed).
+    pub fn finish(self) -> Result<RecvReport> {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .join()
+            .map_err(|_| anyhow!("the receiver thread panicked"))?
+    }
 }
 
 struct Peer {
@@ -68,18 +221,18 @@ struct Peer {
     conn: Connection,
 }
 
-/// Binds, prints `listening on ADDR` to stderr, and receives until a stop condition holds.
-pub fn run(cfg: &RecvConfig) -> Result<RecvReport> {
-    let listener = TcpListener::bind(&cfg.listen)
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    listener.set_nonblocking(true)?;
-    eprintln!("listening on {}", listener.local_addr()?);
-    Receiver::new(cfg).serve(&listener)
-}
-
 struct Receiver<'a> {
     cfg: &'a RecvConfig,
+    /// `None` while paused.
+    listener: Option<TcpListener>,
+    addr: SocketAddr,
+    control: Option<Arc<Shared>>,
     tally: Tally,
+    /// Latency of every unique line so far, microseconds, 3 significant digits.
+    latency: Histogram<u64>,
+    /// The last interval's latencies on their way to `latency` and the shared state.
+    scratch: Histogram<u64>,
+    next_publish: Instant,
     peers: Vec<Peer>,
     buf: Vec<u8>,
     bytes: u64,
@@ -90,11 +243,20 @@ struct Receiver<'a> {
 }
 
 impl<'a> Receiver<'a> {
-    fn new(cfg: &'a RecvConfig) -> Self {
+    fn new(cfg: &'a RecvConfig, listener: TcpListener, control: Option<Arc<Shared>>) -> Self {
         let now = Instant::now();
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         Receiver {
             cfg,
+            listener: Some(listener),
+            addr,
+            control,
             tally: Tally::new(),
+            latency: latency_histogram(3),
+            scratch: latency_histogram(3),
+            next_publish: now,
             peers: Vec::new(),
             buf: vec![0; Connection::carry_capacity(cfg.max_frame) + READ_BYTES],
             bytes: 0,
@@ -105,7 +267,7 @@ impl<'a> Receiver<'a> {
         }
     }
 
-    fn serve(mut self, listener: &TcpListener) -> Result<RecvReport> {
+    fn serve(mut self) -> Result<RecvReport> {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut next_report = self.cfg.report_every.map(|d| (self.started + d, d));
         let mut last_progress = (self.started, 0u64, 0u64);
@@ -120,10 +282,14 @@ impl<'a> Receiver<'a> {
                     next_report = Some((at + every, every));
                 }
             }
+            self.follow_pause();
+            self.publish(now);
 
             fds.clear();
-            fds.push(pollfd(listener.as_raw_fd()));
+            // While paused there is no listener: poll then only sleeps until the next tick.
+            let listening = self.listener.as_ref().map(|l| pollfd(l.as_raw_fd()));
             fds.extend(self.peers.iter().map(|p| pollfd(p.socket.as_raw_fd())));
+            fds.extend(listening);
             let timeout = self.poll_timeout(now, next_report.map(|(at, _)| at));
             // SAFETY: `fds` is a valid, initialised slice of pollfd for the duration of the call
             // and its length is passed alongside; poll only writes the `revents` fields.
@@ -135,25 +301,29 @@ impl<'a> Receiver<'a> {
                 }
                 return Err(err).context("poll failed");
             }
-            // Peers first, while `fds[1..]` still lines up with `self.peers`; backwards so that
-            // removing a closed peer (swap_remove) only moves one already visited.
-            for i in (0..fds.len() - 1).rev() {
-                if fds[i + 1].revents != 0 {
+            // Peers first, while `fds[..peers]` still lines up with `self.peers`; backwards so
+            // that removing a closed peer (swap_remove) only moves one already visited.
+            for i in (0..self.peers.len()).rev() {
+                if fds[i].revents != 0 {
                     self.read_peer(i);
                 }
             }
-            if fds[0].revents != 0 {
-                self.accept(listener)?;
+            if listening.is_some() && fds.last().is_some_and(|l| l.revents != 0) {
+                self.accept()?;
             }
         };
         Ok(self.report(stopped_by))
     }
 
     fn stop_reason(&self, now: Instant) -> Option<&'static str> {
+        if matches!(&self.control, Some(c) if c.stop.load(Ordering::Relaxed)) {
+            return Some("finish");
+        }
         if matches!(self.cfg.expect, Some(n) if self.tally.unique >= n) {
             return Some("expect");
         }
-        if self.first_byte.is_some() && now >= self.last_byte + self.cfg.idle_timeout {
+        if matches!((self.first_byte, self.cfg.idle_timeout), (Some(_), Some(idle)) if now >= self.last_byte + idle)
+        {
             return Some("idle");
         }
         if matches!(self.cfg.max_time, Some(max) if now >= self.started + max) {
@@ -162,25 +332,69 @@ impl<'a> Receiver<'a> {
         None
     }
 
-    /// Milliseconds until the nearest deadline (idle, max time, progress report), -1 for none.
-    fn poll_timeout(&self, now: Instant, report_at: Option<Instant>) -> libc::c_int {
-        let deadlines = [
-            self.first_byte
-                .map(|_| self.last_byte + self.cfg.idle_timeout),
-            self.cfg.max_time.map(|m| self.started + m),
-            report_at,
-        ];
-        match deadlines.into_iter().flatten().min() {
-            None => -1,
-            Some(at) => {
-                let wait = at.saturating_duration_since(now);
-                // Round up so that we do not spin on a deadline a fraction of a ms away.
-                wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+    /// Under a handle: drops the listener and every connection when asked to pause, listens
+    /// again when asked to resume.
+    fn follow_pause(&mut self) {
+        let Some(control) = &self.control else { return };
+        let pause = control.pause.load(Ordering::Relaxed);
+        if pause && self.listener.is_some() {
+            self.listener = None;
+            for mut peer in self.peers.drain(..) {
+                peer.conn.close(&mut self.tally);
             }
+        } else if !pause && self.listener.is_none() {
+            // The port was ours a moment ago; if something else took it, try again next tick.
+            self.listener = bind(&self.addr.to_string()).ok();
         }
     }
 
-    fn accept(&mut self, listener: &TcpListener) -> Result<()> {
+    /// Once per [`TICK`] (and at the end): adds the interval's latencies to the run's total and,
+    /// under a handle, moves them and the counts to the shared state.
+    fn publish(&mut self, now: Instant) {
+        if now < self.next_publish {
+            return;
+        }
+        self.next_publish = now + TICK;
+        self.tally.take_interval(&mut self.scratch);
+        // Histograms made by `latency_histogram` share their bounds, so adding cannot fail.
+        let _ = self.latency.add(&self.scratch);
+        let Some(control) = &self.control else {
+            self.scratch.reset();
+            return;
+        };
+        let mut live = control.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = live.interval.add(&self.scratch);
+        self.scratch.reset();
+        live.counts = LiveCounts {
+            lines: self.tally.lines,
+            unique: self.tally.unique,
+            bytes: self.bytes,
+            malformed: self.tally.malformed,
+            connections: self.connections,
+            open_connections: self.peers.len(),
+            paused: self.listener.is_none(),
+        };
+    }
+
+    /// Milliseconds until the nearest deadline (idle, max time, progress report, tick).
+    fn poll_timeout(&self, now: Instant, report_at: Option<Instant>) -> libc::c_int {
+        let idle = self.first_byte.and(self.cfg.idle_timeout);
+        let deadlines = [
+            idle.map(|idle| self.last_byte + idle),
+            self.cfg.max_time.map(|m| self.started + m),
+            report_at,
+            Some(now + TICK),
+        ];
+        let at = deadlines.into_iter().flatten().min().unwrap_or(now + TICK);
+        let wait = at.saturating_duration_since(now);
+        // Round up so that we do not spin on a deadline a fraction of a ms away.
+        wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+    }
+
+    fn accept(&mut self) -> Result<()> {
+        let Some(listener) = &self.listener else {
+            return Ok(());
+        };
         loop {
             match listener.accept() {
                 Ok((socket, _)) => {
@@ -209,6 +423,7 @@ impl<'a> Receiver<'a> {
                 self.first_byte.get_or_insert(before);
                 self.last_byte = Instant::now();
                 self.bytes += n as u64;
+                self.tally.set_clock(now_ns());
                 let conn = &mut self.peers[i].conn;
                 let start = conn.prepend_pending(&mut self.buf, at);
                 conn.consume(&self.buf[start..at + n], &mut self.tally);
@@ -250,6 +465,8 @@ impl<'a> Receiver<'a> {
         // Anything still open at the stop keeps its partial frame: it may yet complete, so it is
         // neither a line nor malformed. Drop the sockets before summarising.
         self.peers.clear();
+        self.next_publish = self.started;
+        self.publish(Instant::now());
         let s = self.tally.summary(self.cfg.expect);
         let seconds = self.first_byte.map_or(0.0, |first| {
             self.last_byte.duration_since(first).as_secs_f64()
@@ -269,6 +486,8 @@ impl<'a> Receiver<'a> {
             duplicates: s.duplicates,
             out_of_order: s.out_of_order,
             malformed: s.malformed,
+            clock_skew: self.tally.clock_skew,
+            latency: latency_summary(&self.latency),
             seconds,
             events_per_sec: rate(s.lines),
             mb_per_sec: rate(self.bytes) / 1e6,

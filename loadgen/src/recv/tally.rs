@@ -1,13 +1,54 @@
 //! Exactly-once accounting of received lines, per stream.
 //!
 //! [`Tally`] is fed one frame body at a time by the framing decoders and knows nothing about
-//! sockets or clocks, so tests can drive it with crafted input.
+//! sockets; the receive time of the bytes being consumed is set by the caller
+//! ([`Tally::set_clock`]), so tests can drive it with crafted input and crafted clocks.
+//!
+//! # Latency
+//!
+//! A line's end-to-end latency is its receive time minus the send time in its header, in
+//! microseconds, recorded once per (stream, seq): the first arrival, not a redelivered duplicate.
+//! Each stream keeps an HDR histogram with 2 significant digits (about 27 KiB, so 1,000 streams
+//! stay near 27 MiB), and the tally keeps a 3-digit histogram of the current interval that the
+//! caller takes with [`Tally::take_interval`] and merges into the run's total.
+//!
+//! Recording is run-length coalesced: lines of one stream with the same latency (a batch written
+//! at one instant and received in one read) are recorded with one `record_n`, so a receiver
+//! reading megabytes per call spends almost nothing on histograms.
 
 use std::collections::BTreeMap;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::line::{parse_line, MAX_STREAM};
+use crate::report::model::Latency;
+
+/// Highest latency recorded exactly, in microseconds (one hour); longer ones count as this.
+pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds, `sigfig` significant digits.
+pub fn latency_histogram(sigfig: u8) -> Histogram<u64> {
+    // The bounds are constants well inside what hdrhistogram accepts.
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, sigfig).expect("valid histogram bounds")
+}
+
+/// Percentiles of a microsecond histogram, in milliseconds; `None` when it is empty.
+pub fn latency_summary(h: &Histogram<u64>) -> Option<Latency> {
+    if h.is_empty() {
+        return None;
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Some(Latency {
+        count: h.len(),
+        mean_ms: h.mean() / 1000.0,
+        p50_ms: ms(h.value_at_quantile(0.50)),
+        p90_ms: ms(h.value_at_quantile(0.90)),
+        p99_ms: ms(h.value_at_quantile(0.99)),
+        p999_ms: ms(h.value_at_quantile(0.999)),
+        max_ms: ms(h.max()),
+    })
+}
 
 /// Sequence numbers at or above this are not tracked (the bitmap would exceed 1 GiB per stream);
 /// such lines are counted as `malformed`.
@@ -38,7 +79,7 @@ impl SeqSet {
 }
 
 /// What one stream delivered.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct StreamTally {
     lines: u64,
     bytes: u64,
@@ -49,6 +90,32 @@ struct StreamTally {
     /// One past the highest sequence number seen; 0 while nothing was seen.
     end_seq: u64,
     seen: SeqSet,
+    /// Latency of this stream's unique lines, microseconds, 2 significant digits.
+    latency: Histogram<u64>,
+}
+
+impl StreamTally {
+    fn new() -> Self {
+        StreamTally {
+            lines: 0,
+            bytes: 0,
+            unique: 0,
+            duplicates: 0,
+            out_of_order: 0,
+            min_seq: u64::MAX,
+            end_seq: 0,
+            seen: SeqSet::default(),
+            latency: latency_histogram(2),
+        }
+    }
+}
+
+/// Lines of one stream with one latency, not yet recorded (see the module docs).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    stream: u16,
+    latency_us: u64,
+    count: u64,
 }
 
 /// Counters over all connections; see [`Tally::line`] for what each one means.
@@ -63,6 +130,14 @@ pub struct Tally {
     /// Frames that are not numbered lines: unparsable, oversized, cut by a closed connection, or
     /// with a sequence number beyond [`MAX_TRACKED_SEQ`].
     pub malformed: u64,
+    /// Unique lines whose send time was after their receive time (clocks disagree); recorded
+    /// with latency 0.
+    pub clock_skew: u64,
+    /// Receive time of the bytes being consumed, nanoseconds since the UNIX epoch.
+    now_ns: u64,
+    run: Option<Run>,
+    /// Latency of the unique lines since the last [`Tally::take_interval`].
+    interval: Histogram<u64>,
 }
 
 impl Default for Tally {
@@ -78,7 +153,17 @@ impl Tally {
             lines: 0,
             unique: 0,
             malformed: 0,
+            clock_skew: 0,
+            now_ns: 0,
+            run: None,
+            interval: latency_histogram(3),
         }
+    }
+
+    /// Sets the receive time, in nanoseconds since the UNIX epoch, of the frames consumed next.
+    #[inline]
+    pub fn set_clock(&mut self, now_ns: u64) {
+        self.now_ns = now_ns;
     }
 
     /// Accounts one frame: `body` without its terminator or length prefix, `wire_len` the bytes the
@@ -97,12 +182,8 @@ impl Tally {
             return;
         }
         // parse_line yields at most 4 digits, so the index is always within MAX_STREAM.
-        let s = self.streams[usize::from(p.stream)].get_or_insert_with(|| {
-            Box::new(StreamTally {
-                min_seq: u64::MAX,
-                ..StreamTally::default()
-            })
-        });
+        let s =
+            self.streams[usize::from(p.stream)].get_or_insert_with(|| Box::new(StreamTally::new()));
         self.lines += 1;
         s.lines += 1;
         s.bytes += wire_len as u64;
@@ -114,9 +195,51 @@ impl Tally {
             }
             s.end_seq = s.end_seq.max(p.seq + 1);
             s.min_seq = s.min_seq.min(p.seq);
+            let latency_us = match self.now_ns.checked_sub(p.ts_ns) {
+                Some(ns) => ns / 1000,
+                None => {
+                    self.clock_skew += 1;
+                    0
+                }
+            };
+            self.latency(p.stream, latency_us);
         } else {
             s.duplicates += 1;
         }
+    }
+
+    /// Adds one line to the current run, recording the run first if this line does not extend it.
+    #[inline]
+    fn latency(&mut self, stream: u16, latency_us: u64) {
+        match &mut self.run {
+            Some(r) if r.stream == stream && r.latency_us == latency_us => r.count += 1,
+            _ => {
+                self.flush_run();
+                self.run = Some(Run {
+                    stream,
+                    latency_us,
+                    count: 1,
+                });
+            }
+        }
+    }
+
+    /// Records the pending run into its stream's histogram and the interval's.
+    fn flush_run(&mut self) {
+        let Some(r) = self.run.take() else { return };
+        if let Some(s) = &mut self.streams[usize::from(r.stream)] {
+            s.latency.saturating_record_n(r.latency_us, r.count);
+        }
+        self.interval.saturating_record_n(r.latency_us, r.count);
+    }
+
+    /// Adds the latencies recorded since the last call (microseconds, 3 significant digits) to
+    /// `into`, and starts the interval afresh.
+    pub fn take_interval(&mut self, into: &mut Histogram<u64>) {
+        self.flush_run();
+        // Histograms made by `latency_histogram` share their bounds, so adding cannot fail.
+        let _ = into.add(&self.interval);
+        self.interval.reset();
     }
 
     /// Counts a frame that could not be read (cut short, oversized, bad framing).
@@ -126,7 +249,8 @@ impl Tally {
 
     /// Summarises the counts. `missing` per stream is the gaps in `0..=max_seq`; in total it is
     /// at least `expect - unique` when `expect` is given (which also sees lines lost at the end).
-    pub fn summary(&self, expect: Option<u64>) -> Summary {
+    pub fn summary(&mut self, expect: Option<u64>) -> Summary {
+        self.flush_run();
         let mut streams = BTreeMap::new();
         let mut missing = 0;
         let mut duplicates = 0;
@@ -148,6 +272,7 @@ impl Tally {
                     out_of_order: s.out_of_order,
                     min_seq: s.min_seq,
                     max_seq: s.end_seq - 1,
+                    latency: latency_summary(&s.latency),
                 },
             );
         }
@@ -167,7 +292,7 @@ impl Tally {
 }
 
 /// Totals and per-stream counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub lines: u64,
     pub unique: u64,
@@ -180,7 +305,7 @@ pub struct Summary {
 }
 
 /// One stream's counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamSummary {
     pub lines: u64,
     pub unique: u64,
@@ -190,6 +315,8 @@ pub struct StreamSummary {
     pub out_of_order: u64,
     pub min_seq: u64,
     pub max_seq: u64,
+    /// End-to-end latency of the stream's unique lines (2 significant digits).
+    pub latency: Option<Latency>,
 }
 
 #[cfg(test)]
@@ -276,5 +403,87 @@ mod tests {
         let s = t.summary(None);
         assert_eq!((s.unique, s.duplicates, s.out_of_order), (2, 1, 1));
         assert_eq!(s.missing, 5_000_001 - 2);
+    }
+
+    /// Feeds `(stream, seq, send time)` lines received at `now_ns`.
+    fn feed_at(t: &mut Tally, now_ns: u64, lines: &[(u16, u64, u64)]) {
+        t.set_clock(now_ns);
+        let mut buf = Vec::new();
+        for &(stream, seq, ts) in lines {
+            buf.clear();
+            format_line(&mut buf, seq, ts, stream, 64);
+            t.line(&buf[..63], 64);
+        }
+    }
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn latency_is_receive_time_minus_send_time() {
+        let mut t = Tally::new();
+        let t0 = 1_700_000_000_000 * MS;
+        // 98 lines 1 ms late, one 10 ms late and one 250 ms late, in one stream.
+        let mut lines: Vec<_> = (0..98).map(|seq| (3, seq, t0 - MS)).collect();
+        lines.push((3, 98, t0 - 10 * MS));
+        lines.push((3, 99, t0 - 250 * MS));
+        feed_at(&mut t, t0, &lines);
+        let mut h = latency_histogram(3);
+        t.take_interval(&mut h);
+        let l = latency_summary(&h).unwrap();
+        assert_eq!(l.count, 100);
+        assert!((l.p50_ms - 1.0).abs() < 0.01, "{l:?}");
+        assert!((l.p99_ms - 10.0).abs() < 0.02, "{l:?}");
+        assert!((l.max_ms - 250.0).abs() < 0.3, "{l:?}");
+        let s = t.summary(None);
+        let per_stream = s.streams["3"].latency.clone().unwrap();
+        assert_eq!(per_stream.count, 100);
+        assert!((per_stream.max_ms - 250.0).abs() < 2.5, "{per_stream:?}");
+    }
+
+    #[test]
+    fn duplicates_do_not_count_twice_and_streams_keep_their_own() {
+        let mut t = Tally::new();
+        let t0 = 1_700_000_000_000 * MS;
+        // Stream 1 lines 2 ms late, stream 2 lines 40 ms late, interleaved so that runs break.
+        let lines: Vec<_> = (0..50)
+            .flat_map(|seq| [(1, seq, t0 - 2 * MS), (2, seq, t0 - 40 * MS)])
+            .collect();
+        feed_at(&mut t, t0, &lines);
+        // A redelivery of stream 1, much later: duplicates, so no latency recorded.
+        feed_at(
+            &mut t,
+            t0 + 5_000 * MS,
+            &(0..50).map(|seq| (1, seq, t0 - 2 * MS)).collect::<Vec<_>>(),
+        );
+        let s = t.summary(None);
+        assert_eq!(s.duplicates, 50);
+        let one = s.streams["1"].latency.clone().unwrap();
+        let two = s.streams["2"].latency.clone().unwrap();
+        assert_eq!((one.count, two.count), (50, 50));
+        assert!((one.max_ms - 2.0).abs() < 0.05, "{one:?}");
+        assert!((two.p50_ms - 40.0).abs() < 0.5, "{two:?}");
+        let mut h = latency_histogram(3);
+        t.take_interval(&mut h);
+        assert_eq!(h.len(), 100);
+    }
+
+    #[test]
+    fn intervals_start_afresh_and_skew_is_counted() {
+        let mut t = Tally::new();
+        let t0 = 1_700_000_000_000 * MS;
+        feed_at(&mut t, t0, &[(0, 0, t0 - 3 * MS), (0, 1, t0 - 3 * MS)]);
+        let mut first = latency_histogram(3);
+        t.take_interval(&mut first);
+        // Sent "after" it was received: the clocks disagree; counted, recorded as 0.
+        feed_at(&mut t, t0, &[(0, 2, t0 + 7 * MS)]);
+        let mut second = latency_histogram(3);
+        t.take_interval(&mut second);
+        assert_eq!((first.len(), second.len()), (2, 1));
+        assert_eq!(second.max(), 0);
+        assert_eq!(t.clock_skew, 1);
+        let mut third = latency_histogram(3);
+        t.take_interval(&mut third);
+        assert!(third.is_empty());
+        assert_eq!(latency_summary(&third), None);
     }
 }
