@@ -2,8 +2,11 @@
 //! reports. The binary (`src/main.rs`) is a thin clap front end over these modules, and the
 //! integration tests drive them in-process.
 
+pub mod environment;
 pub mod line;
 pub mod prefill;
+pub mod procstat;
 pub mod recv;
 pub mod report;
 pub mod send;
+pub mod sut;
