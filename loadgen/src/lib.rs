@@ -10,3 +10,6 @@ pub mod recv;
 pub mod report;
 pub mod send;
 pub mod sut;
+pub mod run;
+pub mod scenario;
+pub mod sweep;

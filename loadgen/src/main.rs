@@ -10,7 +10,8 @@
 //! Each command prints one JSON line to stdout; diagnostics go to stderr. The line format is in
 //! [`line`].
 
-use spate_loadgen::{prefill, recv, send};
+use spate_loadgen::scenario::Scenario;
+use spate_loadgen::{prefill, recv, run, send, sweep};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,67 @@ enum Command {
     Recv(RecvArgs),
     /// Stream a file over one TCP connection (sendfile).
     Send(SendArgs),
+    /// Run a scenario against an agent and write a report directory.
+    Run(RunArgs),
+    /// Find the highest rate the agent sustains within a p99 latency SLO.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario file (see loadgen/scenarios/).
+    scenario: PathBuf,
+    /// Report directory (report.json, report.md, SVG charts, agent.log).
+    #[arg(long)]
+    out: PathBuf,
+    /// The spate binary (default: next to spate-loadgen, then the PATH).
+    #[arg(long)]
+    spate: Option<PathBuf>,
+    /// Override the scenario's rate: lines per second, or "max".
+    #[arg(long)]
+    rate: Option<String>,
+    /// Keep the generated log files and position file in OUT/work.
+    #[arg(long)]
+    keep_files: bool,
+    /// No progress bar or progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// The scenario file whose load is swept (its rate and duration are replaced).
+    scenario: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// The latency SLO: highest acceptable p99, e.g. 2ms or 0.5ms.
+    #[arg(long)]
+    slo_p99: String,
+    /// First rate, lines per second.
+    #[arg(long, default_value_t = 10_000.0)]
+    start: f64,
+    /// Each step multiplies the rate by this.
+    #[arg(long, default_value_t = 1.5)]
+    factor: f64,
+    /// Highest rate to offer.
+    #[arg(long)]
+    max_rate: Option<f64>,
+    /// Load duration of each step.
+    #[arg(long, default_value = "10s")]
+    step: String,
+    /// Bisections between the last sustainable and the first unsustainable rate.
+    #[arg(long, default_value_t = 2)]
+    refine: u32,
+    /// Your expected workload, events per second: the report says how much of the host it uses.
+    #[arg(long)]
+    expected: Option<f64>,
+    /// Event size in bytes, newline included, for every step (overrides the scenario).
+    #[arg(long)]
+    size: Option<usize>,
+    #[arg(long)]
+    spate: Option<PathBuf>,
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +164,97 @@ fn seconds(name: &str, s: f64) -> Result<Duration> {
     }
 }
 
+/// A duration such as `10s` or `250ms`.
+fn duration(name: &str, s: &str) -> Result<Duration> {
+    humantime::parse_duration(s)
+        .map_err(|e| anyhow::anyhow!("--{name}: {e}: expected e.g. 10s, 250ms, 1m"))
+}
+
+/// `2ms`, `0.5ms`, `1.5` (milliseconds) -> milliseconds.
+fn millis(name: &str, s: &str) -> Result<f64> {
+    let t = s.trim();
+    let v = if let Some(us) = t.strip_suffix("us") {
+        us.trim().parse::<f64>().map(|v| v / 1000.0)
+    } else if let Some(ms) = t.strip_suffix("ms") {
+        ms.trim().parse::<f64>()
+    } else if let Some(sec) = t.strip_suffix('s') {
+        sec.trim().parse::<f64>().map(|v| v * 1000.0)
+    } else {
+        t.parse::<f64>()
+    };
+    match v {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => bail!("--{name}: expected a positive latency such as 2ms, 500us or 0.5ms, got {s:?}"),
+    }
+}
+
+fn run_scenario(a: RunArgs) -> Result<bool> {
+    let mut sc = Scenario::load(&a.scenario)?;
+    if let Some(rate) = &a.rate {
+        sc.load.rate = match rate.as_str() {
+            "max" => spate_loadgen::scenario::RateSpec::Max,
+            r => match r.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => spate_loadgen::scenario::RateSpec::PerSec(v),
+                _ => bail!("--rate: expected lines per second or \"max\", got {r:?}"),
+            },
+        };
+    }
+    let report = run::run(
+        &sc,
+        &run::RunOptions {
+            out: a.out.clone(),
+            spate: a.spate,
+            progress: !a.quiet,
+            keep_files: a.keep_files,
+        },
+    )?;
+    eprintln!(
+        "{}: {} — report in {}",
+        report.scenario,
+        if report.passed { "passed" } else { "FAILED" },
+        a.out.join("report.md").display()
+    );
+    for c in report.checks.iter().filter(|c| !c.ok) {
+        eprintln!("  failed check {}: {}", c.name, c.detail);
+    }
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(report.passed)
+}
+
+fn run_sweep(a: SweepArgs) -> Result<()> {
+    let sc = Scenario::load(&a.scenario)?;
+    let report = sweep::sweep(
+        &sc,
+        &sweep::SweepOptions {
+            out: a.out.clone(),
+            spate: a.spate,
+            slo_p99_ms: millis("slo-p99", &a.slo_p99)?,
+            start: a.start,
+            factor: a.factor,
+            max_rate: a.max_rate,
+            step: duration("step", &a.step)?,
+            refine: a.refine,
+            expected: a.expected,
+            size: a.size,
+            progress: !a.quiet,
+        },
+    )?;
+    match (&report.headroom, report.max_sustainable_rate) {
+        (Some(h), _) => eprintln!("{}", h.statement),
+        (None, Some(max)) => eprintln!(
+            "highest sustainable rate: {max:.0} events/s at p99 <= {} ms",
+            report.slo_p99_ms
+        ),
+        (None, None) => eprintln!(
+            "no step was sustainable within p99 <= {} ms: try a lower --start",
+            report.slo_p99_ms
+        ),
+    }
+    eprintln!("report in {}", a.out.join("report.md").display());
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let json = match cli.command {
         Command::Prefill(a) => {
@@ -132,6 +285,13 @@ fn run(cli: Cli) -> Result<()> {
             };
             serde_json::to_string(&recv::run(&cfg)?)?
         }
+        Command::Run(a) => {
+            if !run_scenario(a)? {
+                bail!("the scenario's checks failed");
+            }
+            return Ok(());
+        }
+        Command::Sweep(a) => return run_sweep(a),
         Command::Send(a) => serde_json::to_string(&send::send(&send::SendConfig {
             file: a.file,
             addr: a.addr,
