@@ -3,13 +3,14 @@
 //! integration tests drive them in-process.
 
 pub mod environment;
+pub mod gen;
 pub mod line;
 pub mod prefill;
 pub mod procstat;
 pub mod recv;
 pub mod report;
-pub mod send;
-pub mod sut;
 pub mod run;
 pub mod scenario;
+pub mod send;
+pub mod sut;
 pub mod sweep;
