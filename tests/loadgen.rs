@@ -46,6 +46,7 @@ fn a_short_scenario_with_rotation_delivers_every_line_and_writes_its_report() {
             settle = "300ms"
             [agent.properties]
             "sources.r1.batchSize" = "500"
+            "channels.c1.capacity" = "20000"
             "channels.c1.transactionCapacity" = "500"
             "sinks.k1.batch-size" = "500"
             [load]
@@ -73,7 +74,11 @@ fn a_short_scenario_with_rotation_delivers_every_line_and_writes_its_report() {
     assert!(latency.p50_ms <= latency.p99_ms && latency.p99_ms <= latency.max_ms);
     assert!(report.resources.cpu_seconds > 0.0, "{:?}", report.resources);
     assert!(report.resources.peak_rss_bytes > 0);
-    assert!(report.timeline.len() >= 10, "{} samples", report.timeline.len());
+    assert!(
+        report.timeline.len() >= 10,
+        "{} samples",
+        report.timeline.len()
+    );
     assert!(report.timeline.iter().any(|s| s.received_per_sec > 0.0));
     assert!(report.marks.iter().any(|m| m.what == "load finished"));
 
@@ -85,12 +90,18 @@ fn a_short_scenario_with_rotation_delivers_every_line_and_writes_its_report() {
     assert!(md.contains("smoke"), "{md}");
     for svg in ["throughput.svg", "latency.svg", "resources.svg"] {
         let text = fs::read_to_string(out.join(svg)).unwrap();
-        assert!(text.trim_start().starts_with("<svg") || text.starts_with("<?xml"), "{svg}");
+        assert!(
+            text.trim_start().starts_with("<svg") || text.starts_with("<?xml"),
+            "{svg}"
+        );
     }
     let config = fs::read_to_string(out.join("agent.properties")).unwrap();
     assert!(config.contains("a1.sources.r1.batchSize = 500"), "{config}");
     assert!(out.join("agent.log").is_file());
-    assert!(!out.join("work").exists(), "the generated files are removed");
+    assert!(
+        !out.join("work").exists(),
+        "the generated files are removed"
+    );
 }
 
 #[test]
@@ -119,7 +130,10 @@ fn a_collector_outage_loses_nothing() {
     assert!(report.passed, "failed checks: {failed:?}");
     assert_eq!(report.delivery.unique, report.load.lines);
     let marks: Vec<_> = report.marks.iter().map(|m| m.what.as_str()).collect();
-    assert!(marks.contains(&"receiver stopped") && marks.contains(&"receiver back"), "{marks:?}");
+    assert!(
+        marks.contains(&"receiver stopped") && marks.contains(&"receiver back"),
+        "{marks:?}"
+    );
     // While the receiver was down nothing arrived, and the backlog grew.
     let during: Vec<_> = report
         .timeline
@@ -127,5 +141,8 @@ fn a_collector_outage_loses_nothing() {
         .filter(|s| s.t > 1.3 && s.t < 2.4)
         .collect();
     assert!(!during.is_empty());
-    assert!(during.iter().all(|s| s.received_per_sec == 0.0), "{during:?}");
+    assert!(
+        during.iter().all(|s| s.received_per_sec == 0.0),
+        "{during:?}"
+    );
 }

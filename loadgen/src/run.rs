@@ -29,7 +29,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::environment;
-use crate::gen::{self, Counters, FileLoad, GenReport, LineSizes, Rate, RotateMode, Rotation, TcpLoad};
+use crate::gen::{self, Counters, FileLoad, GenReport, Rate, RotateMode, Rotation, TcpLoad};
 use crate::procstat::{ProcSample, ProcSampler};
 use crate::recv::tally::latency_summary;
 use crate::recv::{RecvConfig, RecvHandle, RecvReport};
@@ -95,7 +95,8 @@ struct Run<'a> {
     sc: &'a Scenario,
     opts: &'a RunOptions,
     logs: PathBuf,
-    recv: RecvHandle,
+    /// Taken at the end, by [`RecvHandle::finish`].
+    recv: Option<RecvHandle>,
     wiring: Wiring,
     sut: SystemUnderTest,
     agent: Option<Agent>,
@@ -129,7 +130,7 @@ impl<'a> Run<'a> {
             sc,
             opts,
             logs: logs.to_path_buf(),
-            recv,
+            recv: Some(recv),
             wiring,
             sut: SystemUnderTest::default(),
             agent: None,
@@ -157,7 +158,8 @@ impl<'a> Run<'a> {
 
         // Load, then drain: sample until every line arrived or the drain timeout passed.
         let written_total = |run: &Run| {
-            run.prefilled.as_ref().map_or(0, |p| p.lines) + run.counters.lines.load(Ordering::Relaxed)
+            run.prefilled.as_ref().map_or(0, |p| p.lines)
+                + run.counters.lines.load(Ordering::Relaxed)
         };
         let outage = self.sc.receiver.outage.clone();
         let mut outage_state = 0; // 0 before, 1 during, 2 after
@@ -171,11 +173,11 @@ impl<'a> Run<'a> {
             let t = now.duration_since(started);
             if let Some(o) = &outage {
                 if outage_state == 0 && t >= o.at {
-                    self.recv.pause();
+                    self.recv().pause();
                     self.mark(t, "receiver stopped");
                     outage_state = 1;
                 } else if outage_state == 1 && t >= o.at + o.lasts {
-                    self.recv.resume();
+                    self.recv().resume();
                     self.mark(t, "receiver back");
                     outage_state = 2;
                 }
@@ -198,7 +200,7 @@ impl<'a> Run<'a> {
                 load_done = Some((now, result));
             }
             if timeline.due(now) {
-                let sample = self.recv.sample();
+                let sample = self.recv().sample();
                 unique = sample.counts.unique;
                 let proc = self.proc_sample();
                 timeline.push(now, written_total(&self), &sample, proc);
@@ -227,7 +229,7 @@ impl<'a> Run<'a> {
         }
         // The last lines, and the CPU at the end of delivery (before the stop's own work).
         let end = Instant::now();
-        let final_sample = self.recv.sample();
+        let final_sample = self.recv().sample();
         let cpu_end = self.proc_sample();
         timeline.push(end, written_total(&self), &final_sample, cpu_end);
         if let Some(bar) = bar {
@@ -236,7 +238,7 @@ impl<'a> Run<'a> {
         let (_, load_result) = load_done.context("the load did not finish")?;
         let load = load_result.context("the load generator failed")?;
         let agent_exit = self.stop_agent(end.duration_since(started))?;
-        let recv = self.recv.finish()?;
+        let recv = self.recv.take().context("the receiver is gone")?.finish()?;
         Ok(self.build(
             environment,
             load,
@@ -245,6 +247,12 @@ impl<'a> Run<'a> {
             (cpu_start, cpu_end, end.duration_since(started)),
             agent_exit,
         ))
+    }
+
+    fn recv(&self) -> &RecvHandle {
+        self.recv
+            .as_ref()
+            .expect("the receiver lives until the end of the run")
     }
 
     fn mark(&mut self, t: Duration, what: &str) {
@@ -266,7 +274,7 @@ impl<'a> Run<'a> {
             name: l.name.clone(),
             first_stream: 0,
             rate,
-            sizes: l.size.clone(),
+            sizes: l.size,
             lines,
             duration,
             tick: l.tick,
@@ -376,7 +384,7 @@ impl<'a> Run<'a> {
                 }
                 LoadKind::Tcp => {
                     let addr = match self.sc.agent.kind {
-                        AgentKind::None => self.recv.addr().to_string(),
+                        AgentKind::None => self.recv().addr().to_string(),
                         _ => l.target.clone().context("load.target")?,
                     };
                     let cfg = TcpLoad {
@@ -384,7 +392,7 @@ impl<'a> Run<'a> {
                         connections: l.files,
                         framing: l.framing,
                         rate,
-                        sizes: l.size.clone(),
+                        sizes: l.size,
                         lines: l.lines,
                         duration: l.duration,
                         tick: l.tick,
@@ -489,7 +497,11 @@ impl<'a> Run<'a> {
             (Some(a), Some(b)) => (b.cpu_seconds - a.cpu_seconds).max(0.0),
             _ => 0.0,
         };
-        let rss: Vec<u64> = timeline.samples.iter().filter_map(|s| s.rss_bytes).collect();
+        let rss: Vec<u64> = timeline
+            .samples
+            .iter()
+            .filter_map(|s| s.rss_bytes)
+            .collect();
         let peak_rss = rss
             .iter()
             .copied()

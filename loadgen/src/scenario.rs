@@ -126,7 +126,7 @@ pub struct LoadSection {
     /// Lines per second over all files, or `"max"`.
     #[serde(default)]
     pub rate: RateSpec,
-    #[serde(default = "default_size")]
+    #[serde(default = "default_size", serialize_with = "serialize_size")]
     pub size: LineSizes,
     /// Total lines to write (exact).
     #[serde(default)]
@@ -321,6 +321,22 @@ impl Default for ReportSection {
         ReportSection {
             interval: default_interval(),
         }
+    }
+}
+
+/// Writes a size back the way a scenario file spells it.
+fn serialize_size<S: Serializer>(size: &LineSizes, s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    match *size {
+        LineSizes::Fixed(n) => s.serialize_u64(n as u64),
+        LineSizes::Uniform { min, max } => {
+            let mut m = s.serialize_map(Some(2))?;
+            m.serialize_entry("min", &min)?;
+            m.serialize_entry("max", &max)?;
+            m.end()
+        }
+        LineSizes::Access => s.serialize_str("access"),
+        LineSizes::App => s.serialize_str("app"),
     }
 }
 
@@ -569,8 +585,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.load.rate.per_sec(), Some(20000.0));
-        assert_eq!(s.load.rotate.as_ref().unwrap().mode, RotateModeSpec::Copytruncate);
-        assert_eq!(s.receiver.outage.as_ref().unwrap().lasts, Duration::from_secs(3));
+        assert_eq!(
+            s.load.rotate.as_ref().unwrap().mode,
+            RotateModeSpec::Copytruncate
+        );
+        assert_eq!(
+            s.receiver.outage.as_ref().unwrap().lasts,
+            Duration::from_secs(3)
+        );
         assert_eq!(s.agent.properties["channels.c1.capacity"], "100000");
     }
 

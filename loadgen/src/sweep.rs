@@ -67,7 +67,7 @@ impl SweepOptions {
         if !(self.factor.is_finite() && self.factor > 1.0) {
             bail!("--factor must be above 1");
         }
-        if matches!(self.max_rate, Some(m) if !(m >= self.start)) {
+        if matches!(self.max_rate, Some(m) if m.is_nan() || m < self.start) {
             bail!("--max-rate must be at least --start");
         }
         if self.step < Duration::from_secs(1) {
@@ -104,7 +104,7 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
         bar
     });
     let mut steps: Vec<(SweepStep, RunReport)> = Vec::new();
-    let mut run_step = |rate: f64, steps: &mut Vec<(SweepStep, RunReport)>| -> Result<bool> {
+    let run_step = |rate: f64, steps: &mut Vec<(SweepStep, RunReport)>| -> Result<bool> {
         let n = steps.len();
         if let Some(bar) = &bar {
             bar.set_message(format!("step {}: {rate:.0} lines/s", n + 1));
@@ -226,10 +226,11 @@ pub fn judge(offered: f64, r: &RunReport, slo_p99_ms: f64, step: Duration) -> Sw
         ))
     } else if r.latency.is_none() {
         Some("no latency measured".into())
-    } else if let Some(c) = r.checks.iter().find(|c| c.name == "agent exit" && !c.ok) {
-        Some(format!("agent exit: {}", c.detail))
     } else {
-        None
+        r.checks
+            .iter()
+            .find(|c| c.name == "agent exit" && !c.ok)
+            .map(|c| format!("agent exit: {}", c.detail))
     };
     SweepStep {
         offered_rate: offered,
@@ -277,7 +278,10 @@ fn summarise(sc: &Scenario, o: &SweepOptions, steps: Vec<(SweepStep, RunReport)>
         cpu_seconds_per_million_events: best
             .as_ref()
             .and_then(|b| b.cpu_seconds_per_million_events),
-        p99_ms_at_max: best.as_ref().and_then(|b| b.latency.as_ref()).map(|l| l.p99_ms),
+        p99_ms_at_max: best
+            .as_ref()
+            .and_then(|b| b.latency.as_ref())
+            .map(|l| l.p99_ms),
         headroom,
         steps,
     }
@@ -323,12 +327,14 @@ mod tests {
     use crate::report::model::{Check, Latency, LoadSummary, Sample};
 
     fn report(achieved: f64, missing: u64, lag: i64, p99: f64) -> RunReport {
-        let mut r = RunReport::default();
-        r.load = LoadSummary {
-            achieved_rate: achieved,
-            lines: (achieved * 10.0) as u64,
-            seconds: 10.0,
-            ..LoadSummary::default()
+        let mut r = RunReport {
+            load: LoadSummary {
+                achieved_rate: achieved,
+                lines: (achieved * 10.0) as u64,
+                seconds: 10.0,
+                ..LoadSummary::default()
+            },
+            ..RunReport::default()
         };
         r.delivery.missing = missing;
         r.latency = Some(Latency {
@@ -383,6 +389,10 @@ mod tests {
              your expected load of 250 k events/s uses 25% of it."
         );
         let over = headroom(2_500_000.0, 1_000_000.0, 128.0, 2.0);
-        assert!(over.statement.contains("at least 3 hosts"), "{}", over.statement);
+        assert!(
+            over.statement.contains("at least 3 hosts"),
+            "{}",
+            over.statement
+        );
     }
 }
