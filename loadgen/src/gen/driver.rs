@@ -158,13 +158,16 @@ pub(crate) fn drive<T: Target>(
     }
 
     let seconds = start.elapsed().as_secs_f64();
-    let per_second = |x: f64| if seconds > 0.0 { x / seconds } else { 0.0 };
     Ok(GenReport {
         lines: written,
         bytes,
         seconds,
         target_rate: plan.rate.per_sec(),
-        achieved_rate: per_second(written as f64),
+        achieved_rate: if seconds > 0.0 {
+            written as f64 / seconds
+        } else {
+            0.0
+        },
         targets: n,
         mean_line_bytes: if written > 0 {
             line_bytes as f64 / written as f64
