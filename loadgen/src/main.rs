@@ -5,21 +5,26 @@
 //! spate-loadgen prefill --file /tmp/in.log --lines 10000000 --size 128
 //! spate-loadgen recv --listen 127.0.0.1:5140 --expect 10000000 &
 //! spate-loadgen send --file /tmp/in.log --addr 127.0.0.1:5140
+//! spate-loadgen send --lines 1000000 --rate 50000 --size access --connections 4
+//! spate-loadgen write --dir /tmp/logs --files 100 --rate 20000 --duration 60s --rotate-bytes 64M
 //! ```
 //!
 //! Each command prints one JSON line to stdout; diagnostics go to stderr. The line format is in
 //! [`line`].
 
 use spate_loadgen::scenario::Scenario;
-use spate_loadgen::{prefill, recv, run, send, sweep};
+use spate_loadgen::{gen, prefill, recv, run, send, sweep};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use spate_loadgen::gen::{Counters, GenReport, LineSizes, Rate, RotateMode};
 use spate_loadgen::recv::framing::Framing;
 
 #[derive(Debug, Parser)]
@@ -35,8 +40,10 @@ enum Command {
     Prefill(PrefillArgs),
     /// Receive lines over TCP and check that each arrived exactly once.
     Recv(RecvArgs),
-    /// Stream a file over one TCP connection (sendfile).
+    /// Send generated lines over TCP connections, or stream a file over one (sendfile).
     Send(SendArgs),
+    /// Write numbered lines into log files at a steady rate, with rotation.
+    Write(WriteArgs),
     /// Run a scenario against an agent and write a report directory.
     Run(RunArgs),
     /// Find the highest rate the agent sustains within a p99 latency SLO.
@@ -149,12 +156,128 @@ struct RecvArgs {
 
 #[derive(Debug, Args)]
 struct SendArgs {
-    /// File to send.
-    #[arg(long)]
-    file: PathBuf,
+    /// File to send as it is, over one connection; without it, lines are generated.
+    #[arg(long, conflicts_with_all = ["connections", "framing", "lines", "duration", "rate",
+                                      "size", "tick", "first_stream", "seed"])]
+    file: Option<PathBuf>,
     /// Address to connect to.
     #[arg(long, default_value = "127.0.0.1:5140")]
     addr: String,
+    /// Connections, one stream each (generated lines only).
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// How lines are framed on the wire (generated lines only).
+    #[arg(long, value_enum, default_value_t = Framing::Newline)]
+    framing: Framing,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// What `send` (without `--file`) and `write` generate, and for how long.
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// Stop after exactly this many lines in total.
+    #[arg(long)]
+    lines: Option<u64>,
+    /// Stop after this long (`10s`, `5m`, `1h 30m`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Lines per second over all targets, or `max`.
+    #[arg(long, default_value = "max")]
+    rate: Rate,
+    /// Line size: bytes (`128`), a range (`64-512`), or shaped like `access` or `app` logs.
+    #[arg(long, default_value = "128")]
+    size: LineSizes,
+    /// Pacing granularity at a fixed rate.
+    #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+    tick: Duration,
+    /// Stream id of the first target; target i gets FIRST_STREAM + i.
+    #[arg(long, default_value_t = 0)]
+    first_stream: u16,
+    /// Seed of the line sizes and bodies.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct WriteArgs {
+    /// Existing directory to create the files in.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Number of files.
+    #[arg(long, default_value_t = 1)]
+    files: usize,
+    /// File name; `{i}` is replaced by the file's index (required with more than one file).
+    #[arg(long, default_value = gen::file::DEFAULT_NAME)]
+    name: String,
+    /// Rotate a file once it holds this many bytes (suffixes K, M, G: powers of 1024).
+    #[arg(long, value_parser = parse_bytes)]
+    rotate_bytes: Option<u64>,
+    /// Rotate a file once it is this old.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    rotate_every: Option<Duration>,
+    /// How to rotate (default rename).
+    #[arg(long, value_enum)]
+    rotate_mode: Option<RotateMode>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// Parses a byte count with an optional binary suffix: `1048576`, `512K`, `64M`, `1G`.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.trim().char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s.trim()[..i], 10),
+        Some((i, 'm' | 'M')) => (&s.trim()[..i], 20),
+        Some((i, 'g' | 'G')) => (&s.trim()[..i], 30),
+        _ => (s.trim(), 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("expected a byte count like 1048576, 512K, 64M or 1G, got {s:?}"))
+}
+
+/// Runs a generator while printing a progress line to stderr every second.
+fn with_progress(
+    counters: &Counters,
+    run: impl FnOnce() -> Result<GenReport>,
+) -> Result<GenReport> {
+    let (done, finished) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let started = Instant::now();
+            let mut last = (started, 0u64, 0u64);
+            while let Err(mpsc::RecvTimeoutError::Timeout) =
+                finished.recv_timeout(Duration::from_secs(1))
+            {
+                let now = Instant::now();
+                let (lines, bytes) = (counters.lines.load(Relaxed), counters.bytes.load(Relaxed));
+                let dt = now.duration_since(last.0).as_secs_f64().max(1e-9);
+                eprintln!(
+                    "{{\"progress_seconds\":{:.3},\"lines\":{lines},\"bytes\":{bytes},\
+                     \"rotations\":{},\"lines_per_sec\":{:.0},\"mb_per_sec\":{:.1}}}",
+                    now.duration_since(started).as_secs_f64(),
+                    counters.rotations.load(Relaxed),
+                    (lines - last.1) as f64 / dt,
+                    (bytes - last.2) as f64 / dt / 1e6,
+                );
+                last = (now, lines, bytes);
+            }
+        });
+        let report = run();
+        drop(done);
+        report
+    })
+}
+
+/// `write` and generated `send` need an end: a run without one could only be killed, and would
+/// never print its report.
+fn check_limit(command: &str, load: &LoadArgs) -> Result<()> {
+    if load.lines.is_none() && load.duration.is_none() {
+        bail!("{command} needs --lines or --duration (or both)");
+    }
+    Ok(())
 }
 
 fn seconds(name: &str, s: f64) -> Result<Duration> {
@@ -191,13 +314,8 @@ fn millis(name: &str, s: &str) -> Result<f64> {
 fn run_scenario(a: RunArgs) -> Result<bool> {
     let mut sc = Scenario::load(&a.scenario)?;
     if let Some(rate) = &a.rate {
-        sc.load.rate = match rate.as_str() {
-            "max" => spate_loadgen::scenario::RateSpec::Max,
-            r => match r.parse::<f64>() {
-                Ok(v) if v.is_finite() && v > 0.0 => spate_loadgen::scenario::RateSpec::PerSec(v),
-                _ => bail!("--rate: expected lines per second or \"max\", got {r:?}"),
-            },
-        };
+        sc.load.rate = rate.parse().context("--rate")?;
+        sc.validate().context("--rate")?;
     }
     let report = run::run(
         &sc,
@@ -292,10 +410,63 @@ fn run(cli: Cli) -> Result<()> {
             return Ok(());
         }
         Command::Sweep(a) => return run_sweep(a),
-        Command::Send(a) => serde_json::to_string(&send::send(&send::SendConfig {
-            file: a.file,
-            addr: a.addr,
-        })?)?,
+        Command::Send(a) => match a.file {
+            Some(file) => {
+                serde_json::to_string(&send::send(&send::SendConfig { file, addr: a.addr })?)?
+            }
+            None => {
+                check_limit("send without --file", &a.load)?;
+                let l = a.load;
+                let cfg = gen::TcpLoad {
+                    addr: a.addr,
+                    connections: a.connections,
+                    framing: a.framing,
+                    rate: l.rate,
+                    sizes: l.size,
+                    lines: l.lines,
+                    duration: l.duration,
+                    tick: l.tick,
+                    first_stream: l.first_stream,
+                    seed: l.seed,
+                };
+                let counters = Counters::default();
+                let stop = AtomicBool::new(false);
+                let report = with_progress(&counters, || gen::send_lines(&cfg, &counters, &stop))?;
+                serde_json::to_string(&report)?
+            }
+        },
+        Command::Write(a) => {
+            check_limit("write", &a.load)?;
+            let rotation = match (a.rotate_bytes, a.rotate_every, a.rotate_mode) {
+                (None, None, Some(_)) => {
+                    bail!("--rotate-mode needs --rotate-bytes or --rotate-every")
+                }
+                (None, None, None) => None,
+                (every_bytes, every, mode) => Some(gen::Rotation {
+                    every_bytes,
+                    every,
+                    mode: mode.unwrap_or(RotateMode::Rename),
+                }),
+            };
+            let l = a.load;
+            let cfg = gen::FileLoad {
+                dir: a.dir,
+                files: a.files,
+                name: a.name,
+                first_stream: l.first_stream,
+                rate: l.rate,
+                sizes: l.size,
+                lines: l.lines,
+                duration: l.duration,
+                tick: l.tick,
+                rotation,
+                seed: l.seed,
+            };
+            let counters = Counters::default();
+            let stop = AtomicBool::new(false);
+            let report = with_progress(&counters, || gen::write_files(&cfg, &counters, &stop))?;
+            serde_json::to_string(&report)?
+        }
     };
     println!("{json}");
     Ok(())
@@ -307,6 +478,22 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("spate-loadgen: error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_take_binary_suffixes() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("512K"), Ok(512 << 10));
+        assert_eq!(parse_bytes("64m"), Ok(64 << 20));
+        assert_eq!(parse_bytes(" 1G "), Ok(1 << 30));
+        for bad in ["", "K", "5Q", "-1", "1.5M", "99999999999G"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
         }
     }
 }

@@ -36,7 +36,7 @@ use crate::recv::{RecvConfig, RecvHandle, RecvReport};
 use crate::report::model::{
     Check, Delivery, LoadSummary, Mark, Resources, RunReport, Sample, SystemUnderTest,
 };
-use crate::scenario::{AgentKind, LoadKind, RateSpec, RotateModeSpec, Scenario};
+use crate::scenario::{AgentKind, LoadKind, RotateModeSpec, Scenario};
 use crate::sut::{self, Agent, Wiring};
 
 /// How a run is carried out (as opposed to what it measures, which is the scenario).
@@ -366,10 +366,7 @@ impl<'a> Run<'a> {
     /// Starts the load on its own thread (a prefilled load has nothing left to write).
     fn start_load(&self) -> Result<JoinHandle<Result<GenReport>>> {
         let l = &self.sc.load;
-        let rate = match l.rate {
-            RateSpec::Max => Rate::Max,
-            RateSpec::PerSec(r) => Rate::PerSec(r),
-        };
+        let rate = l.rate;
         let counters = Arc::clone(&self.counters);
         let stop = Arc::clone(&self.stop);
         let thread = std::thread::Builder::new().name("load".into());

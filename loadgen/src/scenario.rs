@@ -31,14 +31,13 @@
 //! `duration`, a prefill needs `lines`, ...), naming the field too.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::gen::LineSizes;
+use crate::gen::{LineSizes, Rate};
 use crate::line::MAX_STREAM;
 use crate::recv::framing::Framing;
 
@@ -124,8 +123,8 @@ pub struct LoadSection {
     #[serde(default = "default_name")]
     pub name: String,
     /// Lines per second over all files, or `"max"`.
-    #[serde(default)]
-    pub rate: RateSpec,
+    #[serde(default = "max_rate", serialize_with = "serialize_rate")]
+    pub rate: Rate,
     #[serde(default = "default_size", serialize_with = "serialize_size")]
     pub size: LineSizes,
     /// Total lines to write (exact).
@@ -160,63 +159,6 @@ pub enum LoadKind {
     #[default]
     File,
     Tcp,
-}
-
-/// `rate = 100000` or `rate = "max"`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub enum RateSpec {
-    #[default]
-    Max,
-    PerSec(f64),
-}
-
-impl RateSpec {
-    pub fn per_sec(self) -> Option<f64> {
-        match self {
-            RateSpec::Max => None,
-            RateSpec::PerSec(r) => Some(r),
-        }
-    }
-}
-
-impl fmt::Display for RateSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RateSpec::Max => f.write_str("max"),
-            RateSpec::PerSec(r) => write!(f, "{r} lines/s"),
-        }
-    }
-}
-
-impl Serialize for RateSpec {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            RateSpec::Max => s.serialize_str("max"),
-            RateSpec::PerSec(r) => s.serialize_f64(*r),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for RateSpec {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Float(f64),
-            Text(String),
-        }
-        let bad = || {
-            serde::de::Error::custom("expected a positive number of lines per second, or \"max\"")
-        };
-        match Raw::deserialize(d)? {
-            Raw::Text(t) if t == "max" => Ok(RateSpec::Max),
-            Raw::Text(_) => Err(bad()),
-            Raw::Int(n) if n > 0 => Ok(RateSpec::PerSec(n as f64)),
-            Raw::Float(x) if x.is_finite() && x > 0.0 => Ok(RateSpec::PerSec(x)),
-            _ => Err(bad()),
-        }
-    }
 }
 
 /// `rotate = { every_bytes = N, every = "30s", mode = "rename" | "copytruncate" }`.
@@ -324,6 +266,18 @@ impl Default for ReportSection {
     }
 }
 
+fn max_rate() -> Rate {
+    Rate::Max
+}
+
+/// Writes a rate back the way a scenario file spells it.
+fn serialize_rate<S: Serializer>(rate: &Rate, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match rate.per_sec() {
+        None => s.serialize_str("max"),
+        Some(r) => s.serialize_f64(r),
+    }
+}
+
 /// Writes a size back the way a scenario file spells it.
 fn serialize_size<S: Serializer>(size: &LineSizes, s: S) -> std::result::Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
@@ -417,6 +371,7 @@ impl Scenario {
             bail!("load.name: a file name, not a path");
         }
         l.size.check().context("load.size")?;
+        l.rate.check().context("load")?;
         match (l.lines, l.duration) {
             (None, None) => bail!("load: give `lines` or `duration` (or both)"),
             (Some(0), _) => bail!("load.lines: must be at least 1"),
@@ -549,7 +504,7 @@ mod tests {
     fn a_minimal_scenario_gets_the_defaults() {
         let s = Scenario::parse("name = \"x\"\n[load]\nduration = \"2s\"\n").unwrap();
         assert_eq!(s.agent.kind, AgentKind::Spate);
-        assert_eq!(s.load.rate, RateSpec::Max);
+        assert_eq!(s.load.rate, Rate::Max);
         assert_eq!(s.load.duration, Some(Duration::from_secs(2)));
         assert_eq!(s.load.files, 1);
         assert_eq!(s.checks.max_missing, 0);

@@ -22,10 +22,10 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::gen::LineSizes;
+use crate::gen::{LineSizes, Rate};
 use crate::report::model::{Headroom, RunReport, SweepReport, SweepStep};
 use crate::run::{self, RunOptions};
-use crate::scenario::{RateSpec, Scenario};
+use crate::scenario::Scenario;
 
 /// The generator must write at least this fraction of the offered rate for a step to count.
 pub const GENERATOR_RATIO: f64 = 0.97;
@@ -110,7 +110,7 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
             bar.set_message(format!("step {}: {rate:.0} lines/s", n + 1));
         }
         let mut step_sc = sc.clone();
-        step_sc.load.rate = RateSpec::PerSec(rate);
+        step_sc.load.rate = Rate::PerSec(rate);
         let report = run::run(
             &step_sc,
             &RunOptions {

@@ -2,6 +2,8 @@
 //! line limit is exact, and reading back every file and every rotated file gives each sequence
 //! number of each stream exactly once, whatever the rotation mode.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -271,4 +273,78 @@ fn a_second_run_into_the_same_files_is_refused() {
     run(&cfg);
     let err = write_files(&cfg, &Counters::default(), &AtomicBool::new(false)).unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
+}
+
+#[test]
+fn the_write_command_prints_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let r = common::loadgen(&[
+        "write",
+        "--dir",
+        d,
+        "--files",
+        "2",
+        "--lines",
+        "1000",
+        "--size",
+        "100",
+        "--rotate-bytes",
+        "10K",
+        "--rotate-mode",
+        "copytruncate",
+        "--first-stream",
+        "3",
+    ]);
+    assert_eq!(r["lines"], 1000);
+    assert_eq!(r["bytes"], 100_000);
+    assert_eq!(r["targets"], 2);
+    assert_eq!(
+        r["rotations"], 8,
+        "50 KB per file, rotated at every 10 KiB: {r}"
+    );
+    let mut cfg = FileLoad::new(dir.path());
+    cfg.files = 2;
+    cfg.first_stream = 3;
+    assert_exactly_once(&read_back(&cfg, |_| {}), 1000, 2);
+}
+
+#[test]
+fn bad_write_arguments_name_the_flag_or_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let fails = |extra: &[&str], want: &str| {
+        let mut args = vec!["write", "--dir", d];
+        args.extend(extra);
+        let err = common::loadgen_fails(&args);
+        assert!(err.contains(want), "{extra:?}: {err}");
+    };
+    fails(&["--lines", "5", "--size", "10"], "size: 10 is too small");
+    fails(
+        &["--lines", "5", "--files", "0"],
+        "files: must be at least 1",
+    );
+    fails(
+        &["--lines", "5", "--files", "2", "--name", "a.log"],
+        "must contain {i}",
+    );
+    fails(&["--lines", "5", "--rate", "0"], "rate: must be a positive");
+    fails(&["--lines", "5", "--rate", "fast"], "--rate");
+    fails(&["--lines", "5", "--duration", "5 parsecs"], "--duration");
+    fails(
+        &["--lines", "5", "--first-stream", "9999", "--files", "2"],
+        "first_stream",
+    );
+    fails(
+        &["--lines", "5", "--rotate-mode", "rename"],
+        "--rotate-mode needs",
+    );
+    fails(
+        &["--lines", "5", "--rotate-bytes", "0"],
+        "rotation.every_bytes",
+    );
+    fails(&["--files", "2"], "--lines or --duration");
+    let missing = dir.path().join("missing");
+    let err = common::loadgen_fails(&["write", "--dir", missing.to_str().unwrap(), "--lines", "1"]);
+    assert!(err.contains("dir: "), "{err}");
 }

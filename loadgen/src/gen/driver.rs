@@ -4,9 +4,9 @@
 //! gets an even share and the total can stop at an exact count. At every step the loop computes
 //! how many lines are due in total (from the [`Pacer`] at a fixed rate, or one full batch per
 //! target when going as fast as possible), and writes each target's owed lines as one batch: one
-//! `write` per target per step, whatever the number of targets. A batch holds at most a pool's
-//! worth of lines; a target owed more (a writer that fell behind) gets the rest at the next step,
-//! which then comes without sleeping.
+//! `write` per due target per step, whatever the number of targets. A batch holds at most a pool's
+//! worth of lines; a target owed more (big lines, a coarse tick, a writer that fell behind) gets
+//! several.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -126,30 +126,31 @@ pub(crate) fn drive<T: Target>(
         }
         .min(limit);
         for (i, (lane, target)) in lanes.iter_mut().zip(targets.iter_mut()).enumerate() {
-            let owed = share(due, n, i).saturating_sub(lane.seq).min(batch);
-            if owed == 0 {
-                continue;
+            let mut owed = share(due, n, i).saturating_sub(lane.seq);
+            while owed > 0 {
+                if stop.load(Relaxed) || (pacer.is_none() && past_end()) {
+                    break 'run;
+                }
+                let k = owed.min(batch);
+                let (frames, lb) = pool.batch(
+                    &mut lane.cursor,
+                    k as usize,
+                    lane.seq,
+                    now_ns(),
+                    lane.stream,
+                );
+                let len = frames.len() as u64;
+                target
+                    .put(frames, counters)
+                    .with_context(|| format!("stopped after {written} lines"))?;
+                lane.seq += k;
+                owed -= k;
+                written += k;
+                bytes += len;
+                line_bytes += lb;
+                counters.lines.fetch_add(k, Relaxed);
+                counters.bytes.fetch_add(len, Relaxed);
             }
-            if stop.load(Relaxed) || (pacer.is_none() && past_end()) {
-                break 'run;
-            }
-            let (frames, lb) = pool.batch(
-                &mut lane.cursor,
-                owed as usize,
-                lane.seq,
-                now_ns(),
-                lane.stream,
-            );
-            let len = frames.len() as u64;
-            target
-                .put(frames, counters)
-                .with_context(|| format!("stopped after {written} lines"))?;
-            lane.seq += owed;
-            written += owed;
-            bytes += len;
-            line_bytes += lb;
-            counters.lines.fetch_add(owed, Relaxed);
-            counters.bytes.fetch_add(len, Relaxed);
         }
         if pacer.as_ref().is_some_and(Pacer::ended) {
             break;
@@ -157,13 +158,16 @@ pub(crate) fn drive<T: Target>(
     }
 
     let seconds = start.elapsed().as_secs_f64();
-    let per_second = |x: f64| if seconds > 0.0 { x / seconds } else { 0.0 };
     Ok(GenReport {
         lines: written,
         bytes,
         seconds,
         target_rate: plan.rate.per_sec(),
-        achieved_rate: per_second(written as f64),
+        achieved_rate: if seconds > 0.0 {
+            written as f64 / seconds
+        } else {
+            0.0
+        },
         targets: n,
         mean_line_bytes: if written > 0 {
             line_bytes as f64 / written as f64
@@ -253,6 +257,24 @@ mod tests {
                 assert_eq!(seqs, (0..want).collect::<Vec<_>>(), "{rate}");
             }
         }
+    }
+
+    #[test]
+    fn more_lines_due_than_a_pool_holds_are_all_written() {
+        // A pool of 4 lines of 1 MiB, 5 lines due per 1 ms tick: several batches per tick.
+        let mut pool = LinePool::new(&LineSizes::Fixed(1 << 20), Framing::Newline, 1);
+        assert_eq!(pool.max_batch(), 4);
+        let mut t = vec![Collect::default()];
+        let p = plan(Rate::PerSec(5000.0), Some(50), None);
+        let r = drive(
+            &mut t,
+            &mut pool,
+            &p,
+            &Counters::default(),
+            &AtomicBool::new(false),
+        );
+        assert_eq!(r.unwrap().lines, 50);
+        assert_eq!(t[0].0.len(), 50 << 20);
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub struct GenReport {
     pub lines: u64,
     /// Bytes written or sent, framing included.
     pub bytes: u64,
-    /// From the start to the last write.
+    /// From the first line (after connecting, for TCP) until the run stopped: the last write,
+    /// the end of the duration, or the stop flag.
     pub seconds: f64,
     /// Lines per second asked for, over all targets; `None` for as fast as possible.
     pub target_rate: Option<f64>,
