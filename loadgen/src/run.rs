@@ -166,7 +166,6 @@ impl<'a> Run<'a> {
         let mut load_done: Option<(Instant, Result<GenReport>)> = None;
         let mut load_thread = Some(load);
         let mut agent_died = None;
-        let mut unique = 0;
         loop {
             std::thread::sleep(Duration::from_millis(20));
             let now = Instant::now();
@@ -201,7 +200,6 @@ impl<'a> Run<'a> {
             }
             if timeline.due(now) {
                 let sample = self.recv().sample();
-                unique = sample.counts.unique;
                 let proc = self.proc_sample();
                 timeline.push(now, written_total(&self), &sample, proc);
                 if let Some(bar) = &mut bar {
@@ -219,7 +217,7 @@ impl<'a> Run<'a> {
                 Some(o) => (*load_end).max(started + o.at + o.lasts),
                 None => *load_end,
             };
-            let everything = unique >= written_total(&self);
+            let everything = self.recv().counts().unique >= written_total(&self);
             if (everything && outage_over)
                 || agent_died.is_some()
                 || now >= drain_from + self.sc.checks.drain_timeout

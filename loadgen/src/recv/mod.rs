@@ -195,6 +195,17 @@ impl RecvHandle {
         }
     }
 
+    /// The counts so far (at most [`TICK`] old), leaving the interval's latencies for
+    /// [`RecvHandle::sample`].
+    pub fn counts(&self) -> LiveCounts {
+        let live = self
+            .shared
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        live.counts.clone()
+    }
+
     /// Closes the listening socket and every connection, as a collector that went down; until
     /// [`RecvHandle::resume`], connection attempts are refused.
     pub fn pause(&self) {
