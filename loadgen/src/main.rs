@@ -63,6 +63,12 @@ struct RunArgs {
     /// Override the scenario's rate: lines per second, or "max".
     #[arg(long)]
     rate: Option<String>,
+    /// Override the scenario's agent.io (spate's --io: auto, uring, epoll).
+    #[arg(long)]
+    io: Option<String>,
+    /// Override the scenario's agent.workers (spate's --workers).
+    #[arg(long)]
+    workers: Option<usize>,
     /// Keep the generated log files and position file in OUT/work.
     #[arg(long)]
     keep_files: bool,
@@ -315,8 +321,14 @@ fn run_scenario(a: RunArgs) -> Result<bool> {
     let mut sc = Scenario::load(&a.scenario)?;
     if let Some(rate) = &a.rate {
         sc.load.rate = rate.parse().context("--rate")?;
-        sc.validate().context("--rate")?;
     }
+    if let Some(io) = a.io {
+        sc.agent.io = io;
+    }
+    if a.workers.is_some() {
+        sc.agent.workers = a.workers;
+    }
+    sc.validate().context("after the command-line overrides")?;
     let report = run::run(
         &sc,
         &run::RunOptions {
