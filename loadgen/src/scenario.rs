@@ -579,4 +579,32 @@ mod tests {
         let e = err("[load]\nduration = \"2s\"\n");
         assert!(e.contains("missing field `name`"), "{e}");
     }
+
+    #[test]
+    fn the_readme_example_spells_every_field_right() {
+        let readme = include_str!("../README.md");
+        let start = readme
+            .find("```toml\nname = \"my-case\"")
+            .expect("the README has the example")
+            + "```toml\n".len();
+        let block = &readme[start..start + readme[start..].find("```").unwrap()];
+        // Uncomment the optional fields: every one of them must be a real field.
+        let uncommented: String = block
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let s: Scenario = toml::from_str(&uncommented).unwrap();
+        let defaults: Scenario = toml::from_str(block).unwrap();
+        assert_eq!(s.load.duration, Some(Duration::from_secs(20)));
+        assert_eq!(s.receiver.outage.unwrap().lasts, Duration::from_secs(10));
+        // The values shown as defaults are the defaults.
+        let plain = Scenario::parse("name = \"my-case\"\n[load]\nlines = 1\n").unwrap();
+        let mut shown = defaults.to_json();
+        let mut real = plain.to_json();
+        for j in [&mut shown, &mut real] {
+            j["load"]["lines"] = serde_json::Value::Null;
+        }
+        assert_eq!(shown, real);
+    }
 }
