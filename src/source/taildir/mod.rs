@@ -44,7 +44,7 @@ use tracing::{debug, info, warn};
 
 use self::file::{FileId, Fill, TailedFile};
 use self::lines::{Framed, LineFramer};
-use self::position::{Fingerprint, Identity, Loaded, Position, PositionError};
+use self::position::{Fingerprint, Identity, Loaded, Persister, Position, PositionError, Snapshot};
 use self::scan::{Found, Matcher};
 use self::watch::Watcher;
 use crate::ack::{Ack, AckQueue, Tracker};
@@ -65,6 +65,9 @@ pub enum TaildirError {
     /// The position file is unreadable.
     #[error(transparent)]
     Position(#[from] PositionError),
+    /// The thread that writes the position file could not be started.
+    #[error("cannot start the position file writer: {0}")]
+    Persister(std::io::Error),
     /// A file group's name pattern is not a valid regular expression.
     #[error("file group `{group}`: invalid file name pattern: {source}")]
     Pattern {
@@ -85,6 +88,8 @@ pub struct Taildir {
     loaded: Loaded,
     output: Output,
     counters: Arc<SourceCounters>,
+    /// Moved into the running state by [`Taildir::run`].
+    persister: Option<Persister>,
 }
 
 /// One batch in flight.
@@ -116,6 +121,8 @@ impl Taildir {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let loaded = position::load(&config.position_file)?;
+        let persister = Persister::spawn(config.position_file.clone(), name, Arc::clone(&counters))
+            .map_err(TaildirError::Persister)?;
         Ok(Taildir {
             name: name.to_owned(),
             config: config.clone(),
@@ -123,11 +130,13 @@ impl Taildir {
             loaded,
             output,
             counters,
+            persister: Some(persister),
         })
     }
 
     /// Runs the source on the current worker until the agent's lifecycle ends it.
-    pub async fn run(self, backend: Backend, control: Control) {
+    pub async fn run(mut self, backend: Backend, control: Control) {
+        let persister = self.persister.take();
         let mut dirs: Vec<PathBuf> = self.matchers.iter().map(|m| m.dir().to_owned()).collect();
         dirs.sort();
         dirs.dedup();
@@ -153,6 +162,7 @@ impl Taildir {
             ready: VecDeque::new(),
             next_serial: 0,
             positions_dirty: true,
+            persister,
             src: self,
             control,
         };
@@ -178,6 +188,8 @@ struct State {
     ready: VecDeque<usize>,
     next_serial: u64,
     positions_dirty: bool,
+    /// Writes the position file off this worker; taken by the final write.
+    persister: Option<Persister>,
 }
 
 /// Why a read turn ended.
@@ -284,8 +296,9 @@ impl State {
             }
         }
         self.release_acks();
-        self.positions_dirty = true;
-        self.write_positions();
+        if let Some(p) = self.persister.take() {
+            p.finish(self.snapshot());
+        }
         info!(
             source = %self.src.name,
             in_flight = self.tracker.in_flight(),
@@ -581,10 +594,19 @@ impl State {
 
     /// Writes the position file if anything changed. A failure is counted and retried on the
     /// next interval; positions only lag, nothing is lost.
+    /// Hands the positions to the writer thread, if they changed.
     fn write_positions(&mut self) {
         if !self.positions_dirty {
             return;
         }
+        if let Some(p) = &self.persister {
+            p.submit(self.snapshot());
+        }
+        self.positions_dirty = false;
+    }
+
+    /// The delivered position and identity of every open file.
+    fn snapshot(&self) -> Snapshot {
         let mut positions = Vec::with_capacity(self.by_id.len());
         let mut identities = Vec::with_capacity(self.by_id.len());
         for f in self.files.iter().flatten() {
@@ -601,15 +623,9 @@ impl State {
                 });
             }
         }
-        match position::save(&self.src.config.position_file, &positions, &identities) {
-            Ok(()) => self.positions_dirty = false,
-            Err(e) => {
-                self.src.counters.generic_processing_fail.add(1);
-                warn!(
-                    file = %self.src.config.position_file.display(),
-                    "cannot write position file: {e}; will retry"
-                );
-            }
+        Snapshot {
+            positions,
+            identities,
         }
     }
 }

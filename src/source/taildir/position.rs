@@ -9,13 +9,26 @@
 //!
 //! Both files are written atomically: a temporary file in the same directory, `fdatasync`, then
 //! `rename`. A crash leaves either the old or the new content, never a torn one.
+//!
+//! The writing happens on a thread of its own ([`Persister`]): an `fdatasync` takes milliseconds
+//! on a busy or network disk, and done on the source's worker it stalled every line arriving
+//! meanwhile (it was the periodic spike of the tail-latency scenario's p99.9, every
+//! `writePosInterval`). Only the newest snapshot matters, so a slow disk makes the writer skip
+//! snapshots, never queue them.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::metrics::SourceCounters;
 
 /// One entry of Flume's position file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +164,89 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// What the source hands to the [`Persister`]: the positions of every open file.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub positions: Vec<Position>,
+    pub identities: Vec<Identity>,
+}
+
+/// How long a failed write waits before it is tried again (unless a newer snapshot comes first).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Writes a source's position file on a dedicated thread; see the module docs.
+///
+/// [`Persister::submit`] never blocks. [`Persister::finish`] waits until the last snapshot
+/// submitted is on disk (or has failed, which is logged), for the final positions at shutdown.
+/// A failed write is counted in `generic_processing_fail`, logged, and retried every
+/// [`RETRY_AFTER`] until it succeeds or a newer snapshot replaces it.
+#[derive(Debug)]
+pub struct Persister {
+    tx: mpsc::Sender<Snapshot>,
+    thread: JoinHandle<()>,
+}
+
+impl Persister {
+    /// Starts the writer thread for the position file `path` of source `source`.
+    pub fn spawn(
+        path: PathBuf,
+        source: &str,
+        counters: Arc<SourceCounters>,
+    ) -> io::Result<Persister> {
+        let (tx, rx) = mpsc::channel::<Snapshot>();
+        let thread = std::thread::Builder::new()
+            .name(format!("{source}-positions"))
+            .spawn(move || {
+                // A snapshot whose write failed, to try again.
+                let mut pending: Option<Snapshot> = None;
+                loop {
+                    let received = match pending {
+                        None => match rx.recv() {
+                            Ok(s) => Some(s),
+                            Err(_) => return,
+                        },
+                        Some(_) => match rx.recv_timeout(RETRY_AFTER) {
+                            Ok(s) => Some(s),
+                            Err(RecvTimeoutError::Timeout) => None,
+                            // The last write failed and the source is gone.
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        },
+                    };
+                    if received.is_some() {
+                        pending = received;
+                    }
+                    // Only the newest snapshot is worth writing.
+                    while let Ok(newer) = rx.try_recv() {
+                        pending = Some(newer);
+                    }
+                    let Some(snapshot) = pending.take() else {
+                        continue;
+                    };
+                    if let Err(e) = save(&path, &snapshot.positions, &snapshot.identities) {
+                        counters.generic_processing_fail.add(1);
+                        warn!(file = %path.display(), "cannot write position file: {e}; will retry");
+                        pending = Some(snapshot);
+                    }
+                }
+            })?;
+        Ok(Persister { tx, thread })
+    }
+
+    /// Hands over the newest positions; they are written soon, on the writer thread.
+    pub fn submit(&self, snapshot: Snapshot) {
+        // The writer only exits after `finish` dropped the sender, so this cannot fail while
+        // `self` lives; if it ever did, the positions would be written at the next submit.
+        let _ = self.tx.send(snapshot);
+    }
+
+    /// Submits the final snapshot and waits until it was written (or its one write failed).
+    pub fn finish(self, last: Snapshot) {
+        let _ = self.tx.send(last);
+        drop(self.tx);
+        let _ = self.thread.join();
+    }
+}
+
 fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(".tmp");
@@ -226,5 +322,55 @@ mod tests {
         assert_eq!(Fingerprint::of(&long), Fingerprint::of(&long[..256]));
         assert_ne!(Fingerprint::of(b"abc"), Fingerprint::of(b"abd"));
         assert_eq!(Fingerprint::of(&long).len, 256);
+    }
+
+    fn snapshot(pos: u64) -> Snapshot {
+        Snapshot {
+            positions: vec![Position {
+                inode: 7,
+                pos,
+                file: "/var/log/a.log".into(),
+            }],
+            identities: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_persister_writes_the_last_snapshot_before_finish_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pos.json");
+        let counters = Arc::new(SourceCounters::default());
+        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters)).unwrap();
+        for pos in 0..100 {
+            p.submit(snapshot(pos));
+        }
+        p.finish(snapshot(1000));
+        assert_eq!(load(&path).unwrap().positions[&7].pos, 1000);
+        assert_eq!(counters.generic_processing_fail.get(), 0);
+    }
+
+    #[test]
+    fn a_failing_write_is_counted_and_retried_until_it_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        // The position file's directory is a regular file for now: every write fails.
+        let blocker = dir.path().join("state");
+        fs::write(&blocker, b"not a directory").unwrap();
+        let path = blocker.join("pos.json");
+        let counters = Arc::new(SourceCounters::default());
+        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters)).unwrap();
+        p.submit(snapshot(5));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while counters.generic_processing_fail.get() == 0 {
+            assert!(std::time::Instant::now() < deadline, "the failure is counted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The disk recovers: the pending snapshot gets written by a retry, with no new submit.
+        fs::remove_file(&blocker).unwrap();
+        while load(&path).map(|l| l.positions.get(&7).map(|p| p.pos)).ok().flatten() != Some(5) {
+            assert!(std::time::Instant::now() < deadline, "the retry writes it");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        p.finish(snapshot(6));
+        assert_eq!(load(&path).unwrap().positions[&7].pos, 6);
     }
 }
