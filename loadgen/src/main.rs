@@ -319,6 +319,7 @@ fn millis(name: &str, s: &str) -> Result<f64> {
 
 fn run_scenario(a: RunArgs) -> Result<bool> {
     let mut sc = Scenario::load(&a.scenario)?;
+    run::stop_on_signals()?;
     if let Some(rate) = &a.rate {
         sc.load.rate = rate.parse().context("--rate")?;
     }
@@ -353,6 +354,7 @@ fn run_scenario(a: RunArgs) -> Result<bool> {
 
 fn run_sweep(a: SweepArgs) -> Result<()> {
     let sc = Scenario::load(&a.scenario)?;
+    run::stop_on_signals()?;
     let report = sweep::sweep(
         &sc,
         &sweep::SweepOptions {

@@ -21,7 +21,7 @@ use std::fs;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,28 @@ use crate::report::model::{
 };
 use crate::scenario::{AgentKind, LoadKind, RotateModeSpec, Scenario};
 use crate::sut::{self, Agent, Wiring};
+
+/// Set by SIGINT or SIGTERM once [`stop_on_signals`] was called: the run in progress stops its
+/// load, stops the agent, and still writes its report (with a failed `interrupted` check).
+fn interrupted() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
+
+/// Whether SIGINT or SIGTERM arrived since [`stop_on_signals`].
+pub fn was_interrupted() -> bool {
+    interrupted().load(Ordering::Relaxed)
+}
+
+/// Makes SIGINT and SIGTERM end runs early but cleanly (see [`was_interrupted`]), instead of
+/// killing spate-loadgen and leaving the agent and gigabytes of generated files behind.
+pub fn stop_on_signals() -> Result<()> {
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(interrupted()))
+            .context("cannot install the signal handler")?;
+    }
+    Ok(())
+}
 
 /// How a run is carried out (as opposed to what it measures, which is the scenario).
 #[derive(Debug, Clone)]
@@ -181,6 +203,10 @@ impl<'a> Run<'a> {
                     outage_state = 2;
                 }
             }
+            if was_interrupted() && !self.stop.load(Ordering::Relaxed) {
+                self.stop.store(true, Ordering::Relaxed);
+                self.mark(t, "interrupted");
+            }
             if let Some(agent) = &mut self.agent {
                 if agent_died.is_none() {
                     if let Some(status) = agent.exited() {
@@ -220,6 +246,7 @@ impl<'a> Run<'a> {
             let everything = self.recv().counts().unique >= written_total(&self);
             if (everything && outage_over)
                 || agent_died.is_some()
+                || was_interrupted()
                 || now >= drain_from + self.sc.checks.drain_timeout
             {
                 break;
@@ -298,8 +325,11 @@ impl<'a> Run<'a> {
             s
         });
         let counters = Counters::default();
-        let report = gen::write_files(&cfg, &counters, &AtomicBool::new(false))
-            .context("prefilling the files")?;
+        let report =
+            gen::write_files(&cfg, &counters, interrupted()).context("prefilling the files")?;
+        if was_interrupted() {
+            bail!("interrupted while prefilling the files");
+        }
         if let Some(s) = spinner {
             s.finish_and_clear();
         }
@@ -430,6 +460,13 @@ impl<'a> Run<'a> {
     ) -> RunReport {
         let sc = self.sc;
         let written = load.lines;
+        if was_interrupted() {
+            self.check(
+                "interrupted",
+                false,
+                "stopped early by a signal: the figures cover the run up to then".into(),
+            );
+        }
         let missing = recv.missing.max(written.saturating_sub(recv.unique));
         let latency = if sc.load.prefill {
             None

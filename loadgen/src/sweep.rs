@@ -156,13 +156,13 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
             bad = Some(rate);
             break;
         }
-        if generator_limited(&steps) {
+        if generator_limited(&steps) || run::was_interrupted() {
             break;
         }
     }
     // Refine between the last good and the first bad rate.
     if let (Some(mut lo), Some(mut hi)) = (good, bad) {
-        if !generator_limited(&steps) {
+        if !generator_limited(&steps) && !run::was_interrupted() {
             for _ in 0..o.refine {
                 let mid = (lo * hi).sqrt();
                 if run_step(mid, &mut steps)? {
@@ -170,7 +170,7 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
                 } else {
                     hi = mid;
                 }
-                if generator_limited(&steps) {
+                if generator_limited(&steps) || run::was_interrupted() {
                     break;
                 }
             }

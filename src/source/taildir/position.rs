@@ -360,12 +360,20 @@ mod tests {
         p.submit(snapshot(5));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while counters.generic_processing_fail.get() == 0 {
-            assert!(std::time::Instant::now() < deadline, "the failure is counted");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failure is counted"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         // The disk recovers: the pending snapshot gets written by a retry, with no new submit.
         fs::remove_file(&blocker).unwrap();
-        while load(&path).map(|l| l.positions.get(&7).map(|p| p.pos)).ok().flatten() != Some(5) {
+        while load(&path)
+            .map(|l| l.positions.get(&7).map(|p| p.pos))
+            .ok()
+            .flatten()
+            != Some(5)
+        {
             assert!(std::time::Instant::now() < deadline, "the retry writes it");
             std::thread::sleep(Duration::from_millis(20));
         }
