@@ -170,12 +170,27 @@ impl<'a> Run<'a> {
         if self.sc.load.prefill {
             self.prefill()?;
         }
-        self.start_agent()?;
-
-        let started = Instant::now();
+        // A prefilled backlog is the work itself: it starts with the agent, and the agent's CPU
+        // from its first instruction counts. A live load starts after the agent settled.
+        let prefilled = self.sc.load.prefill;
+        let agent_start = Instant::now();
+        self.start_agent(!prefilled)?;
+        let started = if prefilled {
+            agent_start
+        } else {
+            Instant::now()
+        };
         let load = self.start_load()?;
         let mut timeline = Timeline::new(started, self.sc.report.interval);
-        let cpu_start = self.proc_sample();
+        let cpu_start = if prefilled {
+            self.sampler.as_ref().map(|_| ProcSample {
+                cpu_seconds: 0.0,
+                rss_bytes: 0,
+                root_peak_rss_bytes: 0,
+            })
+        } else {
+            self.proc_sample()
+        };
         let mut bar = self.progress_bar();
 
         // Load, then drain: sample until every line arrived or the drain timeout passed.
@@ -337,7 +352,8 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn start_agent(&mut self) -> Result<()> {
+    /// Starts the agent; with `settle`, waits `agent.settle` for it to come up.
+    fn start_agent(&mut self, settle: bool) -> Result<()> {
         let a = &self.sc.agent;
         if a.kind == AgentKind::None {
             return Ok(());
@@ -371,7 +387,7 @@ impl<'a> Run<'a> {
                 .collect(),
         };
         let mut agent = Agent::start(&command, &self.opts.out.join("agent.log"))?;
-        let deadline = Instant::now() + a.settle;
+        let deadline = Instant::now() + if settle { a.settle } else { Duration::ZERO };
         while Instant::now() < deadline {
             if let Some(status) = agent.exited() {
                 bail!(
