@@ -374,8 +374,13 @@ fn run_sweep(a: SweepArgs) -> Result<()> {
     match (&report.headroom, report.max_sustainable_rate) {
         (Some(h), _) => eprintln!("{}", h.statement),
         (None, Some(max)) => eprintln!(
-            "highest sustainable rate: {max:.0} events/s at p99 <= {} ms",
-            report.slo_p99_ms
+            "highest sustainable rate: {max:.0} events/s at p99 <= {} ms{}",
+            report.slo_p99_ms,
+            match report.steps.last() {
+                Some(s) if s.achieved_rate < s.offered_rate * sweep::GENERATOR_RATIO =>
+                    " (a floor: the generator could not offer more)",
+                _ => "",
+            }
         ),
         (None, None) => eprintln!(
             "no step was sustainable within p99 <= {} ms: try a lower --start",

@@ -180,7 +180,15 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
         bar.finish_and_clear();
     }
 
-    let report = summarise(&sc, o, steps);
+    let limited = generator_limited(&steps).then(|| steps.last().map(|(s, _)| s.achieved_rate));
+    let mut report = summarise(&sc, o, steps);
+    if let (Some(Some(reached)), Some(h)) = (limited, &mut report.headroom) {
+        h.statement.push_str(&format!(
+            " That rate is a floor, not spate's ceiling: the load generator could not offer more \
+             than {} events/s here (see the last step).",
+            human_rate(reached)
+        ));
+    }
     crate::report::write_sweep(&o.out, &report)?;
     Ok(report)
 }
