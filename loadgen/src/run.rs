@@ -79,6 +79,12 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<RunReport> {
     sc.validate()?;
     fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create the report directory {}", opts.out.display()))?;
+    // The agent's configuration needs absolute paths (Flume requires them for file groups).
+    let opts = &RunOptions {
+        out: fs::canonicalize(&opts.out)
+            .with_context(|| format!("cannot resolve {}", opts.out.display()))?,
+        ..opts.clone()
+    };
     let work = opts.out.join("work");
     if work.exists() {
         fs::remove_dir_all(&work)
