@@ -376,10 +376,10 @@ fn run_sweep(a: SweepArgs) -> Result<()> {
         (None, Some(max)) => eprintln!(
             "highest sustainable rate: {max:.0} events/s at p99 <= {} ms{}",
             report.slo_p99_ms,
-            match report.steps.last() {
-                Some(s) if s.achieved_rate < s.offered_rate * sweep::GENERATOR_RATIO =>
-                    " (a floor: the generator could not offer more)",
-                _ => "",
+            if sweep::generator_ceiling(&report).is_some() {
+                " (a floor: the generator could not offer more)"
+            } else {
+                ""
             }
         ),
         (None, None) => eprintln!(

@@ -139,7 +139,12 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
         Ok(ok)
     };
 
-    // Climb.
+    // Climb. A step that fails because the generator could not offer its rate bounds the search
+    // at what the generator did write, so the refinement stays within what can be offered.
+    let failed_at = |rate: f64, steps: &[(SweepStep, RunReport)]| match steps.last() {
+        Some((s, _)) if generator_limited(steps) => s.achieved_rate.min(rate),
+        _ => rate,
+    };
     let mut rate = o.start;
     let mut good: Option<f64> = None;
     let mut bad: Option<f64> = None;
@@ -153,26 +158,24 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
                 None => rate = next,
             }
         } else {
-            bad = Some(rate);
+            bad = Some(failed_at(rate, &steps));
             break;
         }
-        if generator_limited(&steps) || run::was_interrupted() {
+        if run::was_interrupted() {
             break;
         }
     }
     // Refine between the last good and the first bad rate.
     if let (Some(mut lo), Some(mut hi)) = (good, bad) {
-        if !generator_limited(&steps) && !run::was_interrupted() {
-            for _ in 0..o.refine {
-                let mid = (lo * hi).sqrt();
-                if run_step(mid, &mut steps)? {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-                if generator_limited(&steps) || run::was_interrupted() {
-                    break;
-                }
+        for _ in 0..o.refine {
+            if run::was_interrupted() || hi <= lo * 1.02 {
+                break;
+            }
+            let mid = (lo * hi).sqrt();
+            if run_step(mid, &mut steps)? {
+                lo = mid;
+            } else {
+                hi = failed_at(mid, &steps);
             }
         }
     }
@@ -180,9 +183,8 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
         bar.finish_and_clear();
     }
 
-    let limited = generator_limited(&steps).then(|| steps.last().map(|(s, _)| s.achieved_rate));
     let mut report = summarise(&sc, o, steps);
-    if let (Some(Some(reached)), Some(h)) = (limited, &mut report.headroom) {
+    if let (Some(reached), Some(h)) = (generator_ceiling(&report), &mut report.headroom) {
         h.statement.push_str(&format!(
             " That rate is a floor, not spate's ceiling: the load generator could not offer more \
              than {} events/s here (see the last step).",
@@ -191,6 +193,18 @@ pub fn sweep(base: &Scenario, o: &SweepOptions) -> Result<SweepReport> {
     }
     crate::report::write_sweep(&o.out, &report)?;
     Ok(report)
+}
+
+/// When the first failing rate above the best sustained one failed because the generator could
+/// not offer it, what the generator reached: the result is then a floor for the agent.
+pub fn generator_ceiling(r: &SweepReport) -> Option<f64> {
+    let best = r.max_sustainable_rate.unwrap_or(0.0);
+    r.steps
+        .iter()
+        .filter(|s| !s.sustainable && s.offered_rate > best)
+        .min_by(|a, b| a.offered_rate.total_cmp(&b.offered_rate))
+        .filter(|s| s.achieved_rate < s.offered_rate * GENERATOR_RATIO)
+        .map(|s| s.achieved_rate)
 }
 
 /// Whether the last step failed because the generator could not offer its rate.
@@ -402,5 +416,30 @@ mod tests {
             "{}",
             over.statement
         );
+    }
+
+    #[test]
+    fn the_result_is_a_floor_only_when_the_generator_bounded_it() {
+        let step = |offered: f64, achieved: f64, ok: bool| SweepStep {
+            offered_rate: offered,
+            achieved_rate: achieved,
+            sustainable: ok,
+            ..SweepStep::default()
+        };
+        let mut r = SweepReport {
+            max_sustainable_rate: Some(600_000.0),
+            steps: vec![
+                step(200_000.0, 200_000.0, true),
+                step(600_000.0, 600_000.0, true),
+                step(1_040_000.0, 1_040_000.0, false),
+                step(1_800_000.0, 1_500_000.0, false),
+            ],
+            ..SweepReport::default()
+        };
+        // The agent failed at 1.04 M with the generator keeping up: a real ceiling.
+        assert_eq!(generator_ceiling(&r), None);
+        // Without that step, the generator's 1.5 M was the bound.
+        r.steps.remove(2);
+        assert_eq!(generator_ceiling(&r), Some(1_500_000.0));
     }
 }
