@@ -13,8 +13,9 @@
 //!   longer step would only make it worse);
 //! * the agent stopped cleanly.
 //!
-//! If the generator itself cannot offer a rate (it writes less than 97 % of it), the sweep stops
-//! there and says so: the figure is then a floor for the agent, not its ceiling.
+//! If the generator itself cannot offer a rate (it writes less than 97 % of it), what it did
+//! write becomes the upper bound of the search. When that bound, not a failure of the agent,
+//! ends the search, the result is a floor for the agent and the report says so.
 
 use std::path::PathBuf;
 use std::time::Duration;
