@@ -2,10 +2,10 @@
 //! configuration. Errors below `main` are typed; here they become messages and exit codes:
 //! 0 success, 1 failure while running, 2 bad command line or configuration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use spate::agent::{Agent, AgentOptions};
@@ -77,10 +77,15 @@ struct AgentArgs {
     #[arg(long, default_value_t = 10)]
     drain_timeout: u64,
 
-    /// Flume's switch for its 30 s configuration polling; spate does not reload (yet), so this is
-    /// accepted and has no effect.
+    /// Do not watch the configuration files. By default, as Flume does, they are checked every
+    /// `--reload-interval` seconds, and a change restarts the agent on the new configuration
+    /// (an invalid one is reported and ignored).
     #[arg(long)]
     no_reload_conf: bool,
+
+    /// Seconds between two checks of the configuration files (Flume: 30).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    reload_interval: u64,
 }
 
 fn main() -> ExitCode {
@@ -165,13 +170,20 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
         eprintln!("cannot install signal handlers: {e}");
         return ExitCode::from(1);
     }
-    let agent = match Agent::start(&config, &options) {
+    let mut agent = match Agent::start(&config, &options) {
         Ok(agent) => agent,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
+    let mut config = config;
+    let mut watch = (!args.no_reload_conf && !args.config.conf_file.is_empty()).then(|| {
+        ConfigWatch::new(
+            &args.config.conf_file,
+            Duration::from_secs(args.reload_interval),
+        )
+    });
     loop {
         match signals.recv_timeout(Duration::from_millis(500)) {
             Ok(signal) => {
@@ -185,9 +197,79 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             }
             Err(_) => {}
         }
+        if !watch.as_mut().is_some_and(ConfigWatch::changed) {
+            continue;
+        }
+        let new = match load_config(&args.config) {
+            Ok(new) => new,
+            Err(e) => {
+                error!("the configuration changed but is not valid; still running the previous one:\n{e}");
+                continue;
+            }
+        };
+        if new.describe() == config.describe() {
+            continue;
+        }
+        info!("the configuration changed: stopping the agent and starting it on the new one");
+        agent.stop();
+        agent = match Agent::start(&new, &options) {
+            Ok(started) => {
+                config = new;
+                started
+            }
+            Err(e) => {
+                error!("cannot start the new configuration: {e}; going back to the previous one");
+                match Agent::start(&config, &options) {
+                    Ok(previous) => previous,
+                    Err(e) => {
+                        error!("cannot start the previous configuration again either: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
+        };
     }
     agent.stop();
     ExitCode::SUCCESS
+}
+
+/// Flume's configuration polling: the files' modification time and size, checked every
+/// interval. Only a change triggers a reload; a file that vanished is a change too (its reload
+/// then fails with a clear error and the running agent stays).
+struct ConfigWatch {
+    files: Vec<PathBuf>,
+    stamps: Vec<Option<(std::time::SystemTime, u64)>>,
+    every: Duration,
+    next: Instant,
+}
+
+impl ConfigWatch {
+    fn new(files: &[PathBuf], every: Duration) -> ConfigWatch {
+        ConfigWatch {
+            files: files.to_vec(),
+            stamps: files.iter().map(|f| stamp(f)).collect(),
+            every,
+            next: Instant::now() + every,
+        }
+    }
+
+    /// Whether, at a due check, any file differs from the last check.
+    fn changed(&mut self) -> bool {
+        let now = Instant::now();
+        if now < self.next {
+            return false;
+        }
+        self.next = now + self.every;
+        let stamps: Vec<_> = self.files.iter().map(|f| stamp(f)).collect();
+        let changed = stamps != self.stamps;
+        self.stamps = stamps;
+        changed
+    }
+}
+
+fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 /// Sends SIGTERM and SIGINT to `tx` from a signal-handling thread.

@@ -112,6 +112,11 @@ impl Agent {
     /// Writes `config` to a temporary file and starts `spate agent -n a1` on `backend`
     /// (`epoll` or `uring`) with two workers.
     pub fn start(config: &str, backend: &str) -> Agent {
+        Agent::start_with(config, backend, &[])
+    }
+
+    /// As [`Agent::start`], with more command-line arguments.
+    pub fn start_with(config: &str, backend: &str, extra: &[&str]) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("agent.properties");
         fs::write(&conf, config).expect("write config");
@@ -123,6 +128,7 @@ impl Agent {
             .arg(&conf)
             .args(["-n", "a1", "--io", backend, "--workers", "2"])
             .args(["--log-level", "info"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -139,6 +145,11 @@ impl Agent {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The configuration file the agent was started with.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("agent.properties")
     }
 
     /// What the agent wrote to stderr so far.
