@@ -11,7 +11,7 @@
 //! first write into a closed connection would succeed locally and be lost.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,41 @@ use crate::runtime::io::TcpConn;
 use crate::runtime::Backend;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Resolves `host:port`: an IP literal at once, a name on a helper thread within `timeout`.
+async fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<SocketAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("spate-resolve".into())
+        .spawn(move || {
+            let found = (name.as_str(), port)
+                .to_socket_addrs()
+                .and_then(|mut addrs| {
+                    addrs.next().ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            format!("{name} resolves to no address"),
+                        )
+                    })
+                });
+            // The sink may have given up waiting; then nobody needs the answer.
+            let _ = tx.send(found);
+        })?;
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(_)) => Err(io::Error::other(
+            "the resolver thread ended without an answer",
+        )),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("resolving {host} took longer than {timeout:?}"),
+        )),
+    }
+}
 
 /// Delivers batches to one TCP endpoint.
 #[derive(Debug)]
@@ -58,21 +93,21 @@ impl TcpSink {
         }
     }
 
-    fn resolve(&self) -> io::Result<SocketAddr> {
-        (self.config.hostname.as_str(), self.config.port)
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} resolves to no address", self.config.hostname),
-                )
-            })
+    /// The collector's address. A host name is looked up on a short-lived thread of its own,
+    /// because `getaddrinfo` blocks (a slow DNS server would otherwise stall every source and sink
+    /// of this worker), and the wait is bounded by `connect-timeout`.
+    async fn resolve(&self) -> io::Result<SocketAddr> {
+        resolve(
+            &self.config.hostname,
+            self.config.port,
+            self.config.connect_timeout,
+        )
+        .await
     }
 
     async fn connect(&mut self) -> io::Result<()> {
         let attempt = async {
-            let addr = self.resolve()?;
+            let addr = self.resolve().await?;
             TcpConn::connect(addr, self.backend, self.config.connect_timeout).await
         };
         match attempt.await {
@@ -175,5 +210,29 @@ impl Deliver for TcpSink {
 
     fn succeeded(&mut self) {
         self.backoff = MIN_BACKOFF;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn resolves_literals_and_names_and_fails_clearly() {
+        let t = Duration::from_secs(5);
+        let v4 = resolve("127.0.0.1", 5140, t).await.unwrap();
+        assert_eq!(v4, "127.0.0.1:5140".parse().unwrap());
+        let v6 = resolve("::1", 5140, t).await.unwrap();
+        assert_eq!(v6, "[::1]:5140".parse().unwrap());
+        let named = resolve("localhost", 5140, t).await.unwrap();
+        assert!(named.ip().is_loopback(), "{named}");
+        assert_eq!(named.port(), 5140);
+        // RFC 2606 reserves .invalid: it never resolves (quickly, or at the timeout).
+        let started = std::time::Instant::now();
+        let err = resolve("collector.invalid", 5140, Duration::from_secs(2))
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(4), "bounded wait");
+        assert!(!err.to_string().is_empty());
     }
 }
