@@ -117,6 +117,7 @@ fn a_short_scenario_with_rotation_delivers_every_line_and_writes_its_report() {
 #[test]
 fn a_collector_outage_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
     let report = run_scenario(
         r#"
         name = "outage"
@@ -135,10 +136,16 @@ fn a_collector_outage_loses_nothing() {
         interval = "250ms"
         "#,
         // A relative report directory: the agent's configuration still gets absolute paths.
-        &relative(&dir.path().join("out")),
+        &relative(&out),
     );
     let failed: Vec<_> = report.checks.iter().filter(|c| !c.ok).collect();
-    assert!(report.passed, "failed checks: {failed:?}");
+    assert!(
+        report.passed,
+        "failed checks: {failed:?}\nmarks: {:?}\ntimeline: {:?}\nagent.log:\n{}",
+        report.marks,
+        report.timeline,
+        fs::read_to_string(out.join("agent.log")).unwrap_or_default()
+    );
     assert_eq!(report.delivery.unique, report.load.lines);
     let marks: Vec<_> = report.marks.iter().map(|m| m.what.as_str()).collect();
     assert!(
