@@ -232,6 +232,16 @@ struct Peer {
     conn: Connection,
 }
 
+/// What one read from a peer found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadOutcome {
+    Data,
+    /// Nothing to read now.
+    Nothing,
+    /// The peer closed (or failed) and was removed.
+    Closed,
+}
+
 struct Receiver<'a> {
     cfg: &'a RecvConfig,
     /// `None` while paused.
@@ -349,7 +359,13 @@ impl<'a> Receiver<'a> {
         let Some(control) = &self.control else { return };
         let pause = control.pause.load(Ordering::Relaxed);
         if pause && self.listener.is_some() {
+            // A clean stop: accept nothing more, read what the connections already delivered,
+            // then close them. (A crash would discard the unread bytes in the socket buffers,
+            // which an agent without delivery acknowledgements cannot know about.)
             self.listener = None;
+            for i in (0..self.peers.len()).rev() {
+                while self.read_peer(i) == ReadOutcome::Data {}
+            }
             for mut peer in self.peers.drain(..) {
                 peer.conn.close(&mut self.tally);
             }
@@ -426,7 +442,7 @@ impl<'a> Receiver<'a> {
     }
 
     /// One read from peer `i`; frames go to the tally, a closed peer is removed.
-    fn read_peer(&mut self, i: usize) {
+    fn read_peer(&mut self, i: usize) -> ReadOutcome {
         let at = Connection::carry_capacity(self.cfg.max_frame);
         let before = Instant::now();
         match self.peers[i].socket.read(&mut self.buf[at..]) {
@@ -438,17 +454,16 @@ impl<'a> Receiver<'a> {
                 let conn = &mut self.peers[i].conn;
                 let start = conn.prepend_pending(&mut self.buf, at);
                 conn.consume(&self.buf[start..at + n], &mut self.tally);
+                ReadOutcome::Data
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => ReadOutcome::Data,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ReadOutcome::Nothing,
             // EOF or a reset: nothing more comes on this connection, and a new one never
             // continues its partial frame.
             Ok(_) | Err(_) => {
                 let mut peer = self.peers.swap_remove(i);
                 peer.conn.close(&mut self.tally);
+                ReadOutcome::Closed
             }
         }
     }
