@@ -29,14 +29,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::environment;
-use crate::gen::{self, Counters, FileLoad, GenReport, Rate, RotateMode, Rotation, TcpLoad};
+use crate::gen::{self, Counters, FileLoad, GenReport, Rate, Rotation, TcpLoad};
 use crate::procstat::{ProcSample, ProcSampler};
 use crate::recv::tally::latency_summary;
 use crate::recv::{RecvConfig, RecvHandle, RecvReport};
 use crate::report::model::{
     Check, Delivery, LoadSummary, Mark, Resources, RunReport, Sample, SystemUnderTest,
 };
-use crate::scenario::{AgentKind, LoadKind, RotateModeSpec, Scenario};
+use crate::scenario::{AgentKind, LoadKind, Scenario};
 use crate::sut::{self, Agent, Wiring};
 
 /// Set by SIGINT or SIGTERM once [`stop_on_signals`] was called: the run in progress stops its
@@ -205,7 +205,7 @@ impl<'a> Run<'a> {
                 + run.counters.lines.load(Ordering::Relaxed)
         };
         let outage = self.sc.receiver.outage.clone();
-        let mut outage_state = 0; // 0 before, 1 during, 2 after
+        let mut outage_phase = OutagePhase::Before;
         let mut load_done: Option<(Instant, Result<GenReport>)> = None;
         let mut load_thread = Some(load);
         let mut agent_died = None;
@@ -214,14 +214,14 @@ impl<'a> Run<'a> {
             let now = Instant::now();
             let t = now.duration_since(started);
             if let Some(o) = &outage {
-                if outage_state == 0 && t >= o.at {
+                if outage_phase == OutagePhase::Before && t >= o.at {
                     self.recv().pause();
                     self.mark(t, "receiver stopped");
-                    outage_state = 1;
-                } else if outage_state == 1 && t >= o.at + o.lasts {
+                    outage_phase = OutagePhase::During;
+                } else if outage_phase == OutagePhase::During && t >= o.at + o.lasts {
                     self.recv().resume();
                     self.mark(t, "receiver back");
-                    outage_state = 2;
+                    outage_phase = OutagePhase::After;
                 }
             }
             if was_interrupted() && !self.stop.load(Ordering::Relaxed) {
@@ -259,7 +259,7 @@ impl<'a> Run<'a> {
                 }
                 continue;
             };
-            let outage_over = outage_state != 1;
+            let outage_over = outage_phase != OutagePhase::During;
             let drain_from = match &outage {
                 Some(o) => (*load_end).max(started + o.at + o.lasts),
                 None => *load_end,
@@ -327,10 +327,7 @@ impl<'a> Run<'a> {
             rotation: l.rotate.as_ref().map(|r| Rotation {
                 every_bytes: r.every_bytes,
                 every: r.every,
-                mode: match r.mode {
-                    RotateModeSpec::Rename => RotateMode::Rename,
-                    RotateModeSpec::Copytruncate => RotateMode::CopyTruncate,
-                },
+                mode: r.mode,
             }),
             seed: l.seed,
         }
@@ -630,6 +627,14 @@ impl<'a> Run<'a> {
     fn progress_bar(&self) -> Option<Progress> {
         self.opts.progress.then(|| Progress::new(&self.sc.load))
     }
+}
+
+/// Where a run is with respect to its collector outage (a run without one stays `Before`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutagePhase {
+    Before,
+    During,
+    After,
 }
 
 /// The samples of a run and what the next one is measured against.

@@ -37,7 +37,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::gen::{LineSizes, Rate};
+use crate::gen::{LineSizes, Rate, RotateMode};
 use crate::line::MAX_STREAM;
 use crate::recv::framing::Framing;
 
@@ -170,15 +170,7 @@ pub struct RotateSection {
     #[serde(default, with = "human_duration_opt")]
     pub every: Option<Duration>,
     #[serde(default)]
-    pub mode: RotateModeSpec,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RotateModeSpec {
-    #[default]
-    Rename,
-    Copytruncate,
+    pub mode: RotateMode,
 }
 
 /// `[receiver]`.
@@ -542,7 +534,7 @@ mod tests {
         assert_eq!(s.load.rate.per_sec(), Some(20000.0));
         assert_eq!(
             s.load.rotate.as_ref().unwrap().mode,
-            RotateModeSpec::Copytruncate
+            RotateMode::CopyTruncate
         );
         assert_eq!(
             s.receiver.outage.as_ref().unwrap().lasts,

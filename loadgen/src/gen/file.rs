@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::driver::{self, Plan, Target};
 use super::pool::LinePool;
@@ -41,10 +41,11 @@ pub const DEFAULT_NAME: &str = "app-{i}.log";
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
 
 /// How a file is rotated; see the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RotateMode {
     /// Rename to `NAME.N` and create a new file.
+    #[default]
     Rename,
     /// Copy to `NAME.N` and truncate in place.
     #[value(name = "copytruncate")]
