@@ -81,6 +81,8 @@ pub struct Agent {
     lifecycle: Lifecycle,
     workers: Vec<JoinHandle<std::io::Result<()>>>,
     registry: Registry,
+    /// Source tasks running: one per shard of each source.
+    source_tasks: usize,
     drain_timeout: Duration,
 }
 
@@ -111,6 +113,7 @@ impl Agent {
             .collect();
 
         let mut position_files: HashMap<std::path::PathBuf, &str> = HashMap::new();
+        let mut source_tasks = 0;
         for source in &config.sources {
             let counters = Arc::new(SourceCounters::default());
             let output = Output::new(
@@ -132,16 +135,21 @@ impl Agent {
                             path: cfg.position_file.display().to_string(),
                         });
                     }
-                    let taildir = Taildir::new(&source.name, cfg, output, counters.clone())
-                        .map_err(|e| AgentError::Taildir {
-                            name: source.name.clone(),
-                            source: e,
-                        })?;
-                    let control = lifecycle.control();
-                    tasks.push((
-                        place.source(&source.name),
-                        Box::new(move || Box::pin(taildir.run(backend, control))),
-                    ));
+                    let workers = place.source(&source.name);
+                    let shards =
+                        Taildir::new(&source.name, cfg, output, counters.clone(), workers.len())
+                            .map_err(|e| AgentError::Taildir {
+                                name: source.name.clone(),
+                                source: e,
+                            })?;
+                    for (taildir, &worker) in shards.into_iter().zip(workers) {
+                        let control = lifecycle.control();
+                        tasks.push((
+                            worker,
+                            Box::new(move || Box::pin(taildir.run(backend, control))),
+                        ));
+                        source_tasks += 1;
+                    }
                 }
             }
             registry.sources.push((source.name.clone(), counters));
@@ -215,6 +223,7 @@ impl Agent {
             lifecycle,
             workers,
             registry,
+            source_tasks,
             drain_timeout: options.drain_timeout,
         })
     }
@@ -233,7 +242,7 @@ impl Agent {
     /// the drain timeout; sources write their final positions; workers exit. Returns the number of
     /// events left undelivered (they will be read again at the next start).
     pub fn stop(self) -> usize {
-        let sources = self.registry.sources.len();
+        let sources = self.source_tasks;
         let sinks = self.registry.sinks.len();
         info!("stopping: sources stop reading");
         self.lifecycle.advance(Phase::StopReading);
@@ -270,7 +279,8 @@ impl Agent {
 
 /// Which worker runs which component.
 ///
-/// Sources are dealt round-robin. A sink normally goes to the next worker in turn, so that it
+/// Sources are dealt round-robin; a source with several shards (`shards`) takes that many
+/// consecutive workers, one per shard. A sink normally goes to the next worker in turn, so that it
 /// runs on another core than its source and the two work in parallel, meeting only in the
 /// channel. But a channel that holds fewer than [`SMALL_CHANNEL_BATCHES`] of its sources' batches
 /// cannot keep two cores busy: source and sink would take turns, paying two cross-core wake-ups
@@ -279,7 +289,8 @@ impl Agent {
 /// where the hand-off is a task switch.
 #[derive(Debug)]
 struct Placement {
-    sources: HashMap<String, usize>,
+    /// The workers of each source's shards, in shard order.
+    sources: HashMap<String, Vec<usize>>,
     sinks: HashMap<String, usize>,
 }
 
@@ -291,10 +302,14 @@ impl Placement {
         let mut sources = HashMap::new();
         // For each channel: the worker of its first source and the largest batch put into it.
         let mut feeders: HashMap<&str, (usize, usize)> = HashMap::new();
-        for (i, source) in config.sources.iter().enumerate() {
-            let worker = i % workers;
-            sources.insert(source.name.clone(), worker);
+        let mut next = 0;
+        for source in &config.sources {
             let SourceKind::Taildir(t) = &source.kind;
+            let shards = t.shards.resolve(workers);
+            let placed: Vec<usize> = (next..next + shards).map(|i| i % workers).collect();
+            next += shards;
+            let worker = placed[0];
+            sources.insert(source.name.clone(), placed);
             for channel in &source.channels {
                 let entry = feeders.entry(channel.as_str()).or_insert((worker, 0));
                 entry.1 = entry.1.max(t.batch_size);
@@ -307,7 +322,6 @@ impl Placement {
                 ChannelKind::Memory(m) => (c.name.as_str(), m.capacity),
             })
             .collect();
-        let mut next = config.sources.len();
         let mut sinks = HashMap::new();
         for sink in &config.sinks {
             let small = feeders.get(sink.channel.as_str()).filter(|(_, batch)| {
@@ -325,8 +339,8 @@ impl Placement {
         Placement { sources, sinks }
     }
 
-    fn source(&self, name: &str) -> usize {
-        self.sources[name]
+    fn source(&self, name: &str) -> &[usize] {
+        &self.sources[name]
     }
 
     fn sink(&self, name: &str) -> usize {
@@ -344,5 +358,52 @@ fn log_summary(registry: &Registry) {
     }
     for (name, c) in &registry.sinks {
         info!(sink = %name, counters = ?c.snapshot(), "sink summary");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sources: &[(&str, &str)], capacity: usize) -> AgentConfig {
+        let names: Vec<&str> = sources.iter().map(|(n, _)| *n).collect();
+        let mut text = format!(
+            "a1.sources = {}\na1.channels = c1\na1.sinks = k1\n\
+             a1.channels.c1.type = memory\na1.channels.c1.capacity = {capacity}\n\
+             a1.channels.c1.transactionCapacity = 100\n\
+             a1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n",
+            names.join(" ")
+        );
+        for (name, shards) in sources {
+            text.push_str(&format!(
+                "a1.sources.{name}.type = TAILDIR\na1.sources.{name}.channels = c1\n\
+                 a1.sources.{name}.positionFile = /tmp/{name}.json\n\
+                 a1.sources.{name}.filegroups = f1\na1.sources.{name}.filegroups.f1 = /var/log/.*\n\
+                 a1.sources.{name}.shards = {shards}\n"
+            ));
+        }
+        crate::config::parse_str(&text, None, "a1").expect("valid test config")
+    }
+
+    #[test]
+    fn shards_take_consecutive_workers_and_sinks_follow() {
+        let p = Placement::new(&config(&[("r1", "auto"), ("r2", "1")], 10_000), 4);
+        assert_eq!(p.source("r1"), [0, 1, 2, 3]);
+        assert_eq!(p.source("r2"), [0]);
+        assert_eq!(p.sink("k1"), 1);
+        // More shards than workers: one per worker.
+        let p = Placement::new(&config(&[("r1", "3")], 10_000), 2);
+        assert_eq!(p.source("r1"), [0, 1]);
+        assert_eq!(p.sink("k1"), 0);
+    }
+
+    #[test]
+    fn a_small_channel_keeps_its_sink_with_the_first_shard() {
+        let p = Placement::new(&config(&[("r1", "1")], 100), 2);
+        assert_eq!((p.source("r1"), p.sink("k1")), (&[0][..], 0));
+        let p = Placement::new(&config(&[("r1", "1")], 10_000), 2);
+        assert_eq!((p.source("r1"), p.sink("k1")), (&[0][..], 1));
+        let p = Placement::new(&config(&[("r2", "1"), ("r1", "auto")], 100), 3);
+        assert_eq!((p.source("r1"), p.sink("k1")), (&[1, 2, 0][..], 0));
     }
 }

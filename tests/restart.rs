@@ -19,6 +19,7 @@ both_backends!(
     a_flume_position_file_is_honoured,
     a_reused_inode_is_read_from_the_start,
     a_matching_fingerprint_resumes_at_the_position,
+    a_sharded_source_splits_the_files_and_resumes_every_one,
 );
 
 fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
@@ -283,4 +284,60 @@ fn a_matching_fingerprint_resumes_at_the_position(backend: &str) {
         "lines before the position were sent"
     );
     assert!(collector.missing(FROM..N).is_empty() && collector.duplicates() == 0);
+}
+
+/// `shards = auto` on two workers: each file is read by one shard, both shards get files, and
+/// the position file they share records every file, so a restart repeats nothing.
+fn a_sharded_source_splits_the_files_and_resumes_every_one(backend: &str) {
+    const FILES: u64 = 40;
+    const LINES: u64 = 500;
+    const MORE: u64 = 100;
+    const LEN: usize = 80;
+    let dirs = Dirs::new();
+    for i in 0..FILES {
+        prefill(&dirs.log(&format!("f{i:02}.log")), i * LINES, LINES, LEN);
+    }
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), ".*\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.shards", "auto");
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(FILES * LINES, T, &agent);
+    let log = agent.stderr();
+    for shard in 0..2 {
+        let tailing = log
+            .lines()
+            .filter(|l| l.contains("tailing") && l.contains(&format!("shard={shard}")))
+            .count();
+        // 40 files all landing on one shard has a chance of 2^-39.
+        assert!(tailing > 0, "shard {shard} tails no file\n{log}");
+    }
+    agent.stop();
+    collector.assert_exactly_once(FILES * LINES, &agent);
+
+    // Every file's final position, whichever shard read it.
+    for i in 0..FILES {
+        let path = dirs.log(&format!("f{i:02}.log"));
+        let meta = fs::metadata(&path).unwrap();
+        assert_eq!(
+            recorded_position(&dirs.pos(), meta.ino()),
+            meta.len(),
+            "{} is not recorded as read to its end",
+            path.display()
+        );
+    }
+
+    // Appended while the agent is down: only the new lines are sent after the restart.
+    for i in 0..FILES {
+        prefill(
+            &dirs.log(&format!("f{i:02}.log")),
+            FILES * LINES + i * MORE,
+            MORE,
+            LEN,
+        );
+    }
+    let total = FILES * (LINES + MORE);
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(total, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(total, &agent);
 }

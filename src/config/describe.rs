@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{
-    AgentConfig, ChannelKind, Framing, LineOverflow, SinkKind, SourceKind, TaildirConfig,
+    AgentConfig, ChannelKind, Framing, LineOverflow, Shards, SinkKind, SourceKind, TaildirConfig,
     TcpSinkConfig, WatchMode, DEFAULT_BYTE_CAPACITY,
 };
 
@@ -153,6 +153,14 @@ fn taildir_settings(t: &TaildirConfig) -> Vec<Setting> {
                 WatchMode::Poll => "poll",
             }
             .into(),
+            EXTENSION,
+        ),
+        (
+            "shards".into(),
+            match t.shards {
+                Shards::Count(n) => n.to_string(),
+                Shards::Auto => "auto".into(),
+            },
             EXTENSION,
         ),
     ]);

@@ -44,7 +44,9 @@ use std::path::{Component, Path, PathBuf};
 pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
 pub use error::{ConfigError, ConfigErrors};
 pub use sink::{Framing, LoggerSinkConfig, NullSinkConfig, SinkConfig, SinkKind, TcpSinkConfig};
-pub use source::{FileGroup, LineOverflow, SourceConfig, SourceKind, TaildirConfig, WatchMode};
+pub use source::{
+    FileGroup, LineOverflow, Shards, SourceConfig, SourceKind, TaildirConfig, WatchMode,
+};
 
 use agent::build;
 

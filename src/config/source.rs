@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::props::{suggest, Props};
+use super::props::{parse_int, suggest, Props};
 use super::resolve_relative;
 
 /// One configured source.
@@ -63,6 +63,27 @@ pub enum WatchMode {
     Poll,
 }
 
+/// How many workers share a TAILDIR source's files (a spate extension, key `shards`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shards {
+    /// `shards = N` (default 1): the files are split over N workers (at most the worker count).
+    Count(usize),
+    /// `shards = auto`: one shard per worker.
+    Auto,
+}
+
+impl Shards {
+    /// The number of shards on an agent with `workers` workers: never more than the workers, as
+    /// two shards on one worker would only split its work in two.
+    pub fn resolve(self, workers: usize) -> usize {
+        let workers = workers.max(1);
+        match self {
+            Shards::Count(n) => n.clamp(1, workers),
+            Shards::Auto => workers,
+        }
+    }
+}
+
 /// Settings of the TAILDIR source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaildirConfig {
@@ -107,6 +128,9 @@ pub struct TaildirConfig {
     pub poll_interval: Duration,
     /// spate extension, key `watcher` = `inotify` | `poll`, default `inotify`.
     pub watcher: WatchMode,
+    /// spate extension, key `shards` = N | `auto`, default 1: spread the files over this many
+    /// workers, each file read by one of them (chosen by its device and inode).
+    pub shards: Shards,
 }
 
 /// Every property a TAILDIR source accepts (for unknown-key hints).
@@ -134,6 +158,7 @@ pub(crate) const TAILDIR_KEYS: &[&str] = &[
     "readBufferSize",
     "pollInterval",
     "watcher",
+    "shards",
 ];
 
 const EXAMPLE_GROUP: &str = "/var/log/app/.*\\\\.log";
@@ -204,9 +229,38 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
             .map_or(262_144, |n| n as usize),
         poll_interval: p.millis("pollInterval", 250, 1),
         watcher,
+        shards: parse_shards(p),
     };
     Some(config)
 }
+
+/// Reads `shards`: a positive number of workers, or `auto` for all of them.
+fn parse_shards(p: &mut Props<'_>) -> Shards {
+    let Some(e) = p.get("shards") else {
+        return Shards::Count(1);
+    };
+    if e.value.eq_ignore_ascii_case("auto") {
+        return Shards::Auto;
+    }
+    match parse_int(&e.value) {
+        Some(n) if (1..=MAX_SHARDS).contains(&n) => Shards::Count(n as usize),
+        _ => {
+            let err = ConfigError::at(
+                e,
+                format!(
+                    "invalid value `{}`: expected a number of workers from 1 to {MAX_SHARDS}, or `auto`",
+                    e.value
+                ),
+            )
+            .hint("`auto` spreads the files over every worker; 1 (the default) keeps them on one");
+            p.push(err);
+            Shards::Count(1)
+        }
+    }
+}
+
+/// Largest `shards` accepted; more than the worker count is clamped at start anyway.
+const MAX_SHARDS: u64 = 1024;
 
 /// Reads `filegroups`, `filegroups.<g>` and `headers.<g>.<key>`.
 fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGroup>> {

@@ -169,6 +169,7 @@ fn user_guide_taildir_example_parses() {
                 read_buffer_size: 262_144,
                 poll_interval: Duration::from_millis(250),
                 watcher: WatchMode::Inotify,
+                shards: Shards::Count(1),
             }),
         }],
         channels: vec![ChannelConfig {
@@ -241,6 +242,7 @@ a1.sources.r1.lineOverflow = truncate
 a1.sources.r1.readBufferSize = 4096
 a1.sources.r1.pollInterval = 1000
 a1.sources.r1.watcher = poll
+a1.sources.r1.shards = 3
 a1.sources.r1.selector.type = replicating
 ",
     ));
@@ -259,6 +261,28 @@ a1.sources.r1.selector.type = replicating
     assert_eq!(t.read_buffer_size, 4096);
     assert_eq!(t.poll_interval, Duration::from_secs(1));
     assert_eq!(t.watcher, WatchMode::Poll);
+    assert_eq!(t.shards, Shards::Count(3));
+}
+
+#[test]
+fn taildir_shards() {
+    let auto = ok(&with("a1.sources.r1.shards = AUTO\n"));
+    assert_eq!(taildir(&auto).shards, Shards::Auto);
+    assert_eq!(Shards::Auto.resolve(4), 4);
+    assert_eq!(
+        Shards::Count(3).resolve(2),
+        2,
+        "never more shards than workers"
+    );
+    assert_eq!(Shards::Count(1).resolve(8), 1);
+    for bad in ["0", "-1", "two", "1025"] {
+        let e = only_error(
+            &with(&format!("a1.sources.r1.shards = {bad}\n")),
+            "invalid value",
+        );
+        assert!(e.message.contains("or `auto`"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("a1.sources.r1.shards"));
+    }
 }
 
 #[test]
@@ -1032,6 +1056,7 @@ source r1 (TAILDIR) -> c1
   readBufferSize = 262144  # spate extension
   pollInterval = 250  # spate extension
   watcher = inotify  # spate extension
+  shards = 1  # spate extension
 channel c1 (memory)
   capacity = 100
   transactionCapacity = 100

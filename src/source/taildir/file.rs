@@ -21,6 +21,21 @@ pub struct FileId {
     pub ino: u64,
 }
 
+impl FileId {
+    /// Which of `count` shards reads this file. Inodes are often allocated in sequence, so they
+    /// are mixed (SplitMix64's finalizer) before the modulo, which spreads neighbours evenly.
+    pub fn shard(self, count: usize) -> usize {
+        if count <= 1 {
+            return 0;
+        }
+        let mut z = self.ino ^ self.dev.rotate_left(32);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z % count as u64) as usize
+    }
+}
+
 /// What one [`TailedFile::fill`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fill {
@@ -178,5 +193,43 @@ impl TailedFile {
         self.in_flight == 0
             && self.buf.is_empty()
             && self.size().is_ok_and(|s| s == self.read_pos())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shard_owns_everything() {
+        for ino in [0, 1, u64::MAX] {
+            assert_eq!(FileId { dev: 3, ino }.shard(1), 0);
+            assert_eq!(FileId { dev: 3, ino }.shard(0), 0);
+        }
+    }
+
+    #[test]
+    fn consecutive_inodes_spread_evenly_over_the_shards() {
+        // File systems hand out inodes in sequence; a plain modulo would do too, but a device
+        // number or a stride (every other inode) must not skew it either.
+        for (start, stride) in [(1_000, 1), (2_496_001, 2), (7, 64)] {
+            for count in [2, 3, 4, 7] {
+                let mut per = vec![0usize; count];
+                for i in 0..10_000u64 {
+                    let id = FileId {
+                        dev: 0x803,
+                        ino: start + i * stride,
+                    };
+                    per[id.shard(count)] += 1;
+                }
+                let fair = 10_000 / count;
+                for (shard, &n) in per.iter().enumerate() {
+                    assert!(
+                        n > fair * 9 / 10 && n < fair * 11 / 10,
+                        "stride {stride}, {count} shards: shard {shard} got {n} of 10000"
+                    );
+                }
+            }
+        }
     }
 }

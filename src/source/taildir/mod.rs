@@ -78,16 +78,25 @@ pub enum TaildirError {
     },
 }
 
-/// A TAILDIR source ready to run: everything that can fail at start has been checked. It is
-/// `Send`; the running state is built on the worker.
+/// A TAILDIR source, or one shard of it, ready to run: everything that can fail at start has
+/// been checked. It is `Send`; the running state is built on the worker.
+///
+/// A source spread over several workers (`shards`) runs one `Taildir` per worker. Each lists
+/// and watches every file group, but opens only the files whose device and inode fall to it
+/// ([`FileId::shard`]), so every file is read by exactly one shard, with its own read order,
+/// acks and offsets. The shards share the channels, the counters and the position file, which
+/// one writer thread assembles from all of them.
 #[derive(Debug)]
 pub struct Taildir {
     name: String,
     config: TaildirConfig,
     matchers: Vec<Matcher>,
-    loaded: Loaded,
+    loaded: Arc<Loaded>,
     output: Output,
     counters: Arc<SourceCounters>,
+    /// This shard's index, and how many there are.
+    shard: usize,
+    shards: usize,
     /// Moved into the running state by [`Taildir::run`].
     persister: Option<Persister>,
 }
@@ -102,13 +111,16 @@ struct InFlight {
 }
 
 impl Taildir {
-    /// Prepares the source `name`: compiles the patterns and loads the position file.
+    /// Prepares the source `name` as `shards` shards (at least one): compiles the patterns and
+    /// loads the position file. Shard `i` of the result is to run on its own worker.
     pub fn new(
         name: &str,
         config: &TaildirConfig,
         output: Output,
         counters: Arc<SourceCounters>,
-    ) -> Result<Self, TaildirError> {
+        shards: usize,
+    ) -> Result<Vec<Self>, TaildirError> {
+        let shards = shards.max(1);
         let matchers = config
             .filegroups
             .iter()
@@ -120,18 +132,34 @@ impl Taildir {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let loaded = position::load(&config.position_file)?;
-        let persister = Persister::spawn(config.position_file.clone(), name, Arc::clone(&counters))
-            .map_err(TaildirError::Persister)?;
-        Ok(Taildir {
-            name: name.to_owned(),
-            config: config.clone(),
-            matchers,
-            loaded,
-            output,
-            counters,
-            persister: Some(persister),
-        })
+        let loaded = Arc::new(position::load(&config.position_file)?);
+        let persisters = Persister::spawn(
+            config.position_file.clone(),
+            name,
+            Arc::clone(&counters),
+            shards,
+        )
+        .map_err(TaildirError::Persister)?;
+        Ok(persisters
+            .into_iter()
+            .enumerate()
+            .map(|(shard, persister)| Taildir {
+                name: name.to_owned(),
+                config: config.clone(),
+                matchers: matchers.clone(),
+                loaded: Arc::clone(&loaded),
+                output: output.clone(),
+                counters: Arc::clone(&counters),
+                shard,
+                shards,
+                persister: Some(persister),
+            })
+            .collect())
+    }
+
+    /// Whether this shard reads the file `id`.
+    fn owns(&self, id: FileId) -> bool {
+        id.shard(self.shards) == self.shard
     }
 
     /// Runs the source on the current worker until the agent's lifecycle ends it.
@@ -440,6 +468,9 @@ impl State {
                 dev: found.stat.dev,
                 ino: found.stat.ino,
             };
+            if !self.src.owns(id) {
+                continue;
+            }
             let slot = match self.by_id.get(&id) {
                 Some(&slot) => {
                     let f = self.files[slot]
@@ -491,7 +522,8 @@ impl State {
             dev: stat.dev,
             ino: stat.ino,
         };
-        if self.by_id.contains_key(&id) {
+        // The path may now name another shard's file, or one already open here.
+        if !self.src.owns(id) || self.by_id.contains_key(&id) {
             return None;
         }
         let prefix = file.read_prefix(Fingerprint::MAX_LEN).ok()?;
@@ -516,7 +548,13 @@ impl State {
             fingerprint,
             Arc::new(headers),
         );
-        info!(file = %found.path.display(), inode = id.ino, pos, "tailing");
+        info!(
+            file = %found.path.display(),
+            inode = id.ino,
+            pos,
+            shard = self.src.shard,
+            "tailing"
+        );
         let slot = match self.free.pop() {
             Some(slot) => {
                 self.files[slot] = Some(tailed);

@@ -21,7 +21,6 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -163,7 +162,8 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What the source hands to the [`Persister`]: the positions of every open file.
+/// What a source (or one shard of it) hands to the [`Persister`]: the positions of every file
+/// it has open.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub positions: Vec<Position>,
@@ -175,74 +175,188 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Writes a source's position file on a dedicated thread; see the module docs.
 ///
-/// [`Persister::submit`] never blocks. [`Persister::finish`] waits until the last snapshot
-/// submitted is on disk (or has failed, which is logged), for the final positions at shutdown.
-/// A failed write is counted in `generic_processing_fail`, logged, and retried every
-/// [`RETRY_AFTER`] until it succeeds or a newer snapshot replaces it.
+/// A source spread over several workers has one handle per shard, each covering the files that
+/// shard reads; the thread writes their union. It writes nothing until every shard has spoken
+/// (submitted, finished, or dropped its handle), since a file without another shard's entries
+/// would make a crash forget where that shard's files were.
+///
+/// [`Persister::submit`] never blocks. [`Persister::finish`] waits until a file holding its
+/// final snapshot is on disk (or its write failed, which is logged). A failed write is counted
+/// in `generic_processing_fail`, logged, and retried every [`RETRY_AFTER`] until it succeeds or
+/// newer snapshots replace it.
 #[derive(Debug)]
 pub struct Persister {
-    tx: mpsc::Sender<Snapshot>,
-    thread: JoinHandle<()>,
+    shard: usize,
+    /// `None` once [`Persister::finish`] took it.
+    tx: Option<mpsc::Sender<Message>>,
+}
+
+#[derive(Debug)]
+enum Message {
+    Snapshot(usize, Snapshot),
+    /// The shard's last snapshot; `done` hears once a file including it was written or failed.
+    Final(usize, Snapshot, mpsc::Sender<()>),
+    /// The shard's handle was dropped without `finish` (its worker failed): keep what it said.
+    Gone(usize),
+}
+
+/// What the writer knows of one shard.
+#[derive(Debug)]
+enum ShardState {
+    /// Nothing yet: the file is not written until every shard is known.
+    Unknown,
+    Known(Snapshot),
 }
 
 impl Persister {
-    /// Starts the writer thread for the position file `path` of source `source`.
+    /// Starts the writer thread for the position file `path` of source `source`, read by
+    /// `shards` shards; returns one handle per shard, in shard order.
     pub fn spawn(
         path: PathBuf,
         source: &str,
         counters: Arc<SourceCounters>,
-    ) -> io::Result<Persister> {
-        let (tx, rx) = mpsc::channel::<Snapshot>();
-        let thread = std::thread::Builder::new()
+        shards: usize,
+    ) -> io::Result<Vec<Persister>> {
+        let shards = shards.max(1);
+        let (tx, rx) = mpsc::channel::<Message>();
+        std::thread::Builder::new()
             .name(format!("{source}-positions"))
-            .spawn(move || {
-                // A snapshot whose write failed, to try again.
-                let mut pending: Option<Snapshot> = None;
-                loop {
-                    let received = match pending {
-                        None => match rx.recv() {
-                            Ok(s) => Some(s),
-                            Err(_) => return,
-                        },
-                        Some(_) => match rx.recv_timeout(RETRY_AFTER) {
-                            Ok(s) => Some(s),
-                            Err(RecvTimeoutError::Timeout) => None,
-                            // The last write failed and the source is gone.
-                            Err(RecvTimeoutError::Disconnected) => return,
-                        },
-                    };
-                    if received.is_some() {
-                        pending = received;
-                    }
-                    // Only the newest snapshot is worth writing.
-                    while let Ok(newer) = rx.try_recv() {
-                        pending = Some(newer);
-                    }
-                    let Some(snapshot) = pending.take() else {
-                        continue;
-                    };
-                    if let Err(e) = save(&path, &snapshot.positions, &snapshot.identities) {
-                        counters.generic_processing_fail.add(1);
-                        warn!(file = %path.display(), "cannot write position file: {e}; will retry");
-                        pending = Some(snapshot);
-                    }
-                }
-            })?;
-        Ok(Persister { tx, thread })
+            .spawn(move || write_loop(&path, &rx, shards, &counters))?;
+        Ok((0..shards)
+            .map(|shard| Persister {
+                shard,
+                tx: Some(tx.clone()),
+            })
+            .collect())
     }
 
-    /// Hands over the newest positions; they are written soon, on the writer thread.
+    /// Hands over the newest positions of this shard; they are written soon, on the writer
+    /// thread.
     pub fn submit(&self, snapshot: Snapshot) {
-        // The writer only exits after `finish` dropped the sender, so this cannot fail while
-        // `self` lives; if it ever did, the positions would be written at the next submit.
-        let _ = self.tx.send(snapshot);
+        if let Some(tx) = &self.tx {
+            // The writer only exits once every handle is gone, so this cannot fail while `self`
+            // lives; if it ever did, the positions would be written at the next submit.
+            let _ = tx.send(Message::Snapshot(self.shard, snapshot));
+        }
     }
 
-    /// Submits the final snapshot and waits until it was written (or its one write failed).
-    pub fn finish(self, last: Snapshot) {
-        let _ = self.tx.send(last);
-        drop(self.tx);
-        let _ = self.thread.join();
+    /// Submits this shard's final snapshot and waits until a file including it was written (or
+    /// its write failed).
+    pub fn finish(mut self, last: Snapshot) {
+        let Some(tx) = self.tx.take() else { return };
+        let (done_tx, done_rx) = mpsc::channel();
+        if tx.send(Message::Final(self.shard, last, done_tx)).is_ok() {
+            drop(tx);
+            // An error means the writer is gone, which it only is once nothing can be written.
+            let _ = done_rx.recv();
+        }
+    }
+}
+
+impl Drop for Persister {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Message::Gone(self.shard));
+        }
+    }
+}
+
+/// What the writer thread knows: the newest snapshot of each shard, and who waits for a write.
+#[derive(Debug)]
+struct Merge {
+    state: Vec<ShardState>,
+    /// Shards that finished or left; they send nothing more.
+    gone: Vec<bool>,
+    /// Final snapshots waiting for a write that includes them.
+    waiting: Vec<mpsc::Sender<()>>,
+    /// Whether something changed since the last successful write.
+    dirty: bool,
+}
+
+impl Merge {
+    fn apply(&mut self, m: Message) {
+        match m {
+            Message::Snapshot(shard, s) => self.state[shard] = ShardState::Known(s),
+            Message::Final(shard, s, done) => {
+                self.state[shard] = ShardState::Known(s);
+                self.gone[shard] = true;
+                self.waiting.push(done);
+            }
+            Message::Gone(shard) => {
+                if matches!(self.state[shard], ShardState::Unknown) {
+                    self.state[shard] = ShardState::Known(Snapshot::default());
+                }
+                self.gone[shard] = true;
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// The union of every shard's snapshot, once every shard is known.
+    fn union(&self) -> Option<Snapshot> {
+        let mut all = Snapshot::default();
+        for s in &self.state {
+            let ShardState::Known(s) = s else { return None };
+            all.positions.extend_from_slice(&s.positions);
+            all.identities.extend_from_slice(&s.identities);
+        }
+        Some(all)
+    }
+}
+
+/// The writer thread: applies messages, writes the union of the shards' newest snapshots when
+/// it changed and every shard is known, retries a failed write, and exits when every shard is
+/// gone and its last write succeeded (or the last handle is dropped).
+fn write_loop(path: &Path, rx: &mpsc::Receiver<Message>, shards: usize, counters: &SourceCounters) {
+    let mut merge = Merge {
+        state: (0..shards).map(|_| ShardState::Unknown).collect(),
+        gone: vec![false; shards],
+        waiting: Vec::new(),
+        dirty: false,
+    };
+    // Whether the last write failed, so that the next is a retry after RETRY_AFTER.
+    let mut failed = false;
+    loop {
+        let first = if failed {
+            match rx.recv_timeout(RETRY_AFTER) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => return,
+            }
+        };
+        if let Some(m) = first {
+            merge.apply(m);
+        }
+        // Only the newest snapshots are worth writing.
+        while let Ok(m) = rx.try_recv() {
+            merge.apply(m);
+        }
+        let Some(all) = merge.union().filter(|_| merge.dirty) else {
+            continue;
+        };
+        match save(path, &all.positions, &all.identities) {
+            Ok(()) => {
+                merge.dirty = false;
+                failed = false;
+            }
+            Err(e) => {
+                counters.generic_processing_fail.add(1);
+                warn!(file = %path.display(), "cannot write position file: {e}; will retry");
+                failed = true;
+            }
+        }
+        // A finishing shard waits for one attempt: a stopping agent cannot wait for a disk.
+        for done in merge.waiting.drain(..) {
+            let _ = done.send(());
+        }
+        if merge.gone.iter().all(|&g| g) && !failed {
+            return;
+        }
     }
 }
 
@@ -339,13 +453,73 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pos.json");
         let counters = Arc::new(SourceCounters::default());
-        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters)).unwrap();
+        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters), 1)
+            .unwrap()
+            .remove(0);
         for pos in 0..100 {
             p.submit(snapshot(pos));
         }
         p.finish(snapshot(1000));
         assert_eq!(load(&path).unwrap().positions[&7].pos, 1000);
         assert_eq!(counters.generic_processing_fail.get(), 0);
+    }
+
+    fn entry(inode: u64, pos: u64) -> Snapshot {
+        Snapshot {
+            positions: vec![Position {
+                inode,
+                pos,
+                file: format!("/var/log/{inode}.log"),
+            }],
+            identities: Vec::new(),
+        }
+    }
+
+    fn recorded(path: &Path) -> Vec<(u64, u64)> {
+        let mut v: Vec<(u64, u64)> = load(path)
+            .unwrap()
+            .positions
+            .values()
+            .map(|p| (p.inode, p.pos))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn shards_are_written_together_and_only_once_all_have_spoken() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pos.json");
+        let counters = Arc::new(SourceCounters::default());
+        let mut shards = Persister::spawn(path.clone(), "r1", counters, 2).unwrap();
+        let one = shards.pop().unwrap();
+        let zero = shards.pop().unwrap();
+        zero.submit(entry(1, 10));
+        // Written now, the file would forget shard 1's files until its first snapshot.
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!path.exists(), "written before every shard was known");
+        one.submit(entry(2, 20));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !path.exists() || recorded(&path) != [(1, 10), (2, 20)] {
+            assert!(std::time::Instant::now() < deadline, "the union is written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Each shard's final snapshot is on disk, with the other's newest, when finish returns.
+        zero.finish(entry(1, 11));
+        assert_eq!(recorded(&path), [(1, 11), (2, 20)]);
+        one.finish(entry(2, 22));
+        assert_eq!(recorded(&path), [(1, 11), (2, 22)]);
+    }
+
+    #[test]
+    fn a_shard_that_is_dropped_unheard_does_not_hold_the_others_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pos.json");
+        let counters = Arc::new(SourceCounters::default());
+        let mut shards = Persister::spawn(path.clone(), "r1", counters, 2).unwrap();
+        drop(shards.pop()); // its worker failed before it said anything
+        shards.pop().unwrap().finish(entry(1, 10));
+        assert_eq!(recorded(&path), [(1, 10)]);
     }
 
     #[test]
@@ -356,7 +530,9 @@ mod tests {
         fs::write(&blocker, b"not a directory").unwrap();
         let path = blocker.join("pos.json");
         let counters = Arc::new(SourceCounters::default());
-        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters)).unwrap();
+        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters), 1)
+            .unwrap()
+            .remove(0);
         p.submit(snapshot(5));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while counters.generic_processing_fail.get() == 0 {
