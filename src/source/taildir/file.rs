@@ -85,6 +85,12 @@ pub struct TailedFile {
     pub in_flight: usize,
     /// In the source's ready queue.
     pub queued: bool,
+    /// The buffer held at most a partial line when last cut, and nothing was read since: the
+    /// next turn starts with a read, which may be issued early, batched with other files'.
+    pub wants_read: bool,
+    /// The result of a read issued early ([`TailedFile::fill`] run ahead of the file's turn),
+    /// for the turn to act on as if it had just read.
+    pub read_ahead: Option<io::Result<Fill>>,
 }
 
 impl TailedFile {
@@ -114,6 +120,8 @@ impl TailedFile {
             last_data: Instant::now(),
             in_flight: 0,
             queued: false,
+            wants_read: true,
+            read_ahead: None,
         }
     }
 
@@ -157,6 +165,7 @@ impl TailedFile {
             0 => Ok(Fill::Eof),
             n => {
                 self.last_data = Instant::now();
+                self.wants_read = false;
                 if self
                     .fingerprint
                     .is_none_or(|f| (f.len as usize) < Fingerprint::MAX_LEN)

@@ -59,6 +59,9 @@ use crate::source::Output;
 /// Reads of one file before the source turns to the next ready file.
 const READS_PER_TURN: usize = 4;
 
+/// Most reads issued together, one per ready file, before the turns begin (io_uring only).
+const READ_AHEAD_FILES: usize = 64;
+
 /// A TAILDIR source that could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum TaildirError {
@@ -266,6 +269,7 @@ impl State {
                 }
             }
 
+            self.read_ahead().await;
             let mut turns = 0usize;
             while let Some(slot) = self.ready.pop_front() {
                 if let Some(f) = self.files[slot].as_mut() {
@@ -358,7 +362,10 @@ impl State {
                             file.buf_pos += n as u64;
                             continue;
                         }
-                        Framed::NeedMore => break,
+                        Framed::NeedMore => {
+                            file.wants_read = true;
+                            break;
+                        }
                     };
                 let start = file.buf_pos;
                 file.buf_pos += len as u64;
@@ -400,7 +407,11 @@ impl State {
             let Some(file) = self.files[slot].as_mut() else {
                 return Turn::Done;
             };
-            match file.fill(read_size).await {
+            let filled = match file.read_ahead.take() {
+                Some(early) => early,
+                None => file.fill(read_size).await,
+            };
+            match filled {
                 Ok(Fill::Data(_)) => {}
                 Ok(Fill::Eof) => return Turn::Done,
                 Ok(Fill::Truncated) => {
@@ -413,6 +424,51 @@ impl State {
                     return Turn::Done;
                 }
             }
+        }
+    }
+
+    /// Issues the first read of up to [`READ_AHEAD_FILES`] ready files at once, so that they
+    /// reach the kernel in one submission instead of one ring round trip per file, as happens
+    /// when one inotify wake-up reports appends to many files. Each file's turn then starts
+    /// from the result ([`TailedFile::read_ahead`]).
+    ///
+    /// Only files whose buffer holds no whole line are read early, so a buffer never holds
+    /// more than one read beyond a partial line. An end of file found early is not kept: the
+    /// file may grow before its turn, and an event meanwhile would find it already queued.
+    /// On epoll a read is a plain `pread` that completes at once: nothing to batch.
+    async fn read_ahead(&mut self) {
+        if self.backend != Backend::Uring {
+            return;
+        }
+        let files = &mut self.files;
+        let mut early: Vec<(usize, TailedFile)> = Vec::new();
+        for &slot in self.ready.iter() {
+            if early.len() == READ_AHEAD_FILES {
+                break;
+            }
+            if files[slot]
+                .as_ref()
+                .is_some_and(|f| f.wants_read && f.read_ahead.is_none())
+            {
+                let file = files[slot].take().expect("checked");
+                early.push((slot, file));
+            }
+        }
+        if early.len() < 2 {
+            // Nothing to batch: the turn reads as usual.
+            for (slot, file) in early {
+                files[slot] = Some(file);
+            }
+            return;
+        }
+        let read_size = self.src.config.read_buffer_size.max(4096);
+        let results =
+            futures_util::future::join_all(early.iter_mut().map(|(_, f)| f.fill(read_size))).await;
+        for ((slot, mut file), result) in early.into_iter().zip(results) {
+            if !matches!(result, Ok(Fill::Eof)) {
+                file.read_ahead = Some(result);
+            }
+            self.files[slot] = Some(file);
         }
     }
 
