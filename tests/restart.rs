@@ -20,6 +20,7 @@ both_backends!(
     a_reused_inode_is_read_from_the_start,
     a_matching_fingerprint_resumes_at_the_position,
     a_sharded_source_splits_the_files_and_resumes_every_one,
+    an_idle_file_is_closed_and_reopened_where_it_was_left,
 );
 
 fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
@@ -340,4 +341,64 @@ fn a_sharded_source_splits_the_files_and_resumes_every_one(backend: &str) {
     collector.expect_unique(total, T, &agent);
     agent.stop();
     collector.assert_exactly_once(total, &agent);
+}
+
+/// Whether process `pid` has `path` open.
+fn holds_open(pid: u32, path: &Path) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+/// Flume's `idleTimeout`: a file without news is closed, its position kept in the position
+/// file, and an append reopens it there.
+fn an_idle_file_is_closed_and_reopened_where_it_was_left(backend: &str) {
+    let dirs = Dirs::new();
+    let path = dirs.log("app.log");
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.idleTimeout", "300");
+    let mut writer = LogWriter::open(&path, 0);
+    writer.write(1_000);
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(1_000, T, &agent);
+    assert!(
+        common::wait_until(T, || !holds_open(agent.pid(), &path)),
+        "the idle file was not closed\n{}",
+        agent.diagnostics()
+    );
+    // Closed, and still recorded where it was left.
+    let ino = fs::metadata(&path).unwrap().ino();
+    let size = fs::metadata(&path).unwrap().len();
+    assert!(
+        common::wait_until(T, || recorded_position(&dirs.pos(), ino) == size),
+        "the closed file's position is not kept\n{}",
+        agent.diagnostics()
+    );
+    // Half a line reopens the file; it idles again with the half line unsent and is closed
+    // once more. The rest of the line reopens it, and the line arrives whole, once.
+    writer.write_head(20);
+    assert!(
+        common::wait_until(T, || holds_open(agent.pid(), &path)),
+        "an append did not reopen the file\n{}",
+        agent.diagnostics()
+    );
+    assert!(
+        common::wait_until(T, || !holds_open(agent.pid(), &path)),
+        "the file with half a line was not closed\n{}",
+        agent.diagnostics()
+    );
+    writer.write_tail(20);
+    writer.write(999);
+    collector.expect_unique(2_000, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(2_000, &agent);
+
+    writer.write(500);
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(2_500, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(2_500, &agent);
 }

@@ -421,6 +421,19 @@ impl LogWriter {
         self.file.write_all(&buf).unwrap();
     }
 
+    /// Writes the first `cut` bytes of the next line only: a line still being written.
+    pub fn write_head(&mut self, cut: usize) {
+        let l = line(self.next, self.line_len);
+        self.file.write_all(&l[..cut]).unwrap();
+    }
+
+    /// Writes the rest of the line begun by [`LogWriter::write_head`].
+    pub fn write_tail(&mut self, cut: usize) {
+        let l = line(self.next, self.line_len);
+        self.file.write_all(&l[cut..]).unwrap();
+        self.next += 1;
+    }
+
     /// Appends `n` lines in `chunks` writes spread over about `over` (a steady logger).
     pub fn write_paced(&mut self, n: u64, chunks: u64, over: Duration) {
         let per = n / chunks;

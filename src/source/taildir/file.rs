@@ -197,10 +197,11 @@ impl TailedFile {
         }
     }
 
-    /// Whether everything in the file was read and delivered.
-    pub fn drained(&self) -> bool {
+    /// Whether everything in the file was read and every batch cut from it delivered: at most
+    /// a partial last line is buffered, which reading again from `delivered` recovers.
+    pub fn quiet(&self) -> bool {
         self.in_flight == 0
-            && self.buf.is_empty()
+            && self.delivered == self.buf_pos
             && self.size().is_ok_and(|s| s == self.read_pos())
     }
 }

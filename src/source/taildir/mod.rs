@@ -35,7 +35,7 @@ pub mod position;
 pub mod scan;
 pub mod watch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +58,9 @@ use crate::source::Output;
 
 /// Reads of one file before the source turns to the next ready file.
 const READS_PER_TURN: usize = 4;
+
+/// How often open files are checked against `idleTimeout` (more often if it is shorter).
+const IDLE_SWEEP: Duration = Duration::from_secs(1);
 
 /// Most reads issued together, one per ready file, before the turns begin (io_uring only).
 const READ_AHEAD_FILES: usize = 64;
@@ -102,6 +105,14 @@ pub struct Taildir {
     shards: usize,
     /// Moved into the running state by [`Taildir::run`].
     persister: Option<Persister>,
+}
+
+/// A file closed for idleness, read and delivered up to `pos`.
+#[derive(Debug, Clone)]
+struct Parked {
+    path: PathBuf,
+    pos: u64,
+    fingerprint: Option<Fingerprint>,
 }
 
 /// One batch in flight.
@@ -190,6 +201,8 @@ impl Taildir {
             free: Vec::new(),
             by_id: HashMap::new(),
             by_path: HashMap::new(),
+            parked: HashMap::new(),
+            parked_paths: HashMap::new(),
             ready: VecDeque::new(),
             next_serial: 0,
             positions_dirty: true,
@@ -215,6 +228,11 @@ struct State {
     by_id: HashMap<FileId, usize>,
     /// Current path -> slot, for inotify events, which name files by path.
     by_path: HashMap<PathBuf, usize>,
+    /// Files closed after `idleTimeout` without news, by identity: reopened where they were
+    /// left when they grow. Their positions stay in the position file meanwhile.
+    parked: HashMap<FileId, Parked>,
+    /// The paths of parked files, for inotify events.
+    parked_paths: HashMap<PathBuf, FileId>,
     /// Files with data to read, in turn order.
     ready: VecDeque<usize>,
     next_serial: u64,
@@ -239,6 +257,7 @@ impl State {
         self.scan(true);
         let mut next_positions = Instant::now() + cfg.write_pos_interval;
         let mut next_poll = Instant::now() + cfg.poll_interval;
+        let mut next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
         'reading: loop {
             if self.control.phase() >= Phase::StopReading {
                 break;
@@ -251,7 +270,13 @@ impl State {
             }
             let changes = self.watcher.take();
             let polling = self.watcher.is_polling();
-            if changes.rescan || (polling && now >= next_poll) {
+            // An append to a parked file: the scan reopens it.
+            let wakes_parked = !self.parked_paths.is_empty()
+                && changes
+                    .modified
+                    .iter()
+                    .any(|p| self.parked_paths.contains_key(p));
+            if changes.rescan || wakes_parked || (polling && now >= next_poll) {
                 self.watcher.ensure_watches();
                 self.scan(false);
                 next_poll = now + cfg.poll_interval;
@@ -294,9 +319,16 @@ impl State {
                     next_positions = Instant::now() + cfg.write_pos_interval;
                 }
             }
-            self.close_idle_files();
+            // A sweep costs a look at every open file: at most once a second, not per wake-up.
+            if Instant::now() >= next_idle_sweep {
+                self.close_idle_files();
+                next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
+            }
 
             let mut wake = next_positions;
+            if !self.by_id.is_empty() {
+                wake = wake.min(next_idle_sweep);
+            }
             if self.watcher.is_polling() {
                 wake = wake.min(next_poll);
             }
@@ -519,6 +551,7 @@ impl State {
         for f in self.files.iter_mut().flatten() {
             f.matched = false;
         }
+        let mut seen: HashSet<FileId> = HashSet::new();
         for found in found {
             let id = FileId {
                 dev: found.stat.dev,
@@ -526,6 +559,18 @@ impl State {
             };
             if !self.src.owns(id) {
                 continue;
+            }
+            seen.insert(id);
+            if let Some(parked) = self.parked.get_mut(&id) {
+                if found.stat.size == parked.pos {
+                    // Unchanged (perhaps renamed within its group): it stays closed.
+                    if parked.path != found.path {
+                        parked.path = found.path;
+                        self.positions_dirty = true;
+                    }
+                    continue;
+                }
+                // It grew, or was truncated: `open` resumes it from where it was left.
             }
             let slot = match self.by_id.get(&id) {
                 Some(&slot) => {
@@ -547,6 +592,23 @@ impl State {
             };
             self.enqueue(slot);
         }
+        // Parked files the scan did not find were deleted or renamed out of their group, read
+        // to their end: forget them, as a rotated-away file is forgotten once closed.
+        // (One that was found but could not be reopened stays parked, to be tried again.)
+        let before = self.parked.len();
+        self.parked.retain(|id, p| {
+            let keep = seen.contains(id);
+            if !keep {
+                debug!(file = %p.path.display(), inode = id.ino, "idle file is gone");
+            }
+            keep
+        });
+        self.positions_dirty |= self.parked.len() != before;
+        self.parked_paths = self
+            .parked
+            .iter()
+            .map(|(&id, p)| (p.path.clone(), id))
+            .collect();
         self.by_path = self
             .files
             .iter()
@@ -584,7 +646,10 @@ impl State {
         }
         let prefix = file.read_prefix(Fingerprint::MAX_LEN).ok()?;
         let fingerprint = (!prefix.is_empty()).then(|| Fingerprint::of(&prefix));
-        let pos = self.start_position(found, id, stat.size, &prefix, at_start);
+        let pos = match self.parked.remove(&id) {
+            Some(parked) => resume_position(&parked, found, stat.size, &prefix),
+            None => self.start_position(found, id, stat.size, &prefix, at_start),
+        };
         let group = &self.src.config.filegroups[found.group];
         let mut headers: Headers = group.headers.iter().cloned().collect();
         if self.src.config.file_header {
@@ -664,25 +729,43 @@ impl State {
         recorded.pos
     }
 
-    /// Closes files that left their group, were read to the end, have nothing in flight and
-    /// saw no new data for `idleTimeout`.
+    /// Closes files that saw no new data for `idleTimeout`, were read to their end and have
+    /// nothing in flight, as Flume does. A file that left its group (rotated away, deleted) is
+    /// forgotten. One still in its group is parked: its descriptor is closed, its position kept
+    /// (and recorded), and the next scan that finds it grown reopens it there; an append to it
+    /// triggers that scan. A partial last line is dropped from memory and read again then.
     fn close_idle_files(&mut self) {
         let idle = self.src.config.idle_timeout;
+        let now = Instant::now();
         for slot in 0..self.files.len() {
             let close = self.files[slot]
                 .as_ref()
-                .is_some_and(|f| !f.matched && f.last_data.elapsed() >= idle && f.drained());
-            if close {
-                let f = self.files[slot].take().expect("checked");
-                info!(file = %f.path.display(), "closing rotated-away file, read to its end");
-                self.by_id.remove(&f.id);
-                if self.by_path.get(&f.path) == Some(&slot) {
-                    self.by_path.remove(&f.path);
-                }
-                self.src.counters.open_connection.sub(1);
-                self.free.push(slot);
-                self.positions_dirty = true;
+                .is_some_and(|f| now.duration_since(f.last_data) >= idle && f.quiet());
+            if !close {
+                continue;
             }
+            let f = self.files[slot].take().expect("checked");
+            self.by_id.remove(&f.id);
+            if self.by_path.get(&f.path) == Some(&slot) {
+                self.by_path.remove(&f.path);
+            }
+            if f.matched {
+                debug!(file = %f.path.display(), pos = f.delivered, "closing idle file");
+                self.parked_paths.insert(f.path.clone(), f.id);
+                self.parked.insert(
+                    f.id,
+                    Parked {
+                        path: f.path,
+                        pos: f.delivered,
+                        fingerprint: f.fingerprint,
+                    },
+                );
+            } else {
+                info!(file = %f.path.display(), "closing rotated-away file, read to its end");
+            }
+            self.src.counters.open_connection.sub(1);
+            self.free.push(slot);
+            self.positions_dirty = true;
         }
     }
 
@@ -699,10 +782,25 @@ impl State {
         self.positions_dirty = false;
     }
 
-    /// The delivered position and identity of every open file.
+    /// The delivered position and identity of every open or parked file.
     fn snapshot(&self) -> Snapshot {
-        let mut positions = Vec::with_capacity(self.by_id.len());
-        let mut identities = Vec::with_capacity(self.by_id.len());
+        let n = self.by_id.len() + self.parked.len();
+        let mut positions = Vec::with_capacity(n);
+        let mut identities = Vec::with_capacity(n);
+        for (id, p) in &self.parked {
+            positions.push(Position {
+                inode: id.ino,
+                pos: p.pos,
+                file: p.path.to_string_lossy().into_owned(),
+            });
+            if let Some(fingerprint) = p.fingerprint {
+                identities.push(Identity {
+                    inode: id.ino,
+                    dev: id.dev,
+                    fingerprint,
+                });
+            }
+        }
         for f in self.files.iter().flatten() {
             positions.push(Position {
                 inode: f.id.ino,
@@ -722,6 +820,24 @@ impl State {
             identities,
         }
     }
+}
+
+/// Where a parked file reopens: where it was left, unless it was truncated (it is shorter) or
+/// its inode now holds another file (its first bytes changed), which are read from the start.
+fn resume_position(parked: &Parked, found: &Found, size: u64, prefix: &[u8]) -> u64 {
+    let reused = parked.fingerprint.is_some_and(|fp| {
+        let len = fp.len as usize;
+        prefix.len() < len || Fingerprint::of(&prefix[..len]) != fp
+    });
+    if reused || size < parked.pos {
+        info!(
+            file = %found.path.display(),
+            "idle file was truncated or replaced; reading it from the start"
+        );
+        return 0;
+    }
+    debug!(file = %found.path.display(), pos = parked.pos, "reopening idle file");
+    parked.pos
 }
 
 /// Adds Flume's `byteoffset` header to every event: the offset of its first byte in the file.
