@@ -21,6 +21,7 @@ both_backends!(
     a_matching_fingerprint_resumes_at_the_position,
     a_sharded_source_splits_the_files_and_resumes_every_one,
     an_idle_file_is_closed_and_reopened_where_it_was_left,
+    a_closed_idle_file_renamed_away_still_delivers_its_last_lines,
 );
 
 fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
@@ -401,4 +402,30 @@ fn an_idle_file_is_closed_and_reopened_where_it_was_left(backend: &str) {
     collector.expect_unique(2_500, T, &agent);
     agent.stop();
     collector.assert_exactly_once(2_500, &agent);
+}
+
+/// logrotate renames a quiet log that spate had closed, and the application writes a last line
+/// through its old descriptor before reopening: that line must not be lost.
+fn a_closed_idle_file_renamed_away_still_delivers_its_last_lines(backend: &str) {
+    let dirs = Dirs::new();
+    let path = dirs.log("app.log");
+    let collector = Collector::start();
+    let mut agent = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.idleTimeout", "300")
+        .start(backend);
+    let mut writer = LogWriter::open(&path, 0);
+    writer.write(1_000);
+    collector.expect_unique(1_000, T, &agent);
+    assert!(
+        common::wait_until(T, || !holds_open(agent.pid(), &path)),
+        "the idle file was not closed\n{}",
+        agent.diagnostics()
+    );
+    writer.rename_to(&dirs.log("app.log.1"));
+    writer.write(100); // to the renamed file, through the old descriptor
+    writer.reopen();
+    writer.write(100);
+    collector.expect_unique(1_200, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(1_200, &agent);
 }

@@ -111,6 +111,8 @@ pub struct Taildir {
 #[derive(Debug, Clone)]
 struct Parked {
     path: PathBuf,
+    /// The file group its path matched.
+    group: usize,
     pos: u64,
     fingerprint: Option<Fingerprint>,
 }
@@ -592,17 +594,32 @@ impl State {
             };
             self.enqueue(slot);
         }
-        // Parked files the scan did not find were deleted or renamed out of their group, read
-        // to their end: forget them, as a rotated-away file is forgotten once closed.
-        // (One that was found but could not be reopened stays parked, to be tried again.)
+        // Parked files the scan did not find were deleted or renamed out of their group. A
+        // renamed one may still get the logger's last lines through the descriptor it holds:
+        // it is reopened as a rotated-away file, read to its end and closed once idle. A
+        // deleted one is forgotten. (One that was found but could not be reopened stays
+        // parked, to be tried again.)
         let before = self.parked.len();
-        self.parked.retain(|id, p| {
-            let keep = seen.contains(id);
-            if !keep {
+        let away: Vec<FileId> = self
+            .parked
+            .keys()
+            .filter(|id| !seen.contains(id))
+            .copied()
+            .collect();
+        for id in away {
+            if let Some(found) = self.find_renamed(id) {
+                if let Some(slot) = self.open(&found, false) {
+                    let f = self.files[slot].as_mut().expect("just opened");
+                    f.matched = false;
+                    debug!(file = %found.path.display(), "idle file was renamed away; reading it to its end");
+                    self.enqueue(slot);
+                    continue;
+                }
+            }
+            if let Some(p) = self.parked.remove(&id) {
                 debug!(file = %p.path.display(), inode = id.ino, "idle file is gone");
             }
-            keep
-        });
+        }
         self.positions_dirty |= self.parked.len() != before;
         self.parked_paths = self
             .parked
@@ -621,6 +638,24 @@ impl State {
                 self.enqueue(slot);
             }
         }
+    }
+
+    /// Looks for parked file `id` under another name in its group's directory.
+    fn find_renamed(&self, id: FileId) -> Option<Found> {
+        use std::os::unix::fs::DirEntryExt;
+        let parked = self.parked.get(&id)?;
+        let dir = self.src.matchers.get(parked.group)?.dir();
+        let entry = std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.ino() == id.ino)?;
+        let path = entry.path();
+        let stat = crate::runtime::io::stat_path(&path).ok()?;
+        (stat.dev == id.dev).then_some(Found {
+            path,
+            stat,
+            group: parked.group,
+        })
     }
 
     /// Opens a newly found file; decides where to start reading.
@@ -749,13 +784,15 @@ impl State {
             if self.by_path.get(&f.path) == Some(&slot) {
                 self.by_path.remove(&f.path);
             }
-            if f.matched {
+            let group = self.src.matchers.iter().position(|m| m.matches(&f.path));
+            if let Some(group) = group.filter(|_| f.matched) {
                 debug!(file = %f.path.display(), pos = f.delivered, "closing idle file");
                 self.parked_paths.insert(f.path.clone(), f.id);
                 self.parked.insert(
                     f.id,
                     Parked {
                         path: f.path,
+                        group,
                         pos: f.delivered,
                         fingerprint: f.fingerprint,
                     },
