@@ -104,6 +104,38 @@ impl ReadFile {
         Ok(FileStat::from_libc(unsafe { &st.assume_init() }))
     }
 
+    /// Whether the byte at `pos` is in the page cache: a one-byte `preadv2(RWF_NOWAIT)`, which
+    /// fails with `EAGAIN` instead of waiting for the disk. (Past the end of file: `true`.)
+    pub fn is_cached(&self, pos: u64) -> bool {
+        let Ok(offset) = libc::off_t::try_from(pos) else {
+            return true;
+        };
+        let mut byte = 0u8;
+        let iov = libc::iovec {
+            iov_base: (&raw mut byte).cast(),
+            iov_len: 1,
+        };
+        // SAFETY: `iov` describes one writable byte that lives across the call; `fd` is an open
+        // descriptor owned by `self`.
+        let n = unsafe { libc::preadv2(self.fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        n >= 0
+    }
+
+    /// Asks the kernel to read `len` bytes from `pos` into the page cache in the background
+    /// (`POSIX_FADV_WILLNEED`). Only advice: a failure changes nothing and is ignored.
+    pub fn prefetch(&self, pos: u64, len: u64) {
+        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(pos), libc::off_t::try_from(len)) else {
+            return;
+        };
+        // SAFETY: posix_fadvise only reads its integer arguments; `fd` is owned by `self`.
+        let _ = unsafe { libc::posix_fadvise(self.fd(), offset, len, libc::POSIX_FADV_WILLNEED) };
+    }
+
+    /// Whether reads go through io_uring.
+    pub fn is_uring(&self) -> bool {
+        matches!(self.inner, FileInner::Uring(_))
+    }
+
     /// Reads the file's first `len` bytes (fewer if it is shorter), synchronously: a small read
     /// done once per opened file, for its fingerprint.
     pub fn read_prefix(&self, len: usize) -> io::Result<Vec<u8>> {

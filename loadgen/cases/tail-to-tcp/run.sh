@@ -6,7 +6,9 @@
 # Environment: LINES (10000000), SIZE (128 bytes per line), IO (auto|uring|epoll), RUNS (1),
 # BATCH, CAPACITY, READ (override the profile's batchSize, channel capacity, readBufferSize),
 # FILES (1: the lines are spread over this many files, app-0.log ..., one stream id each),
-# WORK (a scratch directory; default a new temporary one, removed at the end).
+# WORK (a scratch directory; default a new temporary one, removed at the end), COLD (1: drop
+# the page cache before each run, as after a reboot; needs root), SPATE (the agent binary to
+# run instead of the one just built, to compare two builds on one prefilled WORK).
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
 # with machine, kernel and commit.
@@ -66,6 +68,9 @@ ticks=$(getconf CLK_TCK)
 
 for run in $(seq 1 "$runs"); do
   rm -f "$WORK"/position.json* "$WORK/recv.json" "$WORK/recv.err" "$WORK/agent.err"
+  if [ "${COLD:-0}" = 1 ]; then
+    sync && echo 1 >/proc/sys/vm/drop_caches || { echo "COLD=1 needs root" >&2; exit 1; }
+  fi
   "$bin/spate-loadgen" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
     --max-seconds 600 >"$WORK/recv.json" 2>"$WORK/recv.err" &
   recv_pid=$!
@@ -79,7 +84,7 @@ for run in $(seq 1 "$runs"); do
   sed -e "s|@WORK@|$WORK|g" -e "s|@PATTERN@|$pattern|g" -e "s|@PORT@|$port|g" -e "s|@BATCH@|$batch|g" \
       -e "s|@CAPACITY@|$capacity|g" -e "s|@READ@|$read|g" \
       "$here/agent.properties" >"$WORK/agent.properties"
-  "$bin/spate" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
+  "${SPATE:-$bin/spate}" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
   agent_pid=$!
   while kill -0 "$recv_pid" 2>/dev/null; do
     if ! kill -0 "$agent_pid" 2>/dev/null; then
