@@ -22,6 +22,7 @@ both_backends!(
     a_sharded_source_splits_the_files_and_resumes_every_one,
     an_idle_file_is_closed_and_reopened_where_it_was_left,
     a_closed_idle_file_renamed_away_still_delivers_its_last_lines,
+    a_file_rotated_away_while_stopped_is_read_to_its_end_at_restart,
 );
 
 fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
@@ -428,4 +429,47 @@ fn a_closed_idle_file_renamed_away_still_delivers_its_last_lines(backend: &str) 
     collector.expect_unique(1_200, T, &agent);
     agent.stop();
     collector.assert_exactly_once(1_200, &agent);
+}
+
+/// The agent stops with part of a file undelivered, and logrotate renames it while the agent is
+/// down: at restart the rest of the renamed file is read, from its recorded position.
+fn a_file_rotated_away_while_stopped_is_read_to_its_end_at_restart(backend: &str) {
+    const N: u64 = 300_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(10_000, T, &agent);
+    // As in the graceful-stop test: stop while the collector does not read, so the stop is
+    // mid-file for sure.
+    collector.pause();
+    agent.terminate();
+    assert!(
+        common::wait_until(T, || agent.stderr().contains("stopping: sinks drain")),
+        "the agent did not stop its sources\n{}",
+        agent.diagnostics()
+    );
+    collector.resume();
+    agent.wait_clean_exit();
+    let first = collector.unique();
+    assert!(
+        first < N,
+        "the run ended before the stop; the test proves nothing"
+    );
+    // Rotated while the agent is down.
+    fs::rename(dirs.log("app.log"), dirs.log("app.log.1")).unwrap();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), N);
+    writer.write(10_000);
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(N + 10_000, T, &agent);
+    assert!(
+        agent
+            .stderr()
+            .contains("rotated away while spate was stopped"),
+        "{}",
+        agent.diagnostics()
+    );
+    agent.stop();
+    collector.assert_exactly_once(N + 10_000, &agent);
 }

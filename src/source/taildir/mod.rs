@@ -27,7 +27,11 @@
 //! (`idleTimeout`) with nothing in flight. A file shorter than the read offset was truncated in
 //! place (copytruncate) and is read again from offset 0. At start, an inode found in the position
 //! file whose first bytes no longer match the recorded fingerprint was reused by a new file and is
-//! read from the start.
+//! read from the start; a recorded file with undelivered bytes that was renamed out of its group
+//! while spate was stopped is found by inode and read to its end.
+//!
+//! A file idle for `idleTimeout` is closed (parked) with its position kept, and reopened there
+//! when it grows.
 
 pub mod file;
 pub mod lines;
@@ -36,7 +40,7 @@ pub mod scan;
 pub mod watch;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -594,6 +598,9 @@ impl State {
             };
             self.enqueue(slot);
         }
+        if at_start {
+            self.resume_rotated_away(&seen);
+        }
         // Parked files the scan did not find were deleted or renamed out of their group. A
         // renamed one may still get the logger's last lines through the descriptor it holds:
         // it is reopened as a rotated-away file, read to its end and closed once idle. A
@@ -642,20 +649,59 @@ impl State {
 
     /// Looks for parked file `id` under another name in its group's directory.
     fn find_renamed(&self, id: FileId) -> Option<Found> {
-        use std::os::unix::fs::DirEntryExt;
         let parked = self.parked.get(&id)?;
         let dir = self.src.matchers.get(parked.group)?.dir();
-        let entry = std::fs::read_dir(dir)
-            .ok()?
-            .flatten()
-            .find(|e| e.ino() == id.ino)?;
-        let path = entry.path();
-        let stat = crate::runtime::io::stat_path(&path).ok()?;
-        (stat.dev == id.dev).then_some(Found {
+        let (path, stat) = find_inode(dir, id)?;
+        Some(Found {
             path,
             stat,
             group: parked.group,
         })
+    }
+
+    /// At start: a file the position file records with undelivered data but that no longer
+    /// matches its group was rotated away while spate was down (or stopped before reading it
+    /// out). It is looked up by inode in its recorded directory and read to its end from the
+    /// recorded position, as if spate had kept it open. Only with spate's sidecar, whose device
+    /// and fingerprint prove it is the same file: an inode alone may have been reused by
+    /// anything since, a compressed archive included.
+    fn resume_rotated_away(&mut self, seen: &HashSet<FileId>) {
+        let loaded = Arc::clone(&self.src.loaded);
+        for (ino, recorded) in &loaded.positions {
+            let Some(identity) = loaded.identities.get(ino) else {
+                continue;
+            };
+            let id = FileId {
+                dev: identity.dev,
+                ino: *ino,
+            };
+            if seen.contains(&id) || self.by_id.contains_key(&id) || !self.src.owns(id) {
+                continue;
+            }
+            let Some(dir) = Path::new(&recorded.file).parent() else {
+                continue;
+            };
+            let Some(group) = self.src.matchers.iter().position(|m| m.dir() == dir) else {
+                continue;
+            };
+            let Some((path, stat)) = find_inode(dir, id) else {
+                continue;
+            };
+            if stat.size <= recorded.pos || !starts_with(&path, identity.fingerprint) {
+                continue;
+            }
+            let found = Found { path, stat, group };
+            if let Some(slot) = self.open(&found, true) {
+                let f = self.files[slot].as_mut().expect("just opened");
+                f.matched = false;
+                info!(
+                    file = %found.path.display(),
+                    pos = f.buf_pos,
+                    "reading the rest of a file rotated away while spate was stopped"
+                );
+                self.enqueue(slot);
+            }
+        }
     }
 
     /// Opens a newly found file; decides where to start reading.
@@ -857,6 +903,27 @@ impl State {
             identities,
         }
     }
+}
+
+/// The file with inode `id` in `dir`, whatever its name, and its `stat`.
+fn find_inode(dir: &Path, id: FileId) -> Option<(PathBuf, crate::runtime::io::FileStat)> {
+    use std::os::unix::fs::DirEntryExt;
+    let entry = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find(|e| e.ino() == id.ino)?;
+    let path = entry.path();
+    let stat = crate::runtime::io::stat_path(&path).ok()?;
+    (stat.dev == id.dev).then_some((path, stat))
+}
+
+/// Whether the file at `path` begins with the bytes `fingerprint` was taken of.
+fn starts_with(path: &Path, fingerprint: Fingerprint) -> bool {
+    use std::io::Read;
+    let mut prefix = Vec::with_capacity(fingerprint.len as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(u64::from(fingerprint.len)).read_to_end(&mut prefix))
+        .is_ok_and(|n| n == fingerprint.len as usize && Fingerprint::of(&prefix) == fingerprint)
 }
 
 /// Where a parked file reopens: where it was left, unless it was truncated (it is shorter) or
