@@ -6,7 +6,7 @@
 //! next read's bytes, the way ripgrep's line buffer rolls a partial line forward.
 //! Whole frames are handed to the [`Tally`] straight from the buffer, without copying.
 
-use memchr::{memchr, memchr_iter};
+use memchr::{memchr, memchr_iter, Memchr};
 
 use super::tally::Tally;
 
@@ -102,13 +102,9 @@ impl Connection {
                 None => return,
             }
         }
-        let base = start;
-        for i in memchr_iter(b'\n', &data[base..]) {
-            let end = base + i;
-            tally.line(&data[start..end], end + 1 - start);
-            start = end + 1;
-        }
-        self.keep_tail(&data[start..], tally);
+        let mut lines = Lines::new(data, start);
+        tally.frames(&mut lines);
+        self.keep_tail(&data[lines.start..], tally);
     }
 
     fn consume_octets(&mut self, data: &[u8], tally: &mut Tally) {
@@ -133,6 +129,11 @@ impl Connection {
                     None => return,
                 },
             }
+            // The common case, whole frames one after the other, in one go; the match below
+            // sees what stopped them.
+            let mut frames = Octets::new(data, pos, self.max_frame);
+            tally.frames(&mut frames);
+            pos = frames.pos;
             let rest = &data[pos..];
             if rest.is_empty() {
                 return;
@@ -176,6 +177,79 @@ impl Connection {
         } else {
             self.pending.extend_from_slice(tail);
         }
+    }
+}
+
+/// The complete lines in `data` from a start on, as (body, bytes on the wire); when it is done,
+/// `start` is where the incomplete tail begins.
+struct Lines<'a> {
+    data: &'a [u8],
+    /// Where the next line starts.
+    start: usize,
+    /// Where the search for newlines began: their positions are relative to it.
+    base: usize,
+    newlines: Memchr<'a>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(data: &'a [u8], start: usize) -> Self {
+        Lines {
+            data,
+            start,
+            base: start,
+            newlines: memchr_iter(b'\n', &data[start..]),
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (&'a [u8], usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let end = self.base + self.newlines.next()?;
+        let frame = (&self.data[self.start..end], end + 1 - self.start);
+        self.start = end + 1;
+        Some(frame)
+    }
+}
+
+/// The octet-counted frames in `data` from `pos` on, as (message, bytes on the wire), as long as
+/// they are complete and within `max_frame`; it stops at anything else (an incomplete or invalid
+/// header, an oversized or incomplete message), with `pos` at its start.
+struct Octets<'a> {
+    data: &'a [u8],
+    pos: usize,
+    max_frame: usize,
+}
+
+impl<'a> Octets<'a> {
+    fn new(data: &'a [u8], pos: usize, max_frame: usize) -> Self {
+        Octets {
+            data,
+            pos,
+            max_frame,
+        }
+    }
+}
+
+impl<'a> Iterator for Octets<'a> {
+    type Item = (&'a [u8], usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.data[self.pos..];
+        let Header::Frame { header, len } = octet_header(rest) else {
+            return None;
+        };
+        if len > self.max_frame as u64 {
+            return None;
+        }
+        // At most max_frame + MAX_HEADER: no overflow.
+        let end = header + len as usize;
+        let message = rest.get(header..end)?;
+        self.pos += end;
+        Some((message, end))
     }
 }
 
