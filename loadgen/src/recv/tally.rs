@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::line::{parse_line, MAX_STREAM};
+use crate::line::{LineParser, MAX_STREAM};
 use crate::report::model::Latency;
 
 /// Highest latency recorded exactly, in microseconds (one hour); longer ones count as this.
@@ -169,6 +169,7 @@ pub struct Tally {
     pub clock_skew: u64,
     /// Receive time of the bytes being consumed, nanoseconds since the UNIX epoch.
     now_ns: u64,
+    parser: LineParser,
     /// Latency of the unique lines since the last [`Tally::take_interval`].
     interval: Histogram<u64>,
 }
@@ -188,6 +189,7 @@ impl Tally {
             malformed: 0,
             clock_skew: 0,
             now_ns: 0,
+            parser: LineParser::default(),
             interval: latency_histogram(3),
         }
     }
@@ -226,6 +228,7 @@ impl Tally {
             malformed,
             clock_skew,
             now_ns,
+            parser,
             interval,
         } = self;
         let now_ns = *now_ns;
@@ -235,7 +238,7 @@ impl Tally {
         // The current stream's pending latency run.
         let mut run = Run::default();
         for (body, wire_len) in frames {
-            let Some(p) = parse_line(body) else {
+            let Some(p) = parser.parse(body) else {
                 new_malformed += 1;
                 continue;
             };
@@ -248,7 +251,7 @@ impl Tally {
                 if let Some((_, s)) = current.take() {
                     run.restart(0, 0, &mut s.latency, interval);
                 }
-                // parse_line yields at most 4 digits, so the index is always within MAX_STREAM.
+                // The parser yields at most 4 digits, so the index is always within MAX_STREAM.
                 let s = streams[usize::from(p.stream)].get_or_insert_with(StreamTally::boxed);
                 current = Some((p.stream, s));
             }
