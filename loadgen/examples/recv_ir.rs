@@ -4,7 +4,8 @@
 //! ```text
 //! cargo build --profile bench -p spate-loadgen --example recv_ir
 //! valgrind --tool=callgrind --toggle-collect='recv_ir::measured' \
-//!     target/release/examples/recv_ir newline     # or octet-counting
+//!     target/release/examples/recv_ir newline     # or octet-counting; then `varied` for
+//!                                                 # lines of 100 to 156 bytes
 //! ```
 //!
 //! Only `measured` is counted: the measured phase of [`common::Workload`] fed to a connection
@@ -17,7 +18,7 @@ mod common;
 use spate_loadgen::recv::framing::{Connection, Framing};
 use spate_loadgen::recv::tally::Tally;
 
-use common::{check, feed, Workload};
+use common::{check, feed, Sizes, Workload};
 
 /// Passes over the measured phase (each after a fresh warm-up).
 const PASSES: u64 = 4;
@@ -34,7 +35,12 @@ fn main() {
         Some("octet-counting") => Framing::OctetCounting,
         Some(other) => panic!("unknown framing {other:?}: newline or octet-counting"),
     };
-    let w = Workload::new(framing);
+    let sizes = match std::env::args().nth(2).as_deref() {
+        None => Sizes::Fixed,
+        Some("varied") => Sizes::Varied,
+        Some(other) => panic!("unknown sizes {other:?}: varied or nothing"),
+    };
+    let w = Workload::new(framing, sizes);
     check(&w);
     let mut data = w.measured.data.clone();
     for _ in 0..PASSES {
@@ -43,8 +49,8 @@ fn main() {
         std::hint::black_box(tally.summary(None));
     }
     println!(
-        "{:?}: {} lines counted in `measured`",
-        framing,
+        "{framing:?} {}: {} lines counted in `measured`",
+        sizes.name(),
         PASSES * w.measured.lines
     );
 }

@@ -1,17 +1,36 @@
 //! A synthetic receive workload, shared by the `recv` bench and the `recv_ir` example (which
 //! includes this file by path to count instructions under callgrind).
 //!
-//! It models what the receiver sees from an agent: 128-byte numbered lines from several streams,
-//! interleaved in runs the length of an agent's batches, sent 50 ns apart (so about 20 lines share
-//! one microsecond of latency and the tally's run-length coalescing breaks as often as it does on
-//! a real run), arriving in reads that cut lines anywhere.
+//! It models what the receiver sees from an agent: numbered lines of 128 bytes (or of 100 to 156,
+//! see [`Sizes`]) from several streams, interleaved in runs the length of an agent's batches, sent
+//! 50 ns apart (so about 20 lines share one microsecond of latency and the tally's run-length
+//! coalescing breaks as often as it does on a real run), arriving in reads that cut lines
+//! anywhere.
 
 use spate_loadgen::line::format_line;
 use spate_loadgen::recv::framing::{Connection, Framing};
 use spate_loadgen::recv::tally::Tally;
 
-/// Bytes per line, newline included.
+/// Bytes per line, newline included (on average with [`Sizes::Varied`]).
 pub const LINE: usize = 128;
+
+/// The sizes of a workload's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sizes {
+    /// Every line [`LINE`] bytes, as the load generator's `size = 128`.
+    Fixed,
+    /// Each line's size drawn from 100..=156, as `size = { min = 100, max = 156 }`.
+    Varied,
+}
+
+impl Sizes {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sizes::Fixed => "128B-lines",
+            Sizes::Varied => "100-156B-lines",
+        }
+    }
+}
 /// Bytes of lines in one phase (before octet framing adds its headers).
 pub const PHASE_BYTES: usize = 4 << 20;
 /// Streams interleaved.
@@ -23,8 +42,8 @@ pub const READ: usize = 150_000;
 pub const LINE_GAP_NS: u64 = 50;
 /// How long after the last complete line of a read the read returns (a steady 2 ms latency).
 pub const DELAY_NS: u64 = 2_000_000;
-/// Largest frame the connection accepts, as `recv`'s default.
-pub const MAX_FRAME: usize = 64 * 1024;
+/// Largest frame the connection accepts, as `recv`'s default (`--max-line`).
+pub const MAX_FRAME: usize = 1 << 20;
 
 /// The bytes of one phase and how they arrive.
 #[derive(Debug)]
@@ -58,30 +77,39 @@ impl Rng {
 }
 
 impl Workload {
-    pub fn new(framing: Framing) -> Workload {
+    pub fn new(framing: Framing, sizes: Sizes) -> Workload {
         let mut rng = Rng(0x5eed_5a7e);
         let mut seqs = [0u64; STREAMS as usize];
         let mut ts = 1_700_000_000_000_000_000u64;
         let mut phase = || {
             // (line, send time) in wire order: runs of 32..=287 lines of one stream at a time.
             let mut lines = Vec::new();
+            let mut bytes = 0;
             let mut stream = 0;
-            while lines.len() * LINE < PHASE_BYTES {
+            while bytes < PHASE_BYTES {
                 let run = 32 + (rng.next() % 256) as usize;
                 stream = (stream + 1 + (rng.next() % u64::from(STREAMS - 1)) as u16) % STREAMS;
-                for _ in 0..run.min(PHASE_BYTES / LINE - lines.len()) {
-                    let mut line = Vec::with_capacity(LINE + 4);
+                for _ in 0..run {
+                    let size = match sizes {
+                        Sizes::Fixed => LINE,
+                        Sizes::Varied => 100 + (rng.next() % 57) as usize,
+                    };
+                    let mut line = Vec::with_capacity(size + 4);
                     if framing == Framing::OctetCounting {
-                        line.extend_from_slice(format!("{} ", LINE - 1).as_bytes());
+                        line.extend_from_slice(format!("{} ", size - 1).as_bytes());
                     }
                     let seq = &mut seqs[usize::from(stream)];
-                    format_line(&mut line, *seq, ts, stream, LINE);
+                    format_line(&mut line, *seq, ts, stream, size);
                     if framing == Framing::OctetCounting {
                         line.pop(); // the message is the line without its newline
                     }
                     *seq += 1;
                     lines.push((line, ts));
                     ts += LINE_GAP_NS;
+                    bytes += size;
+                    if bytes >= PHASE_BYTES {
+                        break;
+                    }
                 }
             }
             Phase::from_lines(&lines)
@@ -155,7 +183,7 @@ pub fn check(w: &Workload) {
     feed(&mut conn, &mut tally, &mut data, &w.measured.reads);
     let s = tally.summary(None);
     let lines = w.warm.lines + w.measured.lines;
-    assert_eq!((s.lines, s.unique), (lines, lines), "{:?}", w.framing);
+    assert_eq!((s.lines, s.unique), (lines, lines), "{w:?}");
     assert_eq!(
         (s.missing, s.duplicates, s.out_of_order, s.malformed),
         (0, 0, 0, 0)
