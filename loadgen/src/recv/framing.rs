@@ -6,7 +6,7 @@
 //! next read's bytes, the way ripgrep's line buffer rolls a partial line forward.
 //! Whole frames are handed to the [`Tally`] straight from the buffer, without copying.
 
-use memchr::{memchr, memchr_iter};
+use memchr::{memchr, memchr_iter, Memchr};
 
 use super::tally::Tally;
 
@@ -102,13 +102,9 @@ impl Connection {
                 None => return,
             }
         }
-        let base = start;
-        for i in memchr_iter(b'\n', &data[base..]) {
-            let end = base + i;
-            tally.line(&data[start..end], end + 1 - start);
-            start = end + 1;
-        }
-        self.keep_tail(&data[start..], tally);
+        let mut lines = Lines::new(data, start);
+        tally.frames(&mut lines);
+        self.keep_tail(&data[lines.start..], tally);
     }
 
     fn consume_octets(&mut self, data: &[u8], tally: &mut Tally) {
@@ -133,6 +129,13 @@ impl Connection {
                     None => return,
                 },
             }
+            // The common case, whole frames one after the other, in one go; the match below
+            // sees what stopped them.
+            pos = if starts_repeating(&data[pos..]) {
+                Octets::<true>::feed(data, pos, self.max_frame, tally)
+            } else {
+                Octets::<false>::feed(data, pos, self.max_frame, tally)
+            };
             let rest = &data[pos..];
             if rest.is_empty() {
                 return;
@@ -179,6 +182,141 @@ impl Connection {
     }
 }
 
+/// The complete lines in `data` from a start on, as (body, bytes on the wire); when it is done,
+/// `start` is where the incomplete tail begins.
+struct Lines<'a> {
+    data: &'a [u8],
+    /// Where the next line starts.
+    start: usize,
+    /// Where the search for newlines began: their positions are relative to it.
+    base: usize,
+    newlines: Memchr<'a>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(data: &'a [u8], start: usize) -> Self {
+        Lines {
+            data,
+            start,
+            base: start,
+            newlines: memchr_iter(b'\n', &data[start..]),
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (&'a [u8], usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let end = self.base + self.newlines.next()?;
+        let frame = (&self.data[self.start..end], end + 1 - self.start);
+        self.start = end + 1;
+        Some(frame)
+    }
+}
+
+/// The octet-counted frames in `data` from `pos` on, as (message, bytes on the wire), as long as
+/// they are complete and within `max_frame`; it stops at anything else (an incomplete or invalid
+/// header, an oversized or incomplete message), with `pos` at its start.
+///
+/// With `REPEATS`, for frames of one size run after run: a header is first compared with the
+/// previous one, as one word, and read digit by digit only if it differs. That costs a little
+/// on frames whose size varies: [`starts_repeating`] chooses.
+struct Octets<'a, const REPEATS: bool> {
+    data: &'a [u8],
+    pos: usize,
+    max_frame: usize,
+    last: LastHeader,
+}
+
+/// The previous frame's header, if it fit in a word.
+#[derive(Debug, Clone, Copy)]
+struct LastHeader {
+    /// Its bytes, as a little-endian word with the bytes past it zero.
+    bytes: u64,
+    /// Ones over its bytes.
+    mask: u64,
+    header: usize,
+    len: usize,
+}
+
+/// Whether `data` starts with two frames whose headers are the same. A guess, to choose between
+/// `Octets<true>` and `Octets<false>`, which give the same frames.
+fn starts_repeating(data: &[u8]) -> bool {
+    let Header::Frame { header, len } = octet_header(data) else {
+        return false;
+    };
+    let next = usize::try_from(len).map_or(usize::MAX, |len| len.saturating_add(header));
+    data.get(next..)
+        .is_some_and(|next| next.starts_with(&data[..header]))
+}
+
+impl<'a, const REPEATS: bool> Octets<'a, REPEATS> {
+    fn new(data: &'a [u8], pos: usize, max_frame: usize) -> Self {
+        Octets {
+            data,
+            pos,
+            max_frame,
+            // Nothing equals 1 under a mask of 0: no header matches until one is remembered.
+            last: LastHeader {
+                bytes: 1,
+                mask: 0,
+                header: 0,
+                len: 0,
+            },
+        }
+    }
+
+    /// Hands the frames of `data` from `pos` on to `tally`; returns where they stop.
+    fn feed(data: &'a [u8], pos: usize, max_frame: usize, tally: &mut Tally) -> usize {
+        let mut frames = Self::new(data, pos, max_frame);
+        tally.frames(&mut frames);
+        frames.pos
+    }
+}
+
+impl<'a, const REPEATS: bool> Iterator for Octets<'a, REPEATS> {
+    type Item = (&'a [u8], usize);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = &self.data[self.pos..];
+        let first_word = rest.first_chunk().map(|w| u64::from_le_bytes(*w));
+        let last = self.last;
+        // A header that equals the previous one reads the same: octet_header looks no further
+        // than the space that ends it.
+        let (header, len) = match first_word {
+            Some(w) if REPEATS && w & last.mask == last.bytes => (last.header, last.len),
+            _ => {
+                let Header::Frame { header, len } = octet_header(rest) else {
+                    return None;
+                };
+                if len > self.max_frame as u64 {
+                    return None;
+                }
+                // At most max_frame: no truncation.
+                let len = len as usize;
+                if let Some(w) = first_word.filter(|_| REPEATS && header <= 8) {
+                    let mask = u64::MAX >> (64 - 8 * header);
+                    self.last = LastHeader {
+                        bytes: w & mask,
+                        mask,
+                        header,
+                        len,
+                    };
+                }
+                (header, len)
+            }
+        };
+        // At most max_frame + MAX_HEADER: no overflow.
+        let end = header + len;
+        let message = rest.get(header..end)?;
+        self.pos += end;
+        Some((message, end))
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Header {
     Incomplete,
@@ -211,7 +349,7 @@ fn octet_header(data: &[u8]) -> Header {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::line::format_line;
+    use crate::line::{format_line, MIN_LINE_SIZE};
 
     const MAX: usize = 1000;
 
@@ -340,6 +478,101 @@ mod tests {
             let s = run(Framing::OctetCounting, &data, reads).summary(None);
             assert_eq!((s.unique, s.malformed), (5, 2), "{reads:?}");
         }
+    }
+
+    /// What `Octets` gives: the frames and where they stop.
+    fn all_octets<const REPEATS: bool>(data: &[u8], pos: usize) -> (Vec<(&[u8], usize)>, usize) {
+        let mut octets = Octets::<REPEATS>::new(data, pos, MAX);
+        (octets.by_ref().collect(), octets.pos)
+    }
+
+    /// Octet-counted frames read the plain way, every header digit by digit: the frames and
+    /// where they stop.
+    fn octets_plainly(data: &[u8], mut pos: usize) -> (Vec<(&[u8], usize)>, usize) {
+        let mut frames = Vec::new();
+        loop {
+            let rest = &data[pos..];
+            let Header::Frame { header, len } = octet_header(rest) else {
+                break;
+            };
+            let end = header + len as usize;
+            if len > MAX as u64 || rest.len() < end {
+                break;
+            }
+            frames.push((&rest[header..end], end));
+            pos += end;
+        }
+        (frames, pos)
+    }
+
+    #[test]
+    fn octets_agree_with_a_plain_reading_whatever_the_headers() {
+        let mut rng = fastrand::Rng::with_seed(12);
+        // Lengths on either side of a change in digit count, so that one header is a prefix of
+        // the next ("10 " and "100 "), and one that is too long.
+        let lens = [1, 9, 10, 11, 99, 100, 101, 127, 999, MAX, MAX + 1];
+        for _ in 0..200 {
+            let mut data = Vec::new();
+            while data.len() < 20_000 {
+                let len = lens[rng.usize(..lens.len())];
+                for _ in 0..rng.usize(1..100) {
+                    data.extend(format!("{len} ").as_bytes());
+                    data.extend(std::iter::repeat_n(b'm', len));
+                }
+            }
+            match rng.u8(..4) {
+                0 => data.extend_from_slice(b"012 bad header"),
+                1 => data.extend_from_slice(b"50 cut short"),
+                2 => data.extend_from_slice(b"123"),
+                _ => {}
+            }
+            // Start on a header, as the decoder does: that of the first, second or third frame.
+            let (frames, _) = octets_plainly(&data, 0);
+            let start = frames
+                .iter()
+                .take(rng.usize(..3))
+                .map(|&(_, end)| end)
+                .sum();
+            let want = octets_plainly(&data, start);
+            assert_eq!(all_octets::<true>(&data, start), want);
+            assert_eq!(all_octets::<false>(&data, start), want);
+        }
+    }
+
+    #[test]
+    fn runs_of_lines_of_varying_size_survive_any_read_boundary() {
+        let mut rng = fastrand::Rng::with_seed(13);
+        let mut data = Vec::new();
+        let mut seq = 0;
+        let mut bytes = 0;
+        while seq < 3000 {
+            let size = rng.usize(MIN_LINE_SIZE..300);
+            for _ in 0..rng.usize(1..300) {
+                format_line(&mut data, seq, 9, 0, size);
+                seq += 1;
+                bytes += size as u64;
+            }
+        }
+        let reads: Vec<usize> = (0..50).map(|_| rng.usize(1..=4096)).collect();
+        for reads in [&reads[..], &[1], &[4096], &[129]] {
+            let s = run(Framing::Newline, &data, reads).summary(Some(seq));
+            assert_eq!((s.unique, s.missing, s.malformed), (seq, 0, 0), "{reads:?}");
+            assert_eq!(s.streams["0"].bytes, bytes);
+            let framed = octets(&data);
+            let s = run(Framing::OctetCounting, &framed, reads).summary(Some(seq));
+            assert_eq!((s.unique, s.missing, s.malformed), (seq, 0, 0), "{reads:?}");
+            assert_eq!(s.streams["0"].bytes, framed.len() as u64);
+        }
+    }
+
+    #[test]
+    fn the_guess_chooses_the_fast_path_for_frames_of_one_size() {
+        assert!(starts_repeating(&octets(&lines(0..10, 128))));
+        let mut varied = lines(0..1, 100);
+        varied.extend(lines(1..10, 128));
+        assert!(!starts_repeating(&octets(&varied)));
+        assert!(!starts_repeating(b"5 hello"));
+        assert!(!starts_repeating(b"junk"));
     }
 
     #[test]
