@@ -8,7 +8,8 @@
 # FILES (1: the lines are spread over this many files, app-0.log ..., one stream id each),
 # WORK (a scratch directory; default a new temporary one, removed at the end), COLD (1: drop
 # the page cache before each run, as after a reboot; needs root), SPATE (the agent binary to
-# run instead of the one just built, to compare two builds on one prefilled WORK).
+# run instead of the one just built, to compare two builds on one prefilled WORK), RECV (the
+# same for the spate-loadgen that receives).
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
 # with machine, kernel and commit.
@@ -71,7 +72,7 @@ for run in $(seq 1 "$runs"); do
   if [ "${COLD:-0}" = 1 ]; then
     sync && echo 1 >/proc/sys/vm/drop_caches || { echo "COLD=1 needs root" >&2; exit 1; }
   fi
-  "$bin/spate-loadgen" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
+  "${RECV:-$bin/spate-loadgen}" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
     --max-seconds 600 >"$WORK/recv.json" 2>"$WORK/recv.err" &
   recv_pid=$!
   port=
