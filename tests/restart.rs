@@ -25,17 +25,11 @@ both_backends!(
     a_file_rotated_away_while_stopped_is_read_to_its_end_at_restart,
 );
 
-fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
-    const N: u64 = 300_000;
-    let dirs = Dirs::new();
-    prefill(&dirs.log("app.log"), 0, N, 100);
-    let collector = Collector::start();
-    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
-    let mut agent = pipeline.start(backend);
-    collector.expect_unique(10_000, T, &agent);
-    // Stop mid-run for sure: with the collector not reading, the agent gets ahead only by what
-    // the socket buffers (about 10 MB on loopback) and the channel hold, far from the end of
-    // the 30 MB file, and the stop finds the sink blocked in a write.
+/// Stops a running agent in the middle of a large file, for sure: with the collector not
+/// reading, the agent gets ahead only by what the socket buffers (about 10 MB on loopback) and
+/// the channel hold, and the stop finds the sink blocked in a write. Returns the lines delivered.
+fn stop_mid_file(collector: &Collector, agent: &mut common::Agent) -> u64 {
+    collector.expect_unique(10_000, T, agent);
     collector.pause();
     agent.terminate();
     assert!(
@@ -45,7 +39,17 @@ fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
     );
     collector.resume();
     agent.wait_clean_exit();
-    let first = collector.unique();
+    collector.unique()
+}
+
+fn graceful_stop_mid_run_then_restart_loses_and_repeats_nothing(backend: &str) {
+    const N: u64 = 300_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
+    let mut agent = pipeline.start(backend);
+    let first = stop_mid_file(&collector, &mut agent);
     eprintln!("delivered before the stop: {first} of {N}");
     assert!(
         first < N,
@@ -440,19 +444,7 @@ fn a_file_rotated_away_while_stopped_is_read_to_its_end_at_restart(backend: &str
     let collector = Collector::start();
     let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
     let mut agent = pipeline.start(backend);
-    collector.expect_unique(10_000, T, &agent);
-    // As in the graceful-stop test: stop while the collector does not read, so the stop is
-    // mid-file for sure.
-    collector.pause();
-    agent.terminate();
-    assert!(
-        common::wait_until(T, || agent.stderr().contains("stopping: sinks drain")),
-        "the agent did not stop its sources\n{}",
-        agent.diagnostics()
-    );
-    collector.resume();
-    agent.wait_clean_exit();
-    let first = collector.unique();
+    let first = stop_mid_file(&collector, &mut agent);
     assert!(
         first < N,
         "the run ended before the stop; the test proves nothing"
