@@ -88,8 +88,8 @@ pub struct TailedFile {
     /// The buffer held at most a partial line when last cut, and nothing was read since: the
     /// next turn starts with a read, which may be issued early, batched with other files'.
     pub wants_read: bool,
-    /// The result of a read issued early ([`TailedFile::fill`] run ahead of the file's turn),
-    /// for the turn to act on as if it had just read.
+    /// A truncation or error found by a read issued early ([`TailedFile::fill`] run ahead of
+    /// the file's turn), for the turn to act on as if it had just read.
     pub read_ahead: Option<io::Result<Fill>>,
     /// Offset up to which the page cache was asked to load a backlog.
     prefetched_to: u64,

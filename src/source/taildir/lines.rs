@@ -153,11 +153,7 @@ fn whole_lines(buf: &[u8], batch_size: usize, max: usize) -> Lines {
                 continue;
             };
             if pos + first - end > max {
-                return Lines {
-                    count,
-                    end,
-                    overlong: true,
-                };
+                break; // the line search below finds this newline and reports the long line
             }
             let n = bytecount::count(block, b'\n');
             if count + n >= batch_size {

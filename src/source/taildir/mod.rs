@@ -467,8 +467,8 @@ impl State {
 
     /// Issues the first read of up to [`READ_AHEAD_FILES`] ready files at once, so that they
     /// reach the kernel in one submission instead of one ring round trip per file, as happens
-    /// when one inotify wake-up reports appends to many files. Each file's turn then starts
-    /// from the result ([`TailedFile::read_ahead`]).
+    /// when one inotify wake-up reports appends to many files. Each file's turn then cuts what
+    /// was read, and acts on a truncation or error found early ([`TailedFile::read_ahead`]).
     ///
     /// Only files whose buffer holds no whole line are read early, so a buffer never holds
     /// more than one read beyond a partial line. An end of file found early is not kept: the
@@ -503,7 +503,9 @@ impl State {
         let results =
             futures_util::future::join_all(early.iter_mut().map(|(_, f)| f.fill(read_size))).await;
         for ((slot, mut file), result) in early.into_iter().zip(results) {
-            if !matches!(result, Ok(Fill::Eof)) {
+            // New data is in the buffer already, for the turn to cut; only a truncation or an
+            // error still needs the turn's handling.
+            if matches!(result, Ok(Fill::Truncated) | Err(_)) {
                 file.read_ahead = Some(result);
             }
             self.files[slot] = Some(file);
@@ -790,10 +792,7 @@ impl State {
             return if at_start && cfg.skip_to_end { size } else { 0 };
         };
         if let Some(identity) = self.src.loaded.identities.get(&id.ino) {
-            let len = identity.fingerprint.len as usize;
-            let same = identity.dev == id.dev
-                && prefix.len() >= len
-                && Fingerprint::of(&prefix[..len]) == identity.fingerprint;
+            let same = identity.dev == id.dev && identity.fingerprint.matches(prefix);
             if !same {
                 info!(
                     file = %found.path.display(),
@@ -867,41 +866,31 @@ impl State {
 
     /// The delivered position and identity of every open or parked file.
     fn snapshot(&self) -> Snapshot {
-        let n = self.by_id.len() + self.parked.len();
-        let mut positions = Vec::with_capacity(n);
-        let mut identities = Vec::with_capacity(n);
-        for (id, p) in &self.parked {
-            positions.push(Position {
+        let open = self
+            .files
+            .iter()
+            .flatten()
+            .map(|f| (f.id, f.delivered, &f.path, f.fingerprint));
+        let parked = self
+            .parked
+            .iter()
+            .map(|(&id, p)| (id, p.pos, &p.path, p.fingerprint));
+        let mut snapshot = Snapshot::default();
+        for (id, pos, path, fingerprint) in parked.chain(open) {
+            snapshot.positions.push(Position {
                 inode: id.ino,
-                pos: p.pos,
-                file: p.path.to_string_lossy().into_owned(),
+                pos,
+                file: path.to_string_lossy().into_owned(),
             });
-            if let Some(fingerprint) = p.fingerprint {
-                identities.push(Identity {
+            if let Some(fingerprint) = fingerprint {
+                snapshot.identities.push(Identity {
                     inode: id.ino,
                     dev: id.dev,
                     fingerprint,
                 });
             }
         }
-        for f in self.files.iter().flatten() {
-            positions.push(Position {
-                inode: f.id.ino,
-                pos: f.delivered,
-                file: f.path.to_string_lossy().into_owned(),
-            });
-            if let Some(fingerprint) = f.fingerprint {
-                identities.push(Identity {
-                    inode: f.id.ino,
-                    dev: f.id.dev,
-                    fingerprint,
-                });
-            }
-        }
-        Snapshot {
-            positions,
-            identities,
-        }
+        snapshot
     }
 }
 
@@ -923,16 +912,13 @@ fn starts_with(path: &Path, fingerprint: Fingerprint) -> bool {
     let mut prefix = Vec::with_capacity(fingerprint.len as usize);
     std::fs::File::open(path)
         .and_then(|f| f.take(u64::from(fingerprint.len)).read_to_end(&mut prefix))
-        .is_ok_and(|n| n == fingerprint.len as usize && Fingerprint::of(&prefix) == fingerprint)
+        .is_ok_and(|_| fingerprint.matches(&prefix))
 }
 
 /// Where a parked file reopens: where it was left, unless it was truncated (it is shorter) or
 /// its inode now holds another file (its first bytes changed), which are read from the start.
 fn resume_position(parked: &Parked, found: &Found, size: u64, prefix: &[u8]) -> u64 {
-    let reused = parked.fingerprint.is_some_and(|fp| {
-        let len = fp.len as usize;
-        prefix.len() < len || Fingerprint::of(&prefix[..len]) != fp
-    });
+    let reused = parked.fingerprint.is_some_and(|fp| !fp.matches(prefix));
     if reused || size < parked.pos {
         info!(
             file = %found.path.display(),

@@ -80,6 +80,14 @@ impl Fingerprint {
             hash,
         }
     }
+
+    /// Whether a file whose first bytes are `prefix` (at least as many as were hashed) is the
+    /// file this fingerprint was taken of.
+    pub fn matches(self, prefix: &[u8]) -> bool {
+        prefix
+            .get(..self.len as usize)
+            .is_some_and(|p| Fingerprint::of(p) == self)
+    }
 }
 
 /// The position file could not be read.
