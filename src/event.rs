@@ -112,6 +112,7 @@ pub struct Batch {
     headers: Option<Arc<Headers>>,
     event_headers: Option<Arc<[Headers]>>,
     ack: Option<Ack>,
+    more_ready: bool,
 }
 
 impl Batch {
@@ -127,6 +128,7 @@ impl Batch {
             headers: None,
             event_headers: None,
             ack: None,
+            more_ready: false,
         }
     }
 
@@ -147,6 +149,7 @@ impl Batch {
             headers: None,
             event_headers: None,
             ack: None,
+            more_ready: false,
         }
     }
 
@@ -171,6 +174,21 @@ impl Batch {
     pub fn with_ack(mut self, ack: Ack) -> Self {
         self.ack = Some(ack);
         self
+    }
+
+    /// Marks that its source already held more events when it put this batch, and puts them
+    /// next: a sink may then hold a partial network write back for the batch that follows (the
+    /// tcp sink's `MSG_MORE`), instead of sending a small packet and waking its peer per batch.
+    /// It is only a hint, never needed for correctness: a sink that finds its channel empty
+    /// sends what it held back.
+    pub fn with_more_ready(mut self, more_ready: bool) -> Self {
+        self.more_ready = more_ready;
+        self
+    }
+
+    /// See [`Batch::with_more_ready`].
+    pub fn more_ready(&self) -> bool {
+        self.more_ready
     }
 
     /// Number of events.
@@ -239,6 +257,7 @@ impl fmt::Debug for Batch {
             )
             .field("headers", &self.headers)
             .field("acked", &self.ack.is_some())
+            .field("more_ready", &self.more_ready)
             .finish()
     }
 }

@@ -71,6 +71,9 @@ pub struct TcpSink {
     conn: Option<TcpConn>,
     /// The sink waited on an empty channel since the last write.
     was_idle: bool,
+    /// The last write let the kernel hold its tail back (`MSG_MORE`) for the batch its source
+    /// said was ready; sent by [`Deliver::idle`] if that batch does not come.
+    held_back: bool,
     backoff: Duration,
     /// Buffers of the write in progress.
     bufs: Vec<Bytes>,
@@ -87,6 +90,7 @@ impl TcpSink {
             counters,
             conn: None,
             was_idle: false,
+            held_back: false,
             backoff: MIN_BACKOFF,
             bufs: Vec::new(),
             framed: BytesMut::new(),
@@ -182,9 +186,11 @@ impl Deliver for TcpSink {
             self.connect().await?;
         }
         self.frame(batches);
+        let more = batches.last().is_some_and(Batch::more_ready);
         let timeout = self.config.request_timeout;
         let conn = self.conn.as_mut().expect("connected above");
-        let result = match tokio::time::timeout(timeout, conn.write_all(&mut self.bufs)).await {
+        let write = conn.write_all(&mut self.bufs, more);
+        let result = match tokio::time::timeout(timeout, write).await {
             Ok(res) => res,
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -192,14 +198,25 @@ impl Deliver for TcpSink {
             )),
         };
         self.bufs.clear();
+        self.held_back = more && result.is_ok();
         if result.is_err() {
             self.close();
         }
         result
     }
 
+    fn holding_back(&self) -> bool {
+        self.held_back
+    }
+
     fn idle(&mut self) {
         self.was_idle = true;
+        if std::mem::take(&mut self.held_back) {
+            if let Some(conn) = &self.conn {
+                // A failure here means a broken connection, which the next write reports.
+                let _ = conn.flush();
+            }
+        }
     }
 
     fn retry_delay(&mut self) -> Duration {

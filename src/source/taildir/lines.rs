@@ -85,11 +85,12 @@ impl LineFramer {
             count,
             end,
             overlong,
+            more,
         } = whole_lines(buf, self.batch_size, max);
         if count > 0 {
             let chunk = buf.split_to(end).freeze();
             return Framed::Batch {
-                batch: Batch::from_lines(chunk, count as u32),
+                batch: Batch::from_lines(chunk, count as u32).with_more_ready(more),
                 len: end,
             };
         }
@@ -123,6 +124,8 @@ struct Lines {
     end: usize,
     /// The line after them is longer than the maximum (its newline was seen).
     overlong: bool,
+    /// Another newline follows `end`: the buffer holds more than this batch.
+    more: bool,
 }
 
 /// Bytes whose newlines are counted at once. A line that starts and ends within one block is
@@ -169,13 +172,19 @@ fn whole_lines(buf: &[u8], batch_size: usize, max: usize) -> Lines {
     // be no longer than a block.
     for nl in memchr::memchr_iter(b'\n', &buf[pos..]).map(|i| pos + i) {
         if count == batch_size {
-            break;
+            return Lines {
+                count,
+                end,
+                overlong: false,
+                more: true,
+            };
         }
         if nl - end > max {
             return Lines {
                 count,
                 end,
                 overlong: true,
+                more: true,
             };
         }
         count += 1;
@@ -185,6 +194,7 @@ fn whole_lines(buf: &[u8], batch_size: usize, max: usize) -> Lines {
         count,
         end,
         overlong: false,
+        more: false,
     }
 }
 
@@ -201,6 +211,7 @@ mod tests {
                     count,
                     end,
                     overlong: true,
+                    more: true,
                 };
             }
             count += 1;
@@ -213,6 +224,7 @@ mod tests {
             count,
             end,
             overlong: false,
+            more: memchr::memchr(b'\n', &buf[end..]).is_some(),
         }
     }
 
@@ -313,6 +325,24 @@ mod tests {
         };
         assert_eq!((batch.len(), len), (3, 6));
         assert_eq!(&buf[..], b"4\n5\n");
+        assert!(
+            batch.more_ready(),
+            "two whole lines are left for the next batch"
+        );
+    }
+
+    #[test]
+    fn only_a_batch_with_whole_lines_behind_it_says_more_is_ready() {
+        let f = framer(2, 100, LineOverflow::Split);
+        let counters = SourceCounters::default();
+        let mut state = FrameState::default();
+        let mut buf = BytesMut::from(&b"1\n2\n3\n4\n5"[..]);
+        let mut more = Vec::new();
+        while let Framed::Batch { batch, .. } = f.next_batch(&mut buf, &mut state, &counters) {
+            more.push(batch.more_ready());
+        }
+        // The last batch is followed only by the partial `5`, which may never be completed.
+        assert_eq!(more, [true, false]);
     }
 
     #[test]
