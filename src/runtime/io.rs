@@ -282,8 +282,10 @@ impl TcpConn {
     /// written (the caller resends whole batches anyway).
     ///
     /// With `more`, the kernel may hold a final partial segment back (`MSG_MORE`) until the next
-    /// write or a [`TcpConn::flush`]: the caller knows more data follows at once, and sending
-    /// fewer, fuller segments saves a packet and a wake-up of the peer per write.
+    /// write, an acknowledgement from the peer, or a [`TcpConn::flush`]: the caller knows more
+    /// data follows at once, and fewer, fuller segments save packets and wake-ups of the peer.
+    /// (`TCP_CORK`, which acknowledgements do not undo, measured 10-20 % slower with Flume's
+    /// sizes, 4 alternated pairs.)
     pub async fn write_all(&mut self, bufs: &mut Vec<Bytes>, more: bool) -> io::Result<()> {
         let flags = if more { libc::MSG_MORE } else { 0 };
         bufs.retain(|b| !b.is_empty());
@@ -621,9 +623,23 @@ mod tests {
                 assert_eq!(unsent(conn.fd()), 13, "{backend}: and grows with the next");
                 conn.flush().unwrap();
                 assert_eq!(unsent(conn.fd()), 0, "{backend}: a flush sends it");
+                let mut bufs = vec![Bytes::from_static(b"third\n")];
+                conn.write_all(&mut bufs, true).await.unwrap();
+                assert_eq!(unsent(conn.fd()), 6, "{backend}: held back again");
+                let mut bufs = vec![Bytes::from_static(b"last\n")];
+                conn.write_all(&mut bufs, false).await.unwrap();
+                assert_eq!(
+                    unsent(conn.fd()),
+                    0,
+                    "{backend}: a write with no more sends all"
+                );
             })
             .unwrap();
-            assert_eq!(reader.join().unwrap(), b"first\nsecond\n", "{backend}");
+            assert_eq!(
+                reader.join().unwrap(),
+                b"first\nsecond\nthird\nlast\n",
+                "{backend}"
+            );
         }
     }
 
