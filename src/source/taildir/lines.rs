@@ -128,48 +128,58 @@ struct Lines {
     more: bool,
 }
 
-/// Bytes whose newlines are counted at once. A line that starts and ends within one block is
-/// shorter than it, so only a line that crosses into a block needs its length checked.
+/// Most bytes whose newlines are counted at once. A line that starts and ends within one block
+/// is shorter than it, so only a line that crosses into a block needs its length checked.
 const BLOCK: usize = 16 * 1024;
 
-/// Blocks are counted only while the batch still needs this many lines: a small batch (Flume's
-/// default of 100) fills up within a block, whose count would then be wasted.
-const BLOCK_LINES: usize = 256;
+/// Bytes of a block per line the batch still needs: a block is sized so that lines of at least
+/// this average length do not overfill the batch, whose last lines must then be searched one
+/// by one after all (the block's count is wasted).
+const BYTES_PER_LINE: usize = 64;
+
+/// Below this, a block's three calls (first newline, count, last newline) cost more than the
+/// search per line they replace.
+const MIN_BLOCK: usize = 2048;
 
 /// Finds up to `batch_size` whole lines of at most `max` bytes at the front of `buf`.
 ///
 /// A search per line (`memchr` from each newline to the next) costs a call and its setup per
 /// line, which for lines of a hundred bytes was a sixth of the agent's CPU. Instead, whole
 /// blocks are counted (`bytecount`, vectorised) and only their first and last newline
-/// searched; lines are searched one by one only in the block where the batch fills up, and for
-/// small batches.
+/// searched; blocks shrink as the batch fills, and only its last few lines are searched one by
+/// one.
 fn whole_lines(buf: &[u8], batch_size: usize, max: usize) -> Lines {
     let mut count = 0;
     let mut end = 0;
     let mut pos = 0;
-    if max >= BLOCK {
-        while pos < buf.len() && batch_size - count >= BLOCK_LINES {
-            let block_end = buf.len().min(pos + BLOCK);
-            let block = &buf[pos..block_end];
-            let Some(first) = memchr::memchr(b'\n', block) else {
-                pos = block_end; // inside a long line; the caller decides what to do with it
-                continue;
-            };
-            if pos + first - end > max {
-                break; // the line search below finds this newline and reports the long line
-            }
-            let n = bytecount::count(block, b'\n');
-            if count + n >= batch_size {
-                break; // the batch fills up in this block: find its last line below
-            }
-            let last = memchr::memrchr(b'\n', block).expect("the block has a newline");
-            count += n;
-            end = pos + last + 1;
-            pos = block_end;
+    while pos < buf.len() {
+        let block = (batch_size - count)
+            .saturating_mul(BYTES_PER_LINE)
+            .min(BLOCK)
+            .min(max);
+        if block < MIN_BLOCK {
+            break;
         }
+        let block_end = buf.len().min(pos + block);
+        let block = &buf[pos..block_end];
+        let Some(first) = memchr::memchr(b'\n', block) else {
+            pos = block_end; // inside a long line; the caller decides what to do with it
+            continue;
+        };
+        if pos + first - end > max {
+            break; // the line search below finds this newline and reports the long line
+        }
+        let n = bytecount::count(block, b'\n');
+        if count + n >= batch_size {
+            break; // the batch fills up in this block: find its last line below
+        }
+        let last = memchr::memrchr(b'\n', block).expect("the block has a newline");
+        count += n;
+        end = pos + last + 1;
+        pos = block_end;
     }
-    // Line by line from `pos`: the block where the batch fills up, or every line when lines may
-    // be no longer than a block.
+    // Line by line from `pos`: the last lines of the batch, in the block where it fills up or
+    // after the blocks became too small to count.
     for nl in memchr::memchr_iter(b'\n', &buf[pos..]).map(|i| pos + i) {
         if count == batch_size {
             return Lines {
@@ -261,7 +271,7 @@ mod tests {
             }
             buf.truncate(target); // often a partial last line
             for batch_size in [1, 7, 100, 130, 10_000, usize::MAX] {
-                for max in [BLOCK, BLOCK + 100, 2 * BLOCK, 1 << 20, 100] {
+                for max in [BLOCK, BLOCK + 100, 2 * BLOCK, 1 << 20, 100, 2500, 4096] {
                     assert_eq!(
                         whole_lines(&buf, batch_size, max),
                         reference(&buf, batch_size, max),
