@@ -83,6 +83,7 @@ fn a_short_scenario_with_rotation_delivers_every_line_and_writes_its_report() {
     assert_eq!(latency.count, report.load.lines);
     assert!(latency.p50_ms <= latency.p99_ms && latency.p99_ms <= latency.max_ms);
     assert!(report.resources.cpu_seconds > 0.0, "{:?}", report.resources);
+    assert!(report.delivery.receiver_cpu_seconds > 0.0);
     assert!(report.resources.peak_rss_bytes > 0);
     assert!(
         report.timeline.len() >= 10,

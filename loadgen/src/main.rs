@@ -158,6 +158,11 @@ struct RecvArgs {
     /// Longest frame accepted, in bytes; longer ones count as malformed.
     #[arg(long, default_value_t = 1 << 20)]
     max_line: usize,
+    /// Wake up only once this many bytes wait on a connection (SO_RCVLOWAT); the rest is read
+    /// every millisecond. For throughput runs on loopback, where each wake-up of the receiver
+    /// is paid by the sender; it delays lines by up to 1 ms, so leave it off to measure latency.
+    #[arg(long, default_value_t = 0, value_name = "BYTES")]
+    rcvlowat: usize,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +424,7 @@ fn run(cli: Cli) -> Result<()> {
                     .map(|s| seconds("report-every", s))
                     .transpose()?,
                 max_frame: a.max_line,
+                rcvlowat: a.rcvlowat,
             };
             serde_json::to_string(&recv::run(&cfg)?)?
         }

@@ -147,6 +147,7 @@ impl<'a> Run<'a> {
             max_time: None,
             report_every: None,
             max_frame: 8 << 20,
+            rcvlowat: 0,
         })?;
         let wiring = Wiring {
             logs: logs.to_path_buf(),
@@ -614,6 +615,7 @@ impl<'a> Run<'a> {
                 seconds: recv.seconds,
                 events_per_sec: recv.events_per_sec,
                 mb_per_sec: recv.mb_per_sec,
+                receiver_cpu_seconds: recv.cpu_seconds,
             },
             latency,
             resources,

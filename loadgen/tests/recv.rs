@@ -143,6 +143,7 @@ fn handle_pauses_like_a_collector_outage_and_resumes_on_the_same_port() {
         max_time: None,
         report_every: None,
         max_frame: 1 << 20,
+        rcvlowat: 0,
     })
     .unwrap();
     let addr = handle.addr();
@@ -209,4 +210,38 @@ fn handle_pauses_like_a_collector_outage_and_resumes_on_the_same_port() {
     let latency = report.latency.unwrap();
     assert_eq!(latency.count, 2000);
     assert!(latency.max_ms < 10_000.0, "{latency:?}");
+}
+
+/// With a low-water mark far above what arrives, the lines of an open, quiet connection are
+/// still counted: the receiver sweeps up what the kernel does not report.
+#[test]
+fn lines_below_the_low_water_mark_are_still_received() {
+    use spate_loadgen::recv::{framing::Framing, RecvConfig, RecvHandle};
+    use std::time::{Duration, Instant};
+
+    let handle = RecvHandle::spawn(RecvConfig {
+        listen: "127.0.0.1:0".into(),
+        framing: Framing::Newline,
+        expect: None,
+        idle_timeout: None,
+        max_time: None,
+        report_every: None,
+        max_frame: 1 << 20,
+        rcvlowat: 1 << 20,
+    })
+    .unwrap();
+    let mut buf = Vec::new();
+    for seq in 0..10 {
+        spate_loadgen::line::format_line(&mut buf, seq, spate_loadgen::prefill::now_ns(), 0, 100);
+    }
+    let mut conn = TcpStream::connect(handle.addr()).unwrap();
+    conn.write_all(&buf).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handle.sample().counts.unique < 10 {
+        assert!(Instant::now() < deadline, "{:?}", handle.sample().counts);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(conn);
+    let report = handle.finish().unwrap();
+    assert_eq!((report.unique, report.missing), (10, 0));
 }

@@ -9,7 +9,8 @@
 # WORK (a scratch directory; default a new temporary one, removed at the end), COLD (1: drop
 # the page cache before each run, as after a reboot; needs root), SPATE (the agent binary to
 # run instead of the one just built, to compare two builds on one prefilled WORK), RECV (the
-# same for the spate-loadgen that receives).
+# same for the spate-loadgen that receives), RCVLOWAT (bytes: the receiver's --rcvlowat, 0 off).
+# The receiver's own CPU time is printed as recv_cpu_seconds.
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
 # with machine, kernel and commit.
@@ -27,6 +28,7 @@ files=${FILES:-1}
 size=${SIZE:-128}
 io=${IO:-auto}
 runs=${RUNS:-1}
+rcvlowat=${RCVLOWAT:-0}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -73,7 +75,7 @@ for run in $(seq 1 "$runs"); do
     sync && echo 1 >/proc/sys/vm/drop_caches || { echo "COLD=1 needs root" >&2; exit 1; }
   fi
   "${RECV:-$bin/spate-loadgen}" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
-    --max-seconds 600 >"$WORK/recv.json" 2>"$WORK/recv.err" &
+    --max-seconds 600 --rcvlowat "$rcvlowat" >"$WORK/recv.json" 2>"$WORK/recv.err" &
   recv_pid=$!
   port=
   for _ in $(seq 200); do
@@ -111,13 +113,14 @@ cpu = ($utime + $stime) / $ticks
 print(json.dumps({
     "case": "tail-to-tcp", "profile": "$profile", "run": $run, "io": "$io",
     "batch": $batch, "capacity": $capacity, "read_buffer": $read, "files": $files,
-    "lines": $lines, "line_bytes": $size,
+    "lines": $lines, "line_bytes": $size, "rcvlowat": $rcvlowat,
     "received": r["unique"], "missing": r["missing"], "duplicates": r["duplicates"],
     "seconds": round(r["seconds"], 3),
     "events_per_sec": round(r["events_per_sec"]), "mb_per_sec": round(r["mb_per_sec"], 1),
     "agent_cpu_seconds": round(cpu, 2),
     "gb_per_agent_cpu_second": round($lines * $size / 1e9 / cpu, 2) if cpu else None,
     "agent_peak_rss_mib": round($hwm_kib / 1024, 1),
+    "recv_cpu_seconds": round(r["cpu_seconds"], 2),
     "machine": "$machine ($cores cores)", "kernel": "$kernel", "commit": "$commit",
 }))
 PY

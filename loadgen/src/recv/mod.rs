@@ -56,6 +56,11 @@ pub struct RecvConfig {
     pub report_every: Option<Duration>,
     /// Longest frame body accepted (longer ones are malformed).
     pub max_frame: usize,
+    /// When not 0, each connection's `SO_RCVLOWAT`: the kernel wakes the receiver only once
+    /// this many bytes wait (what is left below it is swept up every [`LOWAT_SWEEP`]). For
+    /// throughput runs on loopback, where every wake-up of the receiver is paid inside the
+    /// sender's `send`; it delays data by up to [`LOWAT_SWEEP`], so not for latency.
+    pub rcvlowat: usize,
 }
 
 /// The JSON line `recv` prints.
@@ -81,6 +86,9 @@ pub struct RecvReport {
     /// Megabytes (10^6 bytes) per second.
     pub mb_per_sec: f64,
     pub connections: u64,
+    /// CPU time (user + system) of the receiving thread, from its start to the report: what
+    /// receiving these bytes cost, to compare with the sender's.
+    pub cpu_seconds: f64,
     /// Why the receiver stopped: `expect`, `idle`, `max_seconds`, or `finish` (in-process).
     pub stopped_by: &'static str,
     pub streams: std::collections::BTreeMap<String, StreamSummary>,
@@ -89,6 +97,10 @@ pub struct RecvReport {
 /// How often the serving thread wakes up at the latest, and publishes live counts when a
 /// [`RecvHandle`] watches it.
 const TICK: Duration = Duration::from_millis(50);
+
+/// With [`RecvConfig::rcvlowat`], how often every connection is read whatever it holds: the
+/// bytes below the low-water mark at the end of a burst would otherwise wait for more.
+pub const LOWAT_SWEEP: Duration = Duration::from_millis(1);
 
 /// Binds, prints `listening on ADDR` to stderr, and receives until a stop condition holds.
 pub fn run(cfg: &RecvConfig) -> Result<RecvReport> {
@@ -292,6 +304,7 @@ impl<'a> Receiver<'a> {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut next_report = self.cfg.report_every.map(|d| (self.started + d, d));
         let mut last_progress = (self.started, 0u64, 0u64);
+        let mut next_sweep = (self.cfg.rcvlowat > 0).then(|| self.started + LOWAT_SWEEP);
         let stopped_by = loop {
             let now = Instant::now();
             if let Some(stop) = self.stop_reason(now) {
@@ -311,7 +324,7 @@ impl<'a> Receiver<'a> {
             let listening = self.listener.as_ref().map(|l| pollfd(l.as_raw_fd()));
             fds.extend(self.peers.iter().map(|p| pollfd(p.socket.as_raw_fd())));
             fds.extend(listening);
-            let timeout = self.poll_timeout(now, next_report.map(|(at, _)| at));
+            let timeout = self.poll_timeout(now, next_report.map(|(at, _)| at), next_sweep);
             // SAFETY: `fds` is a valid, initialised slice of pollfd for the duration of the call
             // and its length is passed alongside; poll only writes the `revents` fields.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
@@ -322,10 +335,15 @@ impl<'a> Receiver<'a> {
                 }
                 return Err(err).context("poll failed");
             }
+            // Below the low-water mark poll reports nothing: read every peer now and then.
+            let sweep = next_sweep.is_some_and(|at| Instant::now() >= at);
+            if sweep {
+                next_sweep = Some(Instant::now() + LOWAT_SWEEP);
+            }
             // Peers first, while `fds[..peers]` still lines up with `self.peers`; backwards so
             // that removing a closed peer (swap_remove) only moves one already visited.
             for i in (0..self.peers.len()).rev() {
-                if fds[i].revents != 0 {
+                if fds[i].revents != 0 || sweep {
                     self.read_peer(i);
                 }
             }
@@ -403,13 +421,19 @@ impl<'a> Receiver<'a> {
         };
     }
 
-    /// Milliseconds until the nearest deadline (idle, max time, progress report, tick).
-    fn poll_timeout(&self, now: Instant, report_at: Option<Instant>) -> libc::c_int {
+    /// Milliseconds until the nearest deadline (idle, max time, progress report, sweep, tick).
+    fn poll_timeout(
+        &self,
+        now: Instant,
+        report_at: Option<Instant>,
+        sweep_at: Option<Instant>,
+    ) -> libc::c_int {
         let idle = self.first_byte.and(self.cfg.idle_timeout);
         let deadlines = [
             idle.map(|idle| self.last_byte + idle),
             self.cfg.max_time.map(|m| self.started + m),
             report_at,
+            sweep_at,
             Some(now + TICK),
         ];
         let at = deadlines.into_iter().flatten().min().unwrap_or(now + TICK);
@@ -426,6 +450,10 @@ impl<'a> Receiver<'a> {
             match listener.accept() {
                 Ok((socket, _)) => {
                     socket.set_nonblocking(true)?;
+                    if self.cfg.rcvlowat > 0 {
+                        set_rcvlowat(&socket, self.cfg.rcvlowat)
+                            .context("setting SO_RCVLOWAT (--rcvlowat)")?;
+                    }
                     self.connections += 1;
                     self.peers.push(Peer {
                         socket,
@@ -518,10 +546,43 @@ impl<'a> Receiver<'a> {
             events_per_sec: rate(s.lines),
             mb_per_sec: rate(self.bytes) / 1e6,
             connections: self.connections,
+            cpu_seconds: thread_cpu_seconds(),
             stopped_by,
             streams: s.streams,
         }
     }
+}
+
+/// User plus system CPU time of the calling thread.
+fn thread_cpu_seconds() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a live, writable rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Asks the kernel to report `socket` readable only once `bytes` wait (Linux caps it at half
+/// the receive buffer, which it grows to fit).
+fn set_rcvlowat(socket: &TcpStream, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the socket is open; the option value is a live c_int whose size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn pollfd(fd: libc::c_int) -> libc::pollfd {

@@ -99,6 +99,7 @@ pub(crate) fn run() -> RunReport {
             seconds: 60.2,
             events_per_sec: 99_646.0,
             mb_per_sec: 25.51,
+            receiver_cpu_seconds: 2.5,
         },
         latency: Some(Latency {
             count: 5_998_800,

@@ -85,6 +85,7 @@ pub fn run_markdown(r: &RunReport) -> String {
         ),
         ("Peak RSS", human::bytes(res.peak_rss_bytes as f64)),
         ("Mean RSS", human::bytes(res.mean_rss_bytes as f64)),
+        ("Receiver CPU time", human::secs(del.receiver_cpu_seconds)),
     ]);
     section(&mut md, "Summary");
     table(
@@ -437,6 +438,7 @@ mod tests {
                 "| CPU per million events | 3.30 s |",
                 "| GB per CPU-second | 0.0776 |",
                 "| Peak RSS | 19.6 MiB |",
+                "| Receiver CPU time | 2.50 s |",
                 "- ✗ **zero loss**: 1,234 lines missing\n",
                 "- ✗ **p99 ≤ 50 ms**: p99 was 1.23 s\n",
                 "- ✓ **no duplicates after restart**\n",

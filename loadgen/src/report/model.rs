@@ -76,6 +76,10 @@ pub struct Delivery {
     pub events_per_sec: f64,
     /// 10^6 bytes per second.
     pub mb_per_sec: f64,
+    /// CPU seconds the receiver itself used: the measurement's own cost, to set beside the
+    /// agent's.
+    #[serde(default)]
+    pub receiver_cpu_seconds: f64,
 }
 
 /// End-to-end latency (receive time minus the send time embedded in each line).
