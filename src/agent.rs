@@ -161,6 +161,7 @@ impl Agent {
             let control = lifecycle.control();
             let name = sink_cfg.name.clone();
             let c = counters.clone();
+            let worker = place.sink(&sink_cfg.name);
             let task: TaskFactory = match sink_cfg.kind.clone() {
                 SinkKind::Logger(cfg) => Box::new(move || {
                     Box::pin(sink::run(
@@ -182,13 +183,16 @@ impl Agent {
                         control,
                     ))
                 }),
-                SinkKind::Tcp(cfg) => Box::new(move || {
-                    let batch_size = cfg.batch_size;
-                    let tcp = TcpSink::new(cfg, backend, c.clone());
-                    Box::pin(sink::run(name, channel, batch_size, tcp, c, control))
-                }),
+                SinkKind::Tcp(cfg) => {
+                    let hold_back = place.fed_only_from(config, &sink_cfg.channel, worker);
+                    Box::new(move || {
+                        let batch_size = cfg.batch_size;
+                        let tcp = TcpSink::new(cfg, backend, c.clone()).holding_back_for(hold_back);
+                        Box::pin(sink::run(name, channel, batch_size, tcp, c, control))
+                    })
+                }
             };
-            tasks.push((place.sink(&sink_cfg.name), task));
+            tasks.push((worker, task));
             registry.sinks.push((sink_cfg.name.clone(), counters));
         }
 
@@ -346,6 +350,17 @@ impl Placement {
     fn sink(&self, name: &str) -> usize {
         self.sinks[name]
     }
+
+    /// Whether every source shard that feeds `channel` runs on `worker`: a batch such a source
+    /// announces (`Batch::more_ready`) is put within one turn of that worker's scheduler, so a
+    /// sink there can hold its write back for it.
+    fn fed_only_from(&self, config: &AgentConfig, channel: &str, worker: usize) -> bool {
+        config
+            .sources
+            .iter()
+            .filter(|s| s.channels.iter().any(|c| c == channel))
+            .all(|s| self.sources[&s.name].iter().all(|&w| w == worker))
+    }
 }
 
 /// Logs every component's counters, once, at stop.
@@ -405,5 +420,27 @@ mod tests {
         assert_eq!((p.source("r1"), p.sink("k1")), (&[0][..], 1));
         let p = Placement::new(&config(&[("r2", "1"), ("r1", "auto")], 100), 3);
         assert_eq!((p.source("r1"), p.sink("k1")), (&[1, 2, 0][..], 0));
+    }
+
+    #[test]
+    fn a_sink_holds_writes_back_only_beside_all_its_sources() {
+        let cfg = config(&[("r1", "1")], 100);
+        let p = Placement::new(&cfg, 2);
+        assert!(
+            p.fed_only_from(&cfg, "c1", p.sink("k1")),
+            "small channel: same worker"
+        );
+        let cfg = config(&[("r1", "1")], 10_000);
+        let p = Placement::new(&cfg, 2);
+        assert!(
+            !p.fed_only_from(&cfg, "c1", p.sink("k1")),
+            "large channel: other worker"
+        );
+        let p = Placement::new(&cfg, 1);
+        assert!(p.fed_only_from(&cfg, "c1", p.sink("k1")), "one worker");
+        // Shards on several workers: some batches come from elsewhere.
+        let cfg = config(&[("r1", "auto")], 100);
+        let p = Placement::new(&cfg, 2);
+        assert!(!p.fed_only_from(&cfg, "c1", p.sink("k1")));
     }
 }

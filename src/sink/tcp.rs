@@ -71,6 +71,9 @@ pub struct TcpSink {
     conn: Option<TcpConn>,
     /// The sink waited on an empty channel since the last write.
     was_idle: bool,
+    /// Its channel's sources share its worker, so it may hold writes back for the batch they
+    /// announce (see [`TcpSink::holding_back_for`]).
+    may_hold_back: bool,
     /// The last write let the kernel hold its tail back (`MSG_MORE`) for the batch its source
     /// said was ready; sent by [`Deliver::idle`] if that batch does not come.
     held_back: bool,
@@ -90,11 +93,22 @@ impl TcpSink {
             counters,
             conn: None,
             was_idle: false,
+            may_hold_back: false,
             held_back: false,
             backoff: MIN_BACKOFF,
             bufs: Vec::new(),
             framed: BytesMut::new(),
         }
+    }
+
+    /// Lets the sink write a batch whose source announced the next one
+    /// ([`Batch::more_ready`]) with `MSG_MORE`, to be continued by that batch's write. Only
+    /// for a sink on the worker of every source of its channel: the announced batch then comes
+    /// within one turn of the scheduler. From another core it would come too late as a rule,
+    /// and the held-back tail would cost a flush and gain nothing.
+    pub fn holding_back_for(mut self, sources_on_this_worker: bool) -> Self {
+        self.may_hold_back = sources_on_this_worker;
+        self
     }
 
     /// The collector's address. A host name is looked up on a short-lived thread of its own,
@@ -186,7 +200,7 @@ impl Deliver for TcpSink {
             self.connect().await?;
         }
         self.frame(batches);
-        let more = batches.last().is_some_and(Batch::more_ready);
+        let more = self.may_hold_back && batches.last().is_some_and(Batch::more_ready);
         let timeout = self.config.request_timeout;
         let conn = self.conn.as_mut().expect("connected above");
         let write = conn.write_all(&mut self.bufs, more);
