@@ -7,7 +7,8 @@
 # BATCH, CAPACITY, READ (override the profile's batchSize, channel capacity, readBufferSize),
 # FILES (1: the lines are spread over this many files, app-0.log ..., one stream id each),
 # WORK (a scratch directory; default a new temporary one, removed at the end), COLD (1: drop
-# the page cache before each run, as after a reboot; needs root), SPATE (the agent binary to
+# the page cache before each run, as after a reboot; needs root; otherwise the files are read
+# into the cache before each run), SPATE (the agent binary to
 # run instead of the one just built, to compare two builds on one prefilled WORK), RECV (the
 # same for the spate-loadgen that receives), RCVLOWAT (bytes: the receiver's --rcvlowat, 0 off).
 # The receiver's own CPU time is printed as recv_cpu_seconds.
@@ -73,6 +74,10 @@ for run in $(seq 1 "$runs"); do
   rm -f "$WORK"/position.json* "$WORK/recv.json" "$WORK/recv.err" "$WORK/agent.err"
   if [ "${COLD:-0}" = 1 ]; then
     sync && echo 1 >/proc/sys/vm/drop_caches || { echo "COLD=1 needs root" >&2; exit 1; }
+  else
+    # The case is about cached data. Read the files now: a host may evict idle page cache
+    # between runs (the development VM runs a DAMON pageout scheme for pages idle 30 s).
+    cat "$WORK"/in/*.log >/dev/null
   fi
   "${RECV:-$bin/spate-loadgen}" recv --listen 127.0.0.1:0 --expect "$lines" --idle-timeout 10 \
     --max-seconds 600 --rcvlowat "$rcvlowat" >"$WORK/recv.json" 2>"$WORK/recv.err" &
