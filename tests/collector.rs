@@ -30,20 +30,30 @@ fn wait_for_failed_delivery(agent: &common::Agent) {
 }
 
 fn collector_not_listening_at_start(backend: &str) {
+    // 50 MB written while there is no collector: the channel (10,000 events) fills, the source
+    // stops reading, and memory stays bounded by the channel, not by what was written.
+    const N: u64 = 500_000;
+    const LIMIT_MIB: u64 = 24;
     let dirs = Dirs::new();
     let mut collector = Collector::start_down();
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    writer.line_len = 100;
     let mut agent =
         Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
     let down_since = Instant::now();
-    writer.write_paced(20_000, 20, Duration::from_millis(500));
+    writer.write_paced(N, 20, Duration::from_millis(500));
     wait_for_failed_delivery(&agent);
     // The outage itself (not a synchronisation): the collector stays away this long.
     std::thread::sleep(DOWNTIME.saturating_sub(down_since.elapsed()));
+    let down_hwm_mib = agent.hwm_kib() / 1024;
     collector.come_up();
-    collector.expect_unique(20_000, T, &agent);
+    collector.expect_unique(N, T, &agent);
     agent.stop();
-    collector.assert_exactly_once(20_000, &agent);
+    collector.assert_exactly_once(N, &agent);
+    assert!(
+        down_hwm_mib < LIMIT_MIB,
+        "VmHWM {down_hwm_mib} MiB while the collector was down (limit {LIMIT_MIB} MiB)"
+    );
 }
 
 fn collector_goes_down_while_idle_and_comes_back(backend: &str) {
@@ -68,8 +78,12 @@ fn collector_goes_down_while_idle_and_comes_back(backend: &str) {
 }
 
 fn collector_pauses_reading_memory_stays_bounded(backend: &str) {
-    const N: u64 = 200_000;
-    const LIMIT_MIB: u64 = 64;
+    // 100 MB written while the collector reads nothing, against a limit of a quarter of that:
+    // an agent that buffered what it read would fail (with a channel large enough to take it
+    // all, VmHWM was 104 MiB). What it may hold is the channel (2 MiB of bodies here), one
+    // read buffer, and its own code and heap (13-14 MiB measured in all).
+    const N: u64 = 1_000_000;
+    const LIMIT_MIB: u64 = 24;
     let dirs = Dirs::new();
     let collector = Collector::start();
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
@@ -82,7 +96,6 @@ fn collector_pauses_reading_memory_stays_bounded(backend: &str) {
     collector.expect_unique(1_000, T, &agent);
     collector.pause();
     let paused = Instant::now();
-    // 20 MB written while nothing is read: the agent must hold back, not buffer it all.
     writer.write_paced(N - 1_000, 30, DOWNTIME);
     let mut peak = 0;
     common::wait_until(DOWNTIME.saturating_sub(paused.elapsed()), || {
