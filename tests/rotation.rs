@@ -1,5 +1,6 @@
 //! Rotation: renamed, copied-and-truncated, truncated and deleted files lose no line and repeat
-//! none.
+//! none (copytruncate: none but the lines no tailer can see, written between the tailer's last
+//! read and the truncate).
 
 mod common;
 
@@ -13,6 +14,7 @@ const T: Duration = Duration::from_secs(60);
 both_backends!(
     rename_and_create_rotation_while_writing,
     copytruncate_rotation,
+    copytruncate_in_the_middle_of_writing,
     truncation_to_zero_then_rewrite,
     a_file_deleted_while_being_read_is_read_to_its_end,
 );
@@ -61,6 +63,54 @@ fn copytruncate_rotation(backend: &str) {
     collector.expect_unique(n, T, &agent);
     agent.stop();
     collector.assert_exactly_once(n, &agent);
+}
+
+/// copytruncate while the logger writes on, without waiting for the agent. The lines written
+/// after the agent's last read and before the truncate are in the copy only, which is not
+/// tailed: no tailer can deliver them. What must hold: only such an unread tail of the old
+/// content is missing, everything written after the truncate arrives (the agent reads the
+/// file again from its start, not from its old offset), and nothing arrives twice or torn.
+fn copytruncate_in_the_middle_of_writing(backend: &str) {
+    const BEFORE: u64 = 10_000;
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    let mut agent =
+        Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    writer.write_paced(BEFORE - 200, 40, Duration::from_millis(400));
+    writer.write(200); // and the copy at once: the agent may not have read these yet
+    writer.copy_truncate(&dirs.log("app.log.1"));
+    writer.write_paced(10_000, 40, Duration::from_millis(400));
+    let n = writer.next;
+    if !common::wait_until(T, || collector.missing(BEFORE..n).is_empty()) {
+        let missing = collector.missing(BEFORE..n);
+        panic!(
+            "{} lines written after the truncate are missing ({:?} to {:?})\n{}",
+            missing.len(),
+            missing.first(),
+            missing.last(),
+            agent.diagnostics()
+        );
+    }
+    agent.stop();
+    let lost = collector.missing(0..BEFORE);
+    if let (Some(&first), Some(&last)) = (lost.first(), lost.last()) {
+        assert!(
+            last == BEFORE - 1 && lost.len() as u64 == BEFORE - first,
+            "only an unread tail of the old content may be missing, not {lost:?}"
+        );
+    }
+    eprintln!(
+        "{backend}: {} lines lost in the copytruncate window",
+        lost.len()
+    );
+    assert_eq!(collector.duplicates(), 0, "{}", collector.summary());
+    assert_eq!(collector.malformed(), 0, "{}", collector.summary());
+    assert!(
+        collector.outside(0..n).is_empty(),
+        "{}",
+        collector.summary()
+    );
 }
 
 fn truncation_to_zero_then_rewrite(backend: &str) {
