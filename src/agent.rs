@@ -135,6 +135,15 @@ impl Agent {
                             path: cfg.position_file.display().to_string(),
                         });
                     }
+                    if !cfg.inert_keys.is_empty() {
+                        info!(
+                            source = %source.name,
+                            keys = ?cfg.inert_keys,
+                            "set, and kept for Flume compatibility, but without effect: spate is \
+                             woken by inotify (or watcher = poll) instead of sleeping and matching \
+                             file names again"
+                        );
+                    }
                     let workers = place.source(&source.name);
                     let shards =
                         Taildir::new(&source.name, cfg, output, counters.clone(), workers.len())

@@ -112,6 +112,9 @@ pub struct TaildirConfig {
     pub max_backoff_sleep: Duration,
     /// Flume key `cachePatternMatching`, default true.
     pub cache_pattern_matching: bool,
+    /// The Flume keys above that were set although they change nothing in spate
+    /// ([`INERT_KEYS`]); the agent says so at start.
+    pub inert_keys: Vec<&'static str>,
     /// Flume key `fileHeader`, default false: add the file's absolute path as a header.
     pub file_header: bool,
     /// Flume key `fileHeaderKey`, default `file`.
@@ -161,6 +164,14 @@ pub(crate) const TAILDIR_KEYS: &[&str] = &[
     "shards",
 ];
 
+/// Flume keys that spate accepts and ignores: Flume's TAILDIR sleeps and re-matches file names
+/// when it finds nothing new, spate is woken by inotify (or its poll interval) instead.
+pub const INERT_KEYS: [&str; 3] = [
+    "backoffSleepIncrement",
+    "maxBackoffSleep",
+    "cachePatternMatching",
+];
+
 const EXAMPLE_GROUP: &str = "/var/log/app/.*\\\\.log";
 
 /// Reads a TAILDIR source's settings. `base` is the directory relative paths are resolved
@@ -204,6 +215,10 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
         WatchMode::Inotify,
         &[("inotify", WatchMode::Inotify), ("poll", WatchMode::Poll)],
     );
+    let inert_keys = INERT_KEYS
+        .into_iter()
+        .filter(|&k| p.get(k).is_some())
+        .collect();
     let max_batch_count = match p.get("maxBatchCount") {
         None => None,
         Some(_) => p.int("maxBatchCount", 0, 1, i64::MAX as u64, "batches"),
@@ -220,6 +235,7 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
         backoff_sleep_increment: p.millis("backoffSleepIncrement", 1_000, 1),
         max_backoff_sleep: p.millis("maxBackoffSleep", 5_000, 1),
         cache_pattern_matching: p.bool("cachePatternMatching", true),
+        inert_keys,
         file_header: p.bool("fileHeader", false),
         file_header_key: p.string("fileHeaderKey", "file"),
         max_line_length: p.positive("maxLineLength", 1_048_576, "bytes"),

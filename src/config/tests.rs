@@ -162,6 +162,7 @@ fn user_guide_taildir_example_parses() {
                 backoff_sleep_increment: Duration::from_millis(1_000),
                 max_backoff_sleep: Duration::from_millis(5_000),
                 cache_pattern_matching: true,
+                inert_keys: vec![],
                 file_header: true,
                 file_header_key: "file".into(),
                 max_line_length: 1_048_576,
@@ -212,6 +213,7 @@ fn taildir_defaults() {
     assert_eq!(t.backoff_sleep_increment, Duration::from_millis(1_000));
     assert_eq!(t.max_backoff_sleep, Duration::from_millis(5_000));
     assert!(t.cache_pattern_matching);
+    assert!(t.inert_keys.is_empty(), "{:?}", t.inert_keys);
     assert!(!t.file_header);
     assert_eq!(t.file_header_key, "file");
     assert_eq!(t.max_line_length, 1_048_576);
@@ -253,6 +255,7 @@ a1.sources.r1.selector.type = replicating
     assert_eq!((t.batch_size, t.max_batch_count), (50, Some(7)));
     assert_eq!(t.backoff_sleep_increment, Duration::from_millis(10));
     assert_eq!(t.max_backoff_sleep, Duration::from_millis(20));
+    assert_eq!(t.inert_keys, crate::config::source::INERT_KEYS);
     assert_eq!(t.file_header_key, "path");
     assert_eq!(
         (t.max_line_length, t.line_overflow),
