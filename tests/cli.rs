@@ -1,12 +1,18 @@
 //! The `spate` command line: `spate check` accepts Flume configurations and explains what is
-//! wrong with bad ones; `spate agent` refuses to start on a bad command line or configuration.
+//! wrong with bad ones; `spate agent` refuses to start on a bad command line or configuration,
+//! and runs its built-in pipeline without `-f`.
 
 mod common;
 
+use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
-use common::BIN;
+use common::{recorded_position, wait_until, Agent, Dirs, BIN};
+
+const T: Duration = Duration::from_secs(30);
 
 /// The TAILDIR example of the Flume 1.11 user guide, with its typo fixed (the guide configures
 /// `a1.sources.ri.maxBatchCount`, a source that is not listed) and a channel and sink added.
@@ -126,4 +132,63 @@ fn unknown_component_type_exits_2_naming_it() {
             "`spate {command}` does not name the type and key:\n{stderr}"
         );
     }
+}
+
+/// How the `logger` sink shows an event without headers whose body fits in `maxBytesToLog`
+/// (16 by default): as Flume's `EventHelper.dumpEvent`, the bytes in hex, then as text.
+fn logged_event(body: &str) -> String {
+    let hex: String = body.bytes().map(|b| format!("{b:02X} ")).collect();
+    format!("Event: {{ headers:{{}} body: {hex} {body} }}")
+}
+
+#[test]
+fn agent_without_f_tails_logs_dir_to_the_log_and_stops_cleanly_on_sigint() {
+    let dirs = Dirs::new();
+    let app = dirs.log("app.log");
+    // Each body within the logger's default 16 bytes, so that it is shown whole.
+    let bodies = ["first line", "second line", "third line"];
+    fs::write(&app, bodies.join("\n") + "\n").unwrap();
+    // Not `*.log`: the built-in pipeline leaves it alone.
+    fs::write(dirs.log("notes.txt"), "not a log\n").unwrap();
+    let mut agent = Agent::start_args(&["agent"], "built-in", |c| {
+        c.current_dir(dirs.root());
+    });
+    let expected: Vec<String> = bodies.iter().map(|b| logged_event(b)).collect();
+    let logged = wait_until(T, || {
+        let stderr = agent.stderr();
+        expected.iter().all(|e| stderr.contains(e.as_str()))
+    });
+    assert!(
+        logged,
+        "the built-in pipeline did not log the lines of logs/app.log as {expected:#?}\n{}",
+        agent.diagnostics()
+    );
+    agent.signal(libc::SIGINT);
+    agent.wait_clean_exit();
+
+    let stderr = agent.stderr();
+    let at: Vec<usize> = expected
+        .iter()
+        .map(|e| stderr.find(e.as_str()).unwrap())
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "lines logged out of order\n{}",
+        agent.diagnostics()
+    );
+    assert_eq!(
+        stderr.matches("Event: {").count(),
+        bodies.len(),
+        "logged other events than the three lines of logs/app.log\n{}",
+        agent.diagnostics()
+    );
+    // The final positions are written at the stop, where the README says.
+    let inode = fs::metadata(&app).unwrap().ino();
+    let size = fs::metadata(&app).unwrap().len();
+    assert_eq!(
+        recorded_position(&dirs.log(".spate_position.json"), inode),
+        size,
+        "logs/.spate_position.json does not record app.log as read to its end\n{}",
+        agent.diagnostics()
+    );
 }
