@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{line, prefill, Collector, Dirs, LogWriter, Pipeline};
+use common::{line, prefill, recorded_position, Collector, Dirs, LogWriter, Pipeline};
 
 const T: Duration = Duration::from_secs(90);
 
@@ -169,18 +169,6 @@ fn kill_9_mid_run_then_restart_loses_nothing(backend: &str) {
         "{dups} duplicates, more than channel capacity {CAPACITY} + batch size {BATCH} + two \
          writePosIntervals of delivery ({bound} in all)"
     );
-}
-
-/// The `pos` the position file (Flume's format) records for `inode`.
-fn recorded_position(path: &Path, inode: u64) -> u64 {
-    let Ok(text) = fs::read_to_string(path) else {
-        return 0; // not written yet
-    };
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-    entries
-        .iter()
-        .find(|e| e["inode"] == inode)
-        .map_or(0, |e| e["pos"].as_u64().unwrap())
 }
 
 fn a_flume_position_file_is_honoured(backend: &str) {

@@ -117,18 +117,47 @@ impl Agent {
 
     /// As [`Agent::start`], with more command-line arguments.
     pub fn start_with(config: &str, backend: &str, extra: &[&str]) -> Agent {
+        Agent::start_adjusted(config, backend, extra, |_| {})
+    }
+
+    /// As [`Agent::start_with`]; `adjust` changes the command before it is spawned (for example
+    /// to install a `pre_exec` hook).
+    pub fn start_adjusted(
+        config: &str,
+        backend: &str,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
         let conf = dir.path().join("agent.properties");
         fs::write(&conf, config).expect("write config");
-        let stderr_path = dir.path().join("stderr.log");
-        let stderr = File::create(&stderr_path).expect("stderr file");
-        let child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .arg("agent")
             .arg("-f")
             .arg(&conf)
             .args(["-n", "a1", "--io", backend, "--workers", "2"])
             .args(["--log-level", "info"])
-            .args(extra)
+            .args(extra);
+        adjust(&mut command);
+        Agent::spawn(command, dir, backend)
+    }
+
+    /// Starts `spate` with exactly `args` (no configuration file is written), after `adjust`
+    /// changed the command (its working directory, say). `label` names the run in diagnostics.
+    pub fn start_args(args: &[&str], label: &str, adjust: impl FnOnce(&mut Command)) -> Agent {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut command = Command::new(BIN);
+        command.args(args);
+        adjust(&mut command);
+        Agent::spawn(command, dir, label)
+    }
+
+    /// Spawns `command` with its stderr kept in `dir`.
+    fn spawn(mut command: Command, dir: tempfile::TempDir, backend: &str) -> Agent {
+        let stderr_path = dir.path().join("stderr.log");
+        let stderr = File::create(&stderr_path).expect("stderr file");
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -180,9 +209,14 @@ impl Agent {
 
     /// Sends SIGTERM (a graceful stop) without waiting.
     pub fn terminate(&mut self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends `signal` (SIGINT: Ctrl-C) without waiting; the agent must still be running.
+    pub fn signal(&mut self, signal: libc::c_int) {
         self.assert_running();
         // SAFETY: kill(2) with our own child's pid, which has not been reaped yet.
-        unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
+        unsafe { libc::kill(self.pid() as libc::pid_t, signal) };
     }
 
     /// Waits (up to 30 s) for the agent to exit with status 0.
@@ -196,7 +230,7 @@ impl Agent {
         let status = self.status.unwrap();
         assert!(
             status.success(),
-            "agent exited with {status} after SIGTERM\n{}",
+            "agent exited with {status} after it was asked to stop\n{}",
             self.diagnostics()
         );
     }
@@ -358,6 +392,19 @@ impl Default for Dirs {
     fn default() -> Self {
         Dirs::new()
     }
+}
+
+/// The `pos` the position file at `path` (Flume's format) records for `inode`; 0 when the file
+/// or the entry does not exist (yet).
+pub fn recorded_position(path: &Path, inode: u64) -> u64 {
+    let Ok(text) = fs::read_to_string(path) else {
+        return 0; // not written yet
+    };
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    entries
+        .iter()
+        .find(|e| e["inode"] == inode)
+        .map_or(0, |e| e["pos"].as_u64().unwrap())
 }
 
 // ---------------------------------------------------------------------------------------------
