@@ -27,16 +27,19 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_spate");
 
 /// Runs `$body(backend)` as two tests, `epoll` and `uring`; the uring one is skipped (with a
-/// message) where `spate agent --io uring` cannot start.
+/// message) where `spate agent --io uring` cannot start. Attributes written before a name
+/// (such as `#[ignore = "why"]`) go on both tests.
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {$(
         mod $name {
             #[test]
+            $(#[$attr])*
             fn epoll() {
                 super::$name("epoll");
             }
             #[test]
+            $(#[$attr])*
             fn uring() {
                 if !$crate::common::uring_available() {
                     eprintln!("skipped: io_uring is not available here");
