@@ -1,5 +1,5 @@
-//! Restarts: reading resumes where delivery stopped, after a graceful stop, after kill -9, and
-//! from a position file written by Flume.
+//! Where reading starts and resumes: after a graceful stop, after kill -9, from a position file
+//! written by Flume, and with `skipToEnd`.
 
 mod common;
 
@@ -23,6 +23,8 @@ both_backends!(
     an_idle_file_is_closed_and_reopened_where_it_was_left,
     a_closed_idle_file_renamed_away_still_delivers_its_last_lines,
     a_file_rotated_away_while_stopped_is_read_to_its_end_at_restart,
+    skip_to_end_skips_what_files_held_at_start,
+    skip_to_end_does_not_skip_what_the_position_file_records_as_undelivered,
 );
 
 /// Stops a running agent in the middle of a large file, for sure: with the collector not
@@ -452,4 +454,102 @@ fn a_file_rotated_away_while_stopped_is_read_to_its_end_at_restart(backend: &str
     );
     agent.stop();
     collector.assert_exactly_once(N + 10_000, &agent);
+}
+
+/// Waits until the agent logs that it tails `path`; returns the offset it starts reading at.
+fn wait_tailing(agent: &common::Agent, path: &Path) -> u64 {
+    let key = format!("file={} ", path.display());
+    let mut pos = None;
+    let found = common::wait_until(T, || {
+        pos = agent
+            .stderr()
+            .lines()
+            .find(|l| l.contains("tailing") && l.contains(&key))
+            .and_then(|l| l.split_once(" pos=")?.1.split(' ').next()?.parse().ok());
+        pos.is_some()
+    });
+    assert!(
+        found,
+        "the agent does not tail {}\n{}",
+        path.display(),
+        agent.diagnostics()
+    );
+    pos.unwrap()
+}
+
+/// `skipToEnd = true` with no position file: what the files held at start is skipped, what is
+/// appended is delivered, and a file created later is read from its start (as in Flume, where
+/// only the first scan skips).
+fn skip_to_end_skips_what_files_held_at_start(backend: &str) {
+    let dirs = Dirs::new();
+    prefill(&dirs.log("a.log"), 0, 1_000, 80);
+    let collector = Collector::start();
+    let mut agent = Pipeline::new(&dirs.logs(), ".*\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.skipToEnd", "true")
+        .start(backend);
+    let size = fs::metadata(dirs.log("a.log")).unwrap().len();
+    assert_eq!(wait_tailing(&agent, &dirs.log("a.log")), size);
+    let mut writer = LogWriter::open(&dirs.log("a.log"), 1_000);
+    writer.write(500);
+    prefill(&dirs.log("b.log"), 2_000, 100, 80);
+    collector.expect_unique(600, T, &agent);
+    agent.stop();
+    // a.log's lines arrive in order, so a skipped line that was sent came before line 1000.
+    let sent = collector.outside(1_000..2_100);
+    assert!(
+        sent.is_empty(),
+        "{} lines that a.log held at start were sent (first {:?})",
+        sent.len(),
+        &sent[..sent.len().min(5)]
+    );
+    assert!(
+        collector.missing(1_000..1_500).is_empty() && collector.missing(2_000..2_100).is_empty(),
+        "{}",
+        collector.summary()
+    );
+    assert_eq!(collector.duplicates(), 0);
+}
+
+/// A restart with `skipToEnd = true` resumes a file the position file knows at its recorded
+/// position, so lines written while the agent was down are delivered; only files the position
+/// file does not know start at their end.
+fn skip_to_end_does_not_skip_what_the_position_file_records_as_undelivered(backend: &str) {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), ".*\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.skipToEnd", "true");
+    let mut writer = LogWriter::open(&dirs.log("a.log"), 0);
+    writer.write(100);
+    let mut agent = pipeline.start(backend);
+    wait_tailing(&agent, &dirs.log("a.log"));
+    writer.write(900);
+    collector.expect_unique(900, T, &agent);
+    agent.stop();
+
+    // While the agent is down: a.log (known) grows, c.log (unknown) appears.
+    writer.write(1_000);
+    prefill(&dirs.log("c.log"), 5_000, 100, 80);
+    let mut agent = pipeline.start(backend);
+    assert_eq!(
+        wait_tailing(&agent, &dirs.log("a.log")),
+        fs::metadata(dirs.log("a.log")).unwrap().len() - 1_000 * 64,
+        "a.log does not resume at its recorded position"
+    );
+    let c_size = fs::metadata(dirs.log("c.log")).unwrap().len();
+    assert_eq!(wait_tailing(&agent, &dirs.log("c.log")), c_size);
+    prefill(&dirs.log("c.log"), 5_100, 100, 80);
+    collector.expect_unique(2_000, T, &agent);
+    agent.stop();
+    assert!(
+        collector.missing(100..2_000).is_empty() && collector.missing(5_100..5_200).is_empty(),
+        "{}",
+        collector.summary()
+    );
+    assert_eq!(
+        collector.unique(),
+        2_000,
+        "lines skipped at the first start, or c.log's first lines, were sent: {}",
+        collector.summary()
+    );
+    assert_eq!(collector.duplicates(), 0, "{}", collector.summary());
 }

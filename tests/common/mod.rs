@@ -27,16 +27,19 @@ use std::time::{Duration, Instant};
 pub const BIN: &str = env!("CARGO_BIN_EXE_spate");
 
 /// Runs `$body(backend)` as two tests, `epoll` and `uring`; the uring one is skipped (with a
-/// message) where `spate agent --io uring` cannot start.
+/// message) where `spate agent --io uring` cannot start. Attributes written before a name
+/// (such as `#[ignore = "why"]`) go on both tests.
 #[macro_export]
 macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {$(
         mod $name {
             #[test]
+            $(#[$attr])*
             fn epoll() {
                 super::$name("epoll");
             }
             #[test]
+            $(#[$attr])*
             fn uring() {
                 if !$crate::common::uring_available() {
                     eprintln!("skipped: io_uring is not available here");
@@ -359,6 +362,75 @@ impl Pipeline {
     pub fn start(&self, backend: &str) -> Agent {
         Agent::start(&self.text(), backend)
     }
+
+    /// As [`Pipeline::new`], but into Flume's `logger` sink instead of tcp: the agent logs every
+    /// event, headers included, on its stderr, where [`logged_events`] finds them. (The tcp sink
+    /// writes bodies only.) Bodies up to 1024 bytes are logged whole.
+    pub fn to_logger(dir: &Path, pattern: &str, pos: &Path) -> Pipeline {
+        let mut p = Pipeline::new(dir, pattern, pos, 0);
+        p.keys.retain(|(k, _)| !k.starts_with("sinks.k1."));
+        p.set("sinks.k1.type", "logger")
+            .set("sinks.k1.channel", "c1")
+            .set("sinks.k1.maxBytesToLog", "1024")
+    }
+}
+
+/// One event as the `logger` sink logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    /// The headers in the order logged.
+    pub headers: Vec<(String, String)>,
+    /// The body, as far as `maxBytesToLog` shows it.
+    pub body: Vec<u8>,
+}
+
+impl LoggedEvent {
+    /// The value of header `key`, if the event has it.
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The sequence number of a test line's body.
+    pub fn seq(&self) -> Option<u64> {
+        parse_seq(&self.body)
+    }
+}
+
+/// The events the `logger` sink logged in `stderr`, in order: lines of the form
+/// `Event: { headers:{k=v, k2=v2} body: 48 69  Hi }` (Flume's `EventHelper.dumpEvent`). The
+/// body is taken from the hex dump, so it is exact. A last line still being written is left out.
+pub fn logged_events(stderr: &str) -> Vec<LoggedEvent> {
+    const START: &str = "Event: { headers:{";
+    const BODY: &str = "} body: ";
+    let mut events = Vec::new();
+    for l in stderr.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
+        let Some(i) = l.find(START) else { continue };
+        let rest = &l[i + START.len()..];
+        let (headers, rest) = rest
+            .split_once(BODY)
+            .unwrap_or_else(|| panic!("logged event without a body: {l}"));
+        let headers = headers
+            .split(", ")
+            .filter(|h| !h.is_empty())
+            .map(|h| {
+                let (k, v) = h
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("header without `=`: {l}"));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        // The hex dump ("48 69 ") ends where two spaces begin.
+        let hex = &rest[..rest.find("  ").unwrap_or(0)];
+        let body = hex
+            .split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("bad hex dump: {l}")))
+            .collect();
+        events.push(LoggedEvent { headers, body });
+    }
+    events
 }
 
 /// A test's directories: `logs/` (tailed) and `state/` (position file).
