@@ -18,8 +18,6 @@ both_backends!(
     a_thousand_files_are_each_delivered_exactly_once,
     the_poll_watcher_sees_new_files_appends_and_rotation,
     a_backlog_does_not_hold_back_another_ready_file,
-    #[ignore = "fails: while one file has a backlog, the source's turns never take the \
-                watcher's news, so appends to files not already queued wait for the backlog's end"]
     a_backlog_does_not_hold_back_appends_to_another_file,
 );
 

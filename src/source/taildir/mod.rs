@@ -60,6 +60,10 @@ use crate::runtime::io::ReadFile;
 use crate::runtime::Backend;
 use crate::source::Output;
 
+/// Turns taken between two looks at the watcher's news (and two yields to the worker's other
+/// tasks).
+const TURNS_PER_LOOK: usize = 8;
+
 /// Reads of one file before the source turns to the next ready file.
 const READS_PER_TURN: usize = 4;
 
@@ -312,17 +316,19 @@ impl State {
                     Turn::Stop => break 'reading,
                 }
                 turns += 1;
-                if turns % 8 == 0 {
-                    // Let the other tasks of this worker run, and pick up new events.
-                    tokio::task::yield_now().await;
-                    self.release_acks();
-                }
                 // A file that keeps growing keeps this loop busy: positions must still be
                 // written on time, or a crash resends everything since the loop began.
                 if Instant::now() >= next_positions {
                     self.release_acks();
                     self.write_positions();
                     next_positions = Instant::now() + cfg.write_pos_interval;
+                }
+                if turns == TURNS_PER_LOOK {
+                    // Let the other tasks of this worker run, then take the watcher's news
+                    // (appends to files not queued, new files, rescans) before more turns: a
+                    // backlog that keeps the queue full must not hold them back.
+                    tokio::task::yield_now().await;
+                    break;
                 }
             }
             // A sweep costs a look at every open file: at most once a second, not per wake-up.
@@ -331,6 +337,9 @@ impl State {
                 next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
             }
 
+            if !self.ready.is_empty() {
+                continue; // more turns are due: no waiting
+            }
             let mut wake = next_positions;
             if !self.by_id.is_empty() {
                 wake = wake.min(next_idle_sweep);
