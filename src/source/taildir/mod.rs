@@ -268,6 +268,8 @@ impl State {
         let mut next_positions = Instant::now() + cfg.write_pos_interval;
         let mut next_poll = Instant::now() + cfg.poll_interval;
         let mut next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
+        // The last pass stopped with turns still queued, to take the watcher's news.
+        let mut turns_due = false;
         'reading: loop {
             if self.control.phase() >= Phase::StopReading {
                 break;
@@ -296,10 +298,14 @@ impl State {
                         self.enqueue(slot);
                     }
                 }
-                // Files renamed out of their group get no events by their old name.
-                for slot in 0..self.files.len() {
-                    if self.files[slot].as_ref().is_some_and(|f| !f.matched) {
-                        self.enqueue(slot);
+                // Files renamed out of their group get no events by their old name: they are
+                // looked at on each wake-up, not between turns, where every look at one read
+                // to its end would be a turn, and a few of them would keep the queue full.
+                if !turns_due {
+                    for slot in 0..self.files.len() {
+                        if self.files[slot].as_ref().is_some_and(|f| !f.matched) {
+                            self.enqueue(slot);
+                        }
                     }
                 }
             }
@@ -337,8 +343,9 @@ impl State {
                 next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
             }
 
-            if !self.ready.is_empty() {
-                continue; // more turns are due: no waiting
+            turns_due = !self.ready.is_empty();
+            if turns_due {
+                continue; // no waiting
             }
             let mut wake = next_positions;
             if !self.by_id.is_empty() {
