@@ -270,6 +270,7 @@ impl State {
         let mut next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
         // The last pass stopped with turns still queued, to take the watcher's news.
         let mut turns_due = false;
+        let mut next_scan = Instant::now();
         'reading: loop {
             if self.control.phase() >= Phase::StopReading {
                 break;
@@ -280,7 +281,14 @@ impl State {
                 self.write_positions();
                 next_positions = now + cfg.write_pos_interval;
             }
-            let changes = self.watcher.take();
+            // Between turns, the directories are listed again at most once a poll interval:
+            // rotation creates files all the time, and a listing and a look at every file per
+            // eight turns cost more than they bring. Appends are taken at once.
+            let changes = if turns_due && now < next_scan {
+                self.watcher.take_modified()
+            } else {
+                self.watcher.take()
+            };
             let polling = self.watcher.is_polling();
             // An append to a parked file: the scan reopens it.
             let wakes_parked = !self.parked_paths.is_empty()
@@ -292,6 +300,7 @@ impl State {
                 self.watcher.ensure_watches();
                 self.scan(false);
                 next_poll = now + cfg.poll_interval;
+                next_scan = now + cfg.poll_interval;
             } else {
                 for path in &changes.modified {
                     if let Some(slot) = self.slot_by_path(path) {

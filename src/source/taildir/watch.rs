@@ -120,6 +120,14 @@ impl Watcher {
         std::mem::take(&mut self.shared.borrow_mut().changes)
     }
 
+    /// Takes only the files written to, leaving a pending rescan for [`Watcher::take`].
+    pub fn take_modified(&self) -> Changes {
+        Changes {
+            modified: std::mem::take(&mut self.shared.borrow_mut().changes.modified),
+            rescan: false,
+        }
+    }
+
     /// Waits until changes are recorded. Returns at once if some are pending.
     pub async fn changed(&self) {
         let notified = self.wake.notified();
