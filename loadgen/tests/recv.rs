@@ -132,20 +132,10 @@ fn bad_arguments_fail_with_a_message() {
 /// (listener and connections closed, then listening again on the same port), and the report.
 #[test]
 fn handle_pauses_like_a_collector_outage_and_resumes_on_the_same_port() {
-    use spate_loadgen::recv::{framing::Framing, RecvConfig, RecvHandle};
+    use spate_loadgen::recv::RecvHandle;
     use std::time::{Duration, Instant};
 
-    let handle = RecvHandle::spawn(RecvConfig {
-        listen: "127.0.0.1:0".into(),
-        framing: Framing::Newline,
-        expect: None,
-        idle_timeout: None,
-        max_time: None,
-        report_every: None,
-        max_frame: 1 << 20,
-        rcvlowat: 0,
-    })
-    .unwrap();
+    let handle = RecvHandle::spawn(in_process(0)).unwrap();
     let addr = handle.addr();
     let lines = |from: u64, to: u64| {
         let mut buf = Vec::new();
@@ -216,20 +206,10 @@ fn handle_pauses_like_a_collector_outage_and_resumes_on_the_same_port() {
 /// still counted: the receiver sweeps up what the kernel does not report.
 #[test]
 fn lines_below_the_low_water_mark_are_still_received() {
-    use spate_loadgen::recv::{framing::Framing, RecvConfig, RecvHandle};
+    use spate_loadgen::recv::RecvHandle;
     use std::time::{Duration, Instant};
 
-    let handle = RecvHandle::spawn(RecvConfig {
-        listen: "127.0.0.1:0".into(),
-        framing: Framing::Newline,
-        expect: None,
-        idle_timeout: None,
-        max_time: None,
-        report_every: None,
-        max_frame: 1 << 20,
-        rcvlowat: 1 << 20,
-    })
-    .unwrap();
+    let handle = RecvHandle::spawn(in_process(1 << 20)).unwrap();
     let mut buf = Vec::new();
     for seq in 0..10 {
         spate_loadgen::line::format_line(&mut buf, seq, spate_loadgen::prefill::now_ns(), 0, 100);
@@ -244,4 +224,18 @@ fn lines_below_the_low_water_mark_are_still_received() {
     drop(conn);
     let report = handle.finish().unwrap();
     assert_eq!((report.unique, report.missing), (10, 0));
+}
+
+/// A receiver for in-process use: newline framing, no stop condition of its own.
+fn in_process(rcvlowat: usize) -> spate_loadgen::recv::RecvConfig {
+    spate_loadgen::recv::RecvConfig {
+        listen: "127.0.0.1:0".into(),
+        framing: spate_loadgen::recv::framing::Framing::Newline,
+        expect: None,
+        idle_timeout: None,
+        max_time: None,
+        report_every: None,
+        max_frame: 1 << 20,
+        rcvlowat,
+    }
 }

@@ -527,15 +527,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-    use crate::runtime::{block_on, select_backend, IoMode};
-
-    fn backends() -> Vec<Backend> {
-        let mut b = vec![Backend::Epoll];
-        if select_backend(IoMode::Uring).is_ok() {
-            b.push(Backend::Uring);
-        }
-        b
-    }
+    use crate::runtime::{block_on, test_backends as backends};
 
     #[test]
     fn read_at_appends_after_held_bytes_on_both_backends() {
@@ -557,17 +549,23 @@ mod tests {
         }
     }
 
+    /// A peer on loopback that reads everything until the connection closes.
+    fn reader() -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut all = Vec::new();
+            std::io::Read::read_to_end(&mut s, &mut all).unwrap();
+            all
+        });
+        (addr, reader)
+    }
+
     #[test]
     fn write_all_sends_every_buffer_on_both_backends() {
         for backend in backends() {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let reader = std::thread::spawn(move || {
-                let (mut s, _) = listener.accept().unwrap();
-                let mut all = Vec::new();
-                std::io::Read::read_to_end(&mut s, &mut all).unwrap();
-                all
-            });
+            let (addr, reader) = reader();
             let payload: Vec<Bytes> = (0..2000)
                 .map(|i| Bytes::from(format!("line {i}\n")))
                 .collect();
@@ -599,14 +597,7 @@ mod tests {
     #[test]
     fn a_write_with_more_to_come_is_held_until_flushed_on_both_backends() {
         for backend in backends() {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let reader = std::thread::spawn(move || {
-                let (mut s, _) = listener.accept().unwrap();
-                let mut all = Vec::new();
-                std::io::Read::read_to_end(&mut s, &mut all).unwrap();
-                all
-            });
+            let (addr, reader) = reader();
             block_on(backend, async {
                 let mut conn = TcpConn::connect(addr, backend, Duration::from_secs(5))
                     .await

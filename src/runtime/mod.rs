@@ -161,3 +161,14 @@ pub fn block_on<F: Future>(backend: Backend, task: F) -> std::io::Result<F::Outp
         }
     }
 }
+
+/// The backends this machine can run, for tests that run on each: epoll always, io_uring where
+/// it can be set up.
+#[cfg(test)]
+pub(crate) fn test_backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Epoll];
+    if select_backend(IoMode::Uring).is_ok() {
+        backends.push(Backend::Uring);
+    }
+    backends
+}

@@ -151,7 +151,7 @@ mod tests {
     use super::*;
     use crate::config::MemoryChannelConfig;
     use crate::lifecycle::Lifecycle;
-    use crate::runtime::{block_on, select_backend, Backend, IoMode};
+    use crate::runtime::{block_on, test_backends as backends, Backend};
 
     /// Records what the sink loop asks of its sink, and holds back like the tcp sink does.
     struct Recorder {
@@ -242,14 +242,6 @@ mod tests {
         })
         .unwrap();
         log.take()
-    }
-
-    fn backends() -> Vec<Backend> {
-        let mut b = vec![Backend::Epoll];
-        if select_backend(IoMode::Uring).is_ok() {
-            b.push(Backend::Uring);
-        }
-        b
     }
 
     #[test]
