@@ -66,6 +66,8 @@ counters! {
         channel_write_fail => "ChannelWriteFail",
         /// Other failures: position file writes, directory scans.
         generic_processing_fail => "GenericProcessingFail",
+        /// Failed writes of the position file (also counted in `GenericProcessingFail`).
+        position_write_fail => "PositionWriteFailCount",
         /// Lines longer than `maxLineLength` split into several events.
         lines_split => "LinesSplitCount",
         /// Lines longer than `maxLineLength` truncated (bytes past the limit dropped).
@@ -115,6 +117,10 @@ counters! {
         channel_read_fail => "ChannelReadFail",
         /// Transactions rolled back.
         rollback => "RollbackCount",
+        /// Bytes written into a connection that the collector's TCP had not acknowledged when
+        /// the connection failed or was found closed (spate's own): those of committed takes may
+        /// be lost. Bytes the collector's kernel acknowledged but it never read cannot be counted.
+        bytes_unconfirmed => "BytesUnconfirmedCount",
     }
 }
 

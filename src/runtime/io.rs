@@ -328,6 +328,71 @@ impl TcpConn {
         // Setting TCP_NODELAY, even again, pushes the pending segments out (tcp(7)).
         self.set_nodelay()
     }
+
+    /// Makes the kernel give up on the connection when data stays unacknowledged for `timeout`
+    /// (`TCP_USER_TIMEOUT`), and probe an idle connection (keepalive) so that a dead peer is
+    /// found within about `timeout` even when nothing is being written. A collector that is
+    /// gone (host down, cable cut) is then an error, not a connection that waits forever.
+    pub fn set_dead_peer_timeout(&self, timeout: Duration) -> io::Result<()> {
+        let ms = timeout.as_millis().clamp(1, u128::from(u32::MAX)) as libc::c_uint;
+        let secs = timeout.as_secs().clamp(1, 32_767) as libc::c_int;
+        setsockopt(
+            self.fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            ms as libc::c_int,
+        )?;
+        setsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1)?;
+        // Idle for half the timeout, then three probes in the other half.
+        setsockopt(
+            self.fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            (secs / 2).max(1),
+        )?;
+        setsockopt(
+            self.fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            (secs / 6).max(1),
+        )?;
+        setsockopt(self.fd(), libc::IPPROTO_TCP, libc::TCP_KEEPCNT, 3)
+    }
+
+    /// Bytes written into the connection that the peer's TCP has not acknowledged yet
+    /// (`SIOCOUTQ`: unsent, or sent and unacknowledged); `None` if the kernel will not say.
+    /// Bytes the peer's kernel acknowledged but its program never read cannot be known.
+    pub fn unacknowledged(&self) -> Option<u64> {
+        let mut n: libc::c_int = -1;
+        // SAFETY: the descriptor is this connection's open socket, and `n` is the writable int
+        // that SIOCOUTQ (TIOCOUTQ) fills in.
+        let rc = unsafe { libc::ioctl(self.fd(), libc::TIOCOUTQ as _, &mut n) };
+        (rc == 0 && n >= 0).then_some(n as u64)
+    }
+}
+
+/// `setsockopt` of one `int` option.
+fn setsockopt(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `fd` is an open socket; the option value is one `int`, passed with its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// One non-blocking `sendmsg` of `bufs` (at most `IOV_MAX` of them) with `flags` added,
@@ -648,6 +713,67 @@ mod tests {
             assert!(conn.peer_closed());
         })
         .unwrap();
+    }
+
+    fn getsockopt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut v: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `fd` is an open socket; `v` and `len` are a writable int and its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                level,
+                name,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
+        v
+    }
+
+    #[test]
+    fn a_dead_peer_timeout_sets_the_user_timeout_and_keepalive_and_unacked_bytes_are_counted() {
+        for backend in backends() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            block_on(backend, async {
+                let mut conn = TcpConn::connect(addr, backend, Duration::from_secs(5))
+                    .await
+                    .unwrap();
+                conn.set_dead_peer_timeout(Duration::from_secs(20)).unwrap();
+                let fd = conn.fd();
+                assert_eq!(
+                    getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+                    20_000
+                );
+                assert_eq!(getsockopt(fd, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+                assert_eq!(getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 10);
+                assert_eq!(conn.unacknowledged(), Some(0));
+                // A peer that reads nothing: once its receive buffer is full, what is written
+                // stays in this side's queue, unacknowledged.
+                let (_peer, _) = listener.accept().unwrap();
+                let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+                let mut written = 0u64;
+                for _ in 0..64 {
+                    let mut bufs = vec![chunk.clone()];
+                    let write = conn.write_all(&mut bufs, false);
+                    if tokio::time::timeout(Duration::from_millis(200), write)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    written += chunk.len() as u64;
+                }
+                let unacked = conn.unacknowledged().unwrap();
+                assert!(
+                    unacked > 0 && unacked <= written + chunk.len() as u64,
+                    "{backend}: {unacked} of {written}"
+                );
+            })
+            .unwrap();
+        }
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub async fn run<D: Deliver>(
                 Some(Err(e)) => {
                     counters.event_write_fail.add(1);
                     if failures == 0 {
-                        warn!(sink = %name, "delivery failed: {e}; retrying with back-off, nothing is dropped");
+                        warn!(sink = %name, "delivery failed: {e}; retrying the take with back-off, until it is delivered or the agent stops (then it is read again at the next start)");
                     }
                     failures += 1;
                     let delay = deliver.retry_delay();

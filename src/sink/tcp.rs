@@ -6,9 +6,18 @@
 //!
 //! A take is committed once `writev` has handed all its bytes to the kernel. When the connection
 //! fails, the sink reconnects with a back-off doubling from 100 ms to `max-backoff` and writes
-//! the whole take again: the collector may see duplicates, never a gap. Before writing after an
+//! the whole take again: the collector may see duplicates of that take. Before writing after an
 //! idle pause the sink checks whether the collector closed the connection meanwhile, because the
 //! first write into a closed connection would succeed locally and be lost.
+//!
+//! What plain TCP cannot guarantee: takes committed before a failure may still have been in the
+//! connection's buffers, and a collector that crashes (or is killed while hung) loses them. The
+//! sink counts the bytes its kernel still held unacknowledged at the failure
+//! (`BytesUnconfirmedCount`) and says so; what the collector's kernel had acknowledged but the
+//! collector never read cannot be known at all. An acknowledged protocol (Flume's avro sink) is
+//! the cure. A collector that stops answering is found within `request-timeout`: writes that
+//! make no progress time out, and the kernel gives up on unacknowledged data and probes idle
+//! connections (`TCP_USER_TIMEOUT`, keepalive) within the same time.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -16,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::Deliver;
 use crate::config::{Framing, TcpSinkConfig};
@@ -131,6 +140,9 @@ impl TcpSink {
         match attempt.await {
             Ok(conn) => {
                 self.counters.connection_created.add(1);
+                if let Err(e) = conn.set_dead_peer_timeout(self.config.request_timeout) {
+                    warn!("cannot set TCP_USER_TIMEOUT and keepalive: {e}; a collector that stops answering is found by write timeouts only");
+                }
                 info!(host = %self.config.hostname, port = self.config.port, "connected");
                 self.conn = Some(conn);
                 Ok(())
@@ -152,6 +164,27 @@ impl TcpSink {
         if self.conn.take().is_some() {
             self.counters.connection_closed.add(1);
         }
+    }
+
+    /// Closes a connection that failed or that the collector closed, counting and telling what
+    /// the collector may not have received.
+    fn lost(&mut self, why: &str) {
+        let unconfirmed = self
+            .conn
+            .as_ref()
+            .and_then(TcpConn::unacknowledged)
+            .unwrap_or(0);
+        self.counters.bytes_unconfirmed.add(unconfirmed);
+        warn!(
+            host = %self.config.hostname,
+            port = self.config.port,
+            unconfirmed_bytes = unconfirmed,
+            "connection lost ({why}): {unconfirmed} bytes written were not acknowledged by the \
+             collector's TCP. The take being written is sent again; lines of takes already \
+             committed that the collector had not read are lost if it crashed, and plain TCP \
+             cannot say how many (an acknowledged hop, Flume's avro sink, can)"
+        );
+        self.close();
     }
 
     /// Frames a take for writing: fills the sink's write list with the buffers one `writev`
@@ -193,7 +226,7 @@ impl Deliver for TcpSink {
     async fn deliver(&mut self, batches: &[Batch]) -> io::Result<()> {
         if self.was_idle && self.conn.as_ref().is_some_and(TcpConn::peer_closed) {
             debug!("collector closed the connection while idle; reconnecting");
-            self.close();
+            self.lost("closed by the collector");
         }
         self.was_idle = false;
         if self.conn.is_none() {
@@ -213,8 +246,8 @@ impl Deliver for TcpSink {
         };
         self.bufs.clear();
         self.held_back = more && result.is_ok();
-        if result.is_err() {
-            self.close();
+        if let Err(e) = &result {
+            self.lost(&e.to_string());
         }
         result
     }
