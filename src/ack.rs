@@ -8,19 +8,29 @@
 //! [`Tracker`], which releases entries strictly in the order they were read, however the acks
 //! arrive (several sinks on one channel commit out of order).
 //!
-//! Costs: one queue push per batch per channel, one drain per source turn. Nothing per event.
+//! Costs: one queue push, one fence and one relaxed load per batch per channel, one drain per
+//! source turn. Nothing per event.
+//!
+//! A source that is idle can ask to be woken by the next ack ([`AckQueue::arrival`]), to record a
+//! position as soon as it is delivered; it asks at most once per position write, so a sink pays
+//! for a cross-core wake-up at most that often.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_queue::SegQueue;
+use tokio::sync::Notify;
 
 /// The queue on which sinks return tokens to a source. Unbounded in type, bounded in practice by
 /// the number of batches in flight, which the channels' capacities bound.
 #[derive(Default)]
 pub struct AckQueue {
     tokens: SegQueue<u64>,
+    /// Whether the source waits in [`AckQueue::arrival`].
+    armed: AtomicBool,
+    wake: Notify,
 }
 
 impl AckQueue {
@@ -33,6 +43,26 @@ impl AckQueue {
     pub fn drain(&self, mut f: impl FnMut(u64)) {
         while let Some(token) = self.tokens.pop() {
             f(token);
+        }
+    }
+
+    /// Resolves once a token is in the queue (at once if one already is). Cancel-safe: a
+    /// cancelled wait leaves at most one spurious wake-up behind.
+    pub async fn arrival(&self) {
+        struct Disarm<'a>(&'a AtomicBool);
+        impl Drop for Disarm<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        self.armed.store(true, Ordering::Relaxed);
+        let _disarm = Disarm(&self.armed);
+        // Pairs with the fence in `Ack::deliver`: either the sender sees `armed`, or this sees
+        // its token (Dekker's pattern; the queue's own orderings are not sequentially consistent).
+        fence(Ordering::SeqCst);
+        if self.tokens.is_empty() {
+            // A wake-up sent between the check and this wait is kept as a permit.
+            self.wake.notified().await;
         }
     }
 }
@@ -61,7 +91,12 @@ impl Ack {
 
     /// Reports the batch delivered.
     pub fn deliver(self) {
-        self.queue.tokens.push(self.token);
+        let queue = &self.queue;
+        queue.tokens.push(self.token);
+        fence(Ordering::SeqCst);
+        if queue.armed.load(Ordering::Relaxed) {
+            queue.wake.notify_one();
+        }
     }
 }
 
@@ -186,5 +221,32 @@ mod tests {
         let mut out = Vec::new();
         tracker.release(|v| out.push(v));
         assert_eq!(out, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_waiting_source_is_woken_by_an_ack_from_another_thread() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let queue = AckQueue::new();
+        let ack = Ack::new(queue.clone(), 1);
+        rt.block_on(async {
+            let sender = std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                ack.deliver();
+            });
+            tokio::time::timeout(std::time::Duration::from_secs(10), queue.arrival())
+                .await
+                .expect("woken by the ack");
+            sender.join().unwrap();
+            // Already queued: no wait.
+            tokio::time::timeout(std::time::Duration::from_millis(100), queue.arrival())
+                .await
+                .expect("a queued token resolves at once");
+        });
+        let mut tokens = Vec::new();
+        queue.drain(|t| tokens.push(t));
+        assert_eq!(tokens, [1]);
     }
 }

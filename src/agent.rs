@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::channel::MemoryChannel;
 use crate::config::{AgentConfig, ChannelKind, SinkKind, SourceKind};
@@ -19,6 +19,7 @@ use crate::lifecycle::{Lifecycle, Phase, Report};
 use crate::metrics::{SinkCounters, SourceCounters};
 use crate::runtime::{self, Backend, TaskFactory};
 use crate::sink::{self, logger::LoggerSink, null::NullSink, tcp::TcpSink};
+use crate::source::taildir::position::{FinalWriteError, PositionWriter};
 use crate::source::taildir::{Taildir, TaildirError};
 use crate::source::Output;
 
@@ -83,7 +84,28 @@ pub struct Agent {
     registry: Registry,
     /// Source tasks running: one per shard of each source.
     source_tasks: usize,
+    /// The position file writers, which hold their files' locks until stopped.
+    position_writers: Vec<PositionWriter>,
     drain_timeout: Duration,
+}
+
+/// How a stop went.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// Events left undelivered in the channels; the next start reads them again.
+    pub undelivered: usize,
+    /// Whether the drain was cut short by a second stop request.
+    pub interrupted: bool,
+    /// Position files whose final write failed: the next start resends what was delivered
+    /// since their last write.
+    pub position_errors: Vec<FinalWriteError>,
+}
+
+impl Stopped {
+    /// Whether the stop lost track of nothing: every final position is on disk.
+    pub fn is_clean(&self) -> bool {
+        self.position_errors.is_empty()
+    }
 }
 
 impl Agent {
@@ -113,6 +135,7 @@ impl Agent {
             .collect();
 
         let mut position_files: HashMap<std::path::PathBuf, &str> = HashMap::new();
+        let mut position_writers = Vec::new();
         let mut source_tasks = 0;
         for source in &config.sources {
             let counters = Arc::new(SourceCounters::default());
@@ -145,12 +168,13 @@ impl Agent {
                         );
                     }
                     let workers = place.source(&source.name);
-                    let shards =
+                    let (shards, writer) =
                         Taildir::new(&source.name, cfg, output, counters.clone(), workers.len())
                             .map_err(|e| AgentError::Taildir {
                                 name: source.name.clone(),
                                 source: e,
                             })?;
+                    position_writers.push(writer);
                     for (taildir, &worker) in shards.into_iter().zip(workers) {
                         let control = lifecycle.control();
                         tasks.push((
@@ -237,8 +261,16 @@ impl Agent {
             workers,
             registry,
             source_tasks,
+            position_writers,
             drain_timeout: options.drain_timeout,
         })
+    }
+
+    /// Logs the state of every component: the counters here, and each source its files, their
+    /// positions and lag (on its own worker, soon after).
+    pub fn log_status(&self) {
+        self.lifecycle.request_status();
+        log_counters(&self.registry, "status");
     }
 
     /// The components' counters.
@@ -252,26 +284,52 @@ impl Agent {
     }
 
     /// Stops the agent: sources stop reading; sinks deliver what is in the channels, for at most
-    /// the drain timeout; sources write their final positions; workers exit. Returns the number of
-    /// events left undelivered (they will be read again at the next start).
-    pub fn stop(self) -> usize {
+    /// the drain timeout; sources write their final positions; workers exit.
+    pub fn stop(self) -> Stopped {
+        self.stop_unless(&mut || false)
+    }
+
+    /// Stops the agent as [`Agent::stop`] does, but ends the waits for sources and sinks as soon
+    /// as `interrupted` returns true (asked at least every 100 ms): what is undelivered then
+    /// stays unacknowledged, and the final positions still record everything delivered.
+    pub fn stop_unless(self, interrupted: &mut dyn FnMut() -> bool) -> Stopped {
         let sources = self.source_tasks;
         let sinks = self.registry.sinks.len();
+        let mut cut = false;
+        let mut interrupted = || {
+            cut = cut || interrupted();
+            cut
+        };
         info!("stopping: sources stop reading");
         self.lifecycle.advance(Phase::StopReading);
         let deadline = Instant::now() + Duration::from_secs(10);
-        self.lifecycle
-            .wait_reports(sources, deadline, |r| matches!(r, Report::SourceStopped(_)));
+        self.lifecycle.wait_reports(
+            sources,
+            deadline,
+            |r| matches!(r, Report::SourceStopped(_)),
+            &mut interrupted,
+        );
 
-        info!(timeout = ?self.drain_timeout, "stopping: sinks drain the channels");
-        self.lifecycle.advance(Phase::Drain);
-        let drained =
-            self.lifecycle
-                .wait_reports(sinks, Instant::now() + self.drain_timeout, |r| {
-                    matches!(r, Report::SinkDrained(_))
-                });
+        let mut drained = 0;
+        if !interrupted() {
+            info!(timeout = ?self.drain_timeout, "stopping: sinks drain the channels");
+            self.lifecycle.advance(Phase::Drain);
+            drained = self.lifecycle.wait_reports(
+                sinks,
+                Instant::now() + self.drain_timeout,
+                |r| matches!(r, Report::SinkDrained(_)),
+                &mut interrupted,
+            );
+        }
+        let interrupted = interrupted();
         let left: usize = self.registry.channels.iter().map(|c| c.size()).sum();
-        if drained < sinks {
+        if interrupted {
+            warn!(
+                events = left,
+                "stop requested again: ending the drain now; undelivered events will be read \
+                 again at the next start"
+            );
+        } else if drained < sinks {
             warn!(
                 events = left,
                 "drain timeout reached; undelivered events will be read again at the next start"
@@ -285,8 +343,22 @@ impl Agent {
                 Err(_) => warn!("worker panicked"),
             }
         }
-        log_summary(&self.registry);
-        left
+        // Every source has handed over its final positions; wait for them to reach the disk,
+        // which also releases the position files' locks for whoever starts next.
+        let position_errors: Vec<FinalWriteError> = self
+            .position_writers
+            .into_iter()
+            .filter_map(|w| w.join().err())
+            .collect();
+        for e in &position_errors {
+            error!("{e}");
+        }
+        log_counters(&self.registry, "summary");
+        Stopped {
+            undelivered: left,
+            interrupted,
+            position_errors,
+        }
     }
 }
 
@@ -372,16 +444,16 @@ impl Placement {
     }
 }
 
-/// Logs every component's counters, once, at stop.
-fn log_summary(registry: &Registry) {
+/// Logs every component's counters: the summary at stop, or a status on request.
+fn log_counters(registry: &Registry, what: &str) {
     for (name, c) in &registry.sources {
-        info!(source = %name, counters = ?c.snapshot(), "source summary");
+        info!(source = %name, counters = ?c.snapshot(), "source {what}");
     }
     for c in &registry.channels {
-        info!(channel = c.name(), size = c.size(), counters = ?c.counters().snapshot(), "channel summary");
+        info!(channel = c.name(), size = c.size(), counters = ?c.counters().snapshot(), "channel {what}");
     }
     for (name, c) in &registry.sinks {
-        info!(sink = %name, counters = ?c.snapshot(), "sink summary");
+        info!(sink = %name, counters = ?c.snapshot(), "sink {what}");
     }
 }
 

@@ -38,12 +38,35 @@ pub enum Report {
 pub struct Control {
     phase: watch::Receiver<Phase>,
     reports: mpsc::Sender<Report>,
+    /// Bumped when the operator asks for the components' state (SIGUSR1).
+    status: watch::Receiver<u64>,
 }
 
 impl Control {
-    /// A control fed by `phase` that reports to `reports`.
+    /// A control fed by `phase` that reports to `reports`; it never sees a status request.
     pub fn new(phase: watch::Receiver<Phase>, reports: mpsc::Sender<Report>) -> Self {
-        Control { phase, reports }
+        let (_, status) = watch::channel(0);
+        Control {
+            phase,
+            reports,
+            status,
+        }
+    }
+
+    /// Whether a status request came since the last call (it is then taken).
+    pub fn take_status_request(&mut self) -> bool {
+        let asked = self.status.has_changed().unwrap_or(false);
+        if asked {
+            self.status.mark_unchanged();
+        }
+        asked
+    }
+
+    /// Waits for a status request (forever, if none can come).
+    pub async fn status_requested(&mut self) {
+        if self.status.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// The current phase.
@@ -69,6 +92,7 @@ pub struct Lifecycle {
     phase: watch::Sender<Phase>,
     reports_tx: mpsc::Sender<Report>,
     reports: mpsc::Receiver<Report>,
+    status: watch::Sender<u64>,
 }
 
 impl Default for Lifecycle {
@@ -78,6 +102,7 @@ impl Default for Lifecycle {
             phase: watch::Sender::new(Phase::Running),
             reports_tx,
             reports,
+            status: watch::Sender::new(0),
         }
     }
 }
@@ -85,7 +110,16 @@ impl Default for Lifecycle {
 impl Lifecycle {
     /// A control for one component.
     pub fn control(&self) -> Control {
-        Control::new(self.phase.subscribe(), self.reports_tx.clone())
+        Control {
+            phase: self.phase.subscribe(),
+            reports: self.reports_tx.clone(),
+            status: self.status.subscribe(),
+        }
+    }
+
+    /// Asks every component to log its state.
+    pub fn request_status(&self) {
+        self.status.send_modify(|n| *n += 1);
     }
 
     /// Moves to `phase`.
@@ -93,21 +127,26 @@ impl Lifecycle {
         self.phase.send_replace(phase);
     }
 
-    /// Waits until `count` reports matching `pred` arrived or `deadline` passed; returns how many
-    /// arrived.
+    /// Waits until `count` reports matching `pred` arrived, `deadline` passed or `interrupted`
+    /// says so (it is asked at least every 100 ms); returns how many arrived.
     pub fn wait_reports(
         &self,
         count: usize,
         deadline: std::time::Instant,
         pred: impl Fn(&Report) -> bool,
+        interrupted: &mut dyn FnMut() -> bool,
     ) -> usize {
+        const ASK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
         let mut seen = 0;
         while seen < count {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.reports.recv_timeout(left) {
+            let now = std::time::Instant::now();
+            if now >= deadline || interrupted() {
+                break;
+            }
+            match self.reports.recv_timeout((deadline - now).min(ASK_EVERY)) {
                 Ok(r) if pred(&r) => seen += 1,
-                Ok(_) => {}
-                Err(_) => break,
+                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         seen

@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
-use spate::agent::{Agent, AgentOptions};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+use spate::agent::{Agent, AgentOptions, Stopped};
 use spate::config::{self, AgentConfig};
 use spate::runtime::{select_backend, IoMode};
 use tracing::{error, info, warn};
@@ -213,9 +214,20 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
         )
     });
     loop {
-        match signals.recv_timeout(Duration::from_millis(500)) {
+        let reload_asked = match signals.recv_timeout(Duration::from_millis(500)) {
+            Ok(SIGHUP) => {
+                info!("SIGHUP: reading the configuration again");
+                true
+            }
+            Ok(SIGUSR1) => {
+                agent.log_status();
+                continue;
+            }
             Ok(signal) => {
-                info!(signal, "stop requested");
+                info!(
+                    signal,
+                    "stop requested (a second SIGTERM or SIGINT ends the drain at once)"
+                );
                 break;
             }
             Err(mpsc::RecvTimeoutError::Timeout) if agent.has_failed_worker() => {
@@ -223,9 +235,14 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
                 agent.stop();
                 return ExitCode::from(1);
             }
-            Err(_) => {}
+            Err(_) => false,
+        };
+        let file_changed = watch.as_mut().is_some_and(ConfigWatch::changed);
+        if !reload_asked && !file_changed {
+            continue;
         }
-        if !watch.as_mut().is_some_and(ConfigWatch::changed) {
+        if args.config.conf_file.is_empty() {
+            info!("the built-in pipeline has no configuration file to read again");
             continue;
         }
         let new = match load_config(&args.config) {
@@ -236,10 +253,13 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             }
         };
         if new.describe() == config.describe() {
+            if reload_asked {
+                info!("the configuration is unchanged; the agent runs on");
+            }
             continue;
         }
         info!("the configuration changed: stopping the agent and starting it on the new one");
-        agent.stop();
+        stopped(agent.stop());
         agent = match Agent::start(&new, &options) {
             Ok(started) => {
                 config = new;
@@ -257,8 +277,25 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             }
         };
     }
-    agent.stop();
-    ExitCode::SUCCESS
+    let mut again = || matches!(signals.try_recv(), Ok(SIGTERM | SIGINT));
+    if stopped(agent.stop_unless(&mut again)) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Says how a stop went; returns whether it was clean (every final position written).
+fn stopped(stop: Stopped) -> bool {
+    if stop.is_clean() {
+        return true;
+    }
+    error!(
+        files = stop.position_errors.len(),
+        "stopped, but final positions were NOT written (see above): the next start sends again \
+         what was delivered since their last write"
+    );
+    false
 }
 
 /// Flume's configuration polling: the files' modification time and size, checked every
@@ -300,10 +337,13 @@ fn stamp(path: &Path) -> Option<(std::time::SystemTime, u64)> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-/// Sends SIGTERM and SIGINT to `tx` from a signal-handling thread.
+/// Sends the signals an operator uses to `tx`, from a signal-handling thread: SIGTERM and SIGINT
+/// (stop; again: end the drain), SIGHUP (read the configuration again, as `logrotate`'s
+/// `postrotate` scripts send it) and SIGUSR1 (log the state). None of them kills the agent.
+/// SIGPIPE is ignored already: Rust's runtime sets it so before `main`, and a write to a closed
+/// connection is an error the sink handles.
 fn forward_signals(tx: mpsc::Sender<i32>) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP, SIGUSR1])?;
     std::thread::Builder::new()
         .name("spate-signals".into())
         .spawn(move || {

@@ -48,7 +48,10 @@ use tracing::{debug, info, warn};
 
 use self::file::{FileId, Fill, TailedFile};
 use self::lines::{Framed, LineFramer};
-use self::position::{Fingerprint, Identity, Loaded, Persister, Position, PositionError, Snapshot};
+use self::position::{
+    Fingerprint, Identity, Loaded, Persister, Position, PositionError, PositionLock,
+    PositionWriter, Snapshot,
+};
 use self::scan::{Found, Matcher};
 use self::watch::Watcher;
 use crate::ack::{Ack, AckQueue, Tracker};
@@ -132,18 +135,21 @@ struct InFlight {
     serial: u64,
     generation: u32,
     end: u64,
+    events: u32,
 }
 
 impl Taildir {
-    /// Prepares the source `name` as `shards` shards (at least one): compiles the patterns and
-    /// loads the position file. Shard `i` of the result is to run on its own worker.
+    /// Prepares the source `name` as `shards` shards (at least one): compiles the patterns,
+    /// locks and loads the position file. Shard `i` of the result is to run on its own worker;
+    /// the [`PositionWriter`] holds the lock until its last write, and says whether that write
+    /// reached the disk.
     pub fn new(
         name: &str,
         config: &TaildirConfig,
         output: Output,
         counters: Arc<SourceCounters>,
         shards: usize,
-    ) -> Result<Vec<Self>, TaildirError> {
+    ) -> Result<(Vec<Self>, PositionWriter), TaildirError> {
         let shards = shards.max(1);
         let matchers = config
             .filegroups
@@ -156,15 +162,17 @@ impl Taildir {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let lock = PositionLock::acquire(&config.position_file)?;
         let loaded = Arc::new(position::load(&config.position_file)?);
-        let persisters = Persister::spawn(
+        let (persisters, writer) = Persister::spawn(
             config.position_file.clone(),
             name,
             Arc::clone(&counters),
             shards,
+            lock,
         )
         .map_err(TaildirError::Persister)?;
-        Ok(persisters
+        let shards = persisters
             .into_iter()
             .enumerate()
             .map(|(shard, persister)| Taildir {
@@ -178,7 +186,8 @@ impl Taildir {
                 shards,
                 persister: Some(persister),
             })
-            .collect())
+            .collect();
+        Ok((shards, writer))
     }
 
     /// Whether this shard reads the file `id`.
@@ -216,6 +225,9 @@ impl Taildir {
             ready: VecDeque::new(),
             next_serial: 0,
             positions_dirty: true,
+            next_positions: Instant::now(),
+            first_delivered: false,
+            delivered_events: 0,
             persister,
             src: self,
             control,
@@ -247,6 +259,13 @@ struct State {
     ready: VecDeque<usize>,
     next_serial: u64,
     positions_dirty: bool,
+    /// When the position file may be written next: `writePosInterval` after the last write,
+    /// or at once when the first delivery comes in.
+    next_positions: Instant,
+    /// Whether any batch has been delivered since the start.
+    first_delivered: bool,
+    /// Events delivered since the start (for what a lost position write would resend).
+    delivered_events: u64,
     /// Writes the position file off this worker; taken by the final write.
     persister: Option<Persister>,
 }
@@ -265,22 +284,23 @@ impl State {
     async fn run(&mut self) {
         let cfg = self.src.config.clone();
         self.scan(true);
-        let mut next_positions = Instant::now() + cfg.write_pos_interval;
         let mut next_poll = Instant::now() + cfg.poll_interval;
         let mut next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
         // The last pass stopped with turns still queued, to take the watcher's news.
         let mut turns_due = false;
+        // Status requests (SIGUSR1), watched apart from the phase.
+        let mut status = self.control.clone();
         let mut next_scan = Instant::now();
         'reading: loop {
             if self.control.phase() >= Phase::StopReading {
                 break;
             }
             self.release_acks();
-            let now = Instant::now();
-            if now >= next_positions {
-                self.write_positions();
-                next_positions = now + cfg.write_pos_interval;
+            if status.take_status_request() {
+                self.log_status();
             }
+            let now = Instant::now();
+            self.write_positions_if_due(now);
             // Between turns, the directories are listed again at most once a poll interval:
             // rotation creates files all the time, and a listing and a look at every file per
             // eight turns cost more than they bring. Appends are taken at once.
@@ -333,11 +353,8 @@ impl State {
                 turns += 1;
                 // A file that keeps growing keeps this loop busy: positions must still be
                 // written on time, or a crash resends everything since the loop began.
-                if Instant::now() >= next_positions {
-                    self.release_acks();
-                    self.write_positions();
-                    next_positions = Instant::now() + cfg.write_pos_interval;
-                }
+                self.release_acks();
+                self.write_positions_if_due(Instant::now());
                 if turns == TURNS_PER_LOOK {
                     // Let the other tasks of this worker run, then take the watcher's news
                     // (appends to files not queued, new files, rescans) before more turns: a
@@ -356,7 +373,15 @@ impl State {
             if turns_due {
                 continue; // no waiting
             }
-            let mut wake = next_positions;
+            // Positions (see `write_positions_if_due`): changed ones are due at the next write
+            // time; with batches in flight and a write allowed now, the next ack is waited for,
+            // else the write time, to wait for it then.
+            let mut wake = Instant::now() + Duration::from_secs(3600);
+            let may_write = !self.first_delivered || Instant::now() >= self.next_positions;
+            let await_ack = self.tracker.in_flight() > 0 && may_write;
+            if self.positions_dirty || (self.tracker.in_flight() > 0 && !may_write) {
+                wake = wake.min(self.next_positions);
+            }
             if !self.by_id.is_empty() {
                 wake = wake.min(next_idle_sweep);
             }
@@ -367,9 +392,12 @@ impl State {
                 // Rotated files get no events: look at them on the poll interval.
                 wake = wake.min(Instant::now() + cfg.poll_interval);
             }
+            let acks = Arc::clone(&self.acks);
             tokio::select! {
                 _ = self.watcher.changed() => {}
                 _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = acks.arrival(), if await_ack => {}
+                _ = status.status_requested() => self.log_status(),
                 _ = self.control.reached(Phase::StopReading) => {}
             }
         }
@@ -385,20 +413,23 @@ impl State {
                 _ = tokio::time::sleep_until((Instant::now() + Duration::from_millis(50)).into()) => {}
             }
             self.release_acks();
-            if Instant::now() >= next_positions {
-                self.write_positions();
-                next_positions = Instant::now() + cfg.write_pos_interval;
-            }
+            self.write_positions_if_due(Instant::now());
         }
         self.release_acks();
-        if let Some(p) = self.persister.take() {
-            p.finish(self.snapshot());
+        let written = match self.persister.take() {
+            Some(p) => p.finish(self.snapshot()),
+            None => false,
+        };
+        if written {
+            info!(
+                source = %self.src.name,
+                in_flight = self.tracker.in_flight(),
+                "final positions written"
+            );
+        } else {
+            // The agent says why, and what it costs, once the writer has ended.
+            warn!(source = %self.src.name, "final positions NOT written");
         }
-        info!(
-            source = %self.src.name,
-            in_flight = self.tracker.in_flight(),
-            "final positions written"
-        );
     }
 
     /// Reads one file for one turn, putting what it reads: at most `READS_PER_TURN` reads and
@@ -440,6 +471,7 @@ impl State {
                         serial: file.serial,
                         generation: file.generation,
                         end: file.buf_pos,
+                        events: batch.len() as u32,
                     },
                 );
                 let mut batch = batch
@@ -556,7 +588,9 @@ impl State {
         self.acks.drain(|token| tracker.ack(token));
         let files = &mut self.files;
         let mut moved = false;
+        let mut events = 0u64;
         tracker.release(|done| {
+            events += u64::from(done.events);
             if let Some(Some(f)) = files.get_mut(done.slot) {
                 if f.serial == done.serial {
                     f.in_flight -= 1;
@@ -568,6 +602,13 @@ impl State {
             }
         });
         self.positions_dirty |= moved;
+        self.delivered_events += events;
+        if events > 0 && !self.first_delivered {
+            // The first delivery is recorded at once: a crash loop must not resend everything
+            // delivered in each run's first interval.
+            self.first_delivered = true;
+            self.next_positions = Instant::now();
+        }
     }
 
     /// Lists the file groups, opens new files and notes renamed and vanished ones.
@@ -876,17 +917,65 @@ impl State {
         }
     }
 
-    /// Writes the position file if anything changed. A failure is counted and retried on the
-    /// next interval; positions only lag, nothing is lost.
-    /// Hands the positions to the writer thread, if they changed.
-    fn write_positions(&mut self) {
-        if !self.positions_dirty {
+    /// Hands the positions to the writer thread if they changed and a write is due: at most
+    /// once per `writePosInterval`, and at once for the first delivery. The recorded positions
+    /// so lag delivery by at most about one interval, which bounds what a crash resends.
+    fn write_positions_if_due(&mut self, now: Instant) {
+        if !self.positions_dirty || now < self.next_positions {
             return;
         }
         if let Some(p) = &self.persister {
             p.submit(self.snapshot());
         }
         self.positions_dirty = false;
+        self.next_positions = now + self.src.config.write_pos_interval;
+    }
+
+    /// Logs every file's size, read and delivered offsets and lag (bytes not yet delivered), then
+    /// a summary of the source (or shard): the operator's answer to "how far behind is it?".
+    fn log_status(&self) {
+        let mut lag_total = 0u64;
+        for f in self.files.iter().flatten() {
+            let size = f.size().unwrap_or(f.read_pos());
+            let lag = size.saturating_sub(f.delivered);
+            lag_total += lag;
+            info!(
+                source = %self.src.name,
+                file = %f.path.display(),
+                inode = f.id.ino,
+                size,
+                read = f.read_pos(),
+                delivered = f.delivered,
+                lag_bytes = lag,
+                batches_in_flight = f.in_flight,
+                rotated_away = !f.matched,
+                "file status"
+            );
+        }
+        for (id, p) in &self.parked {
+            let size = crate::runtime::io::stat_path(&p.path).map_or(p.pos, |s| s.size);
+            let lag = size.saturating_sub(p.pos);
+            lag_total += lag;
+            info!(
+                source = %self.src.name,
+                file = %p.path.display(),
+                inode = id.ino,
+                size,
+                delivered = p.pos,
+                lag_bytes = lag,
+                "file status (idle, closed)"
+            );
+        }
+        info!(
+            source = %self.src.name,
+            shard = self.src.shard,
+            files_open = self.by_id.len(),
+            files_idle = self.parked.len(),
+            lag_bytes = lag_total,
+            batches_in_flight = self.tracker.in_flight(),
+            events_delivered = self.delivered_events,
+            "source status"
+        );
     }
 
     /// The delivered position and identity of every open or parked file.
@@ -900,7 +989,10 @@ impl State {
             .parked
             .iter()
             .map(|(&id, p)| (id, p.pos, &p.path, p.fingerprint));
-        let mut snapshot = Snapshot::default();
+        let mut snapshot = Snapshot {
+            delivered_events: self.delivered_events,
+            ..Snapshot::default()
+        };
         for (id, pos, path, fingerprint) in parked.chain(open) {
             snapshot.positions.push(Position {
                 inode: id.ino,

@@ -17,14 +17,16 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::metrics::SourceCounters;
 
@@ -112,6 +114,136 @@ pub enum PositionError {
         /// The parse error, with line and column.
         source: serde_json::Error,
     },
+    /// Another process holds the position file's lock.
+    #[error(
+        "position file {path} is in use by another spate agent (pid {pid}, lock {lock}); stop \
+         that agent first, or give this source its own positionFile"
+    )]
+    Locked {
+        /// The position file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+        /// The holder's pid, as it wrote it in the lock file.
+        pid: String,
+    },
+    /// The lock file could not be created or locked.
+    #[error(
+        "cannot lock position file {path} (lock file {lock}): {source}; spate writes its \
+         positions beside it, so the directory must be writable"
+    )]
+    Lock {
+        /// The position file.
+        path: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// An exclusive claim on a position file, held for as long as a source may write it: two
+/// agents recording positions in one file would each overwrite the other's, and each would
+/// resend or skip the other's lines after a restart.
+///
+/// It is an `flock` on `<positionFile>.lock` (the position file itself is replaced at every
+/// write, so it cannot carry a lock), which the kernel releases when the process dies, whatever
+/// the way. The holder's pid is written in the file, for the message a second agent gets.
+#[derive(Debug)]
+pub struct PositionLock {
+    _file: fs::File,
+}
+
+impl PositionLock {
+    /// Takes the lock of the position file `path`, creating its directory if needed. Stale
+    /// temporary files of earlier writes (a process killed while writing) are removed once the
+    /// lock is held.
+    pub fn acquire(path: &Path) -> Result<PositionLock, PositionError> {
+        let lock = lock_path(path);
+        let failed = |source| PositionError::Lock {
+            path: path.to_owned(),
+            lock: lock.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(failed)?;
+        }
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock)
+            .map_err(failed)?;
+        // SAFETY: flock only reads the descriptor number, which `file` owns and keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(failed(e));
+            }
+            // The holder's pid; the file is another process's, so read little and trust less.
+            let mut held = Vec::new();
+            let _ = (&mut file).take(32).read_to_end(&mut held);
+            let pid: String = held
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .map(|&b| char::from(b))
+                .collect();
+            return Err(PositionError::Locked {
+                path: path.to_owned(),
+                lock,
+                pid: if pid.is_empty() {
+                    "unknown".into()
+                } else {
+                    pid
+                },
+            });
+        }
+        let mut write_pid = || {
+            file.set_len(0)?;
+            file.rewind()?;
+            writeln!(file, "{}", std::process::id())
+        };
+        write_pid().map_err(failed)?;
+        remove_stale_temps(path);
+        Ok(PositionLock { _file: file })
+    }
+}
+
+/// The lock file of the position file `path`: `<positionFile>.lock`.
+pub fn lock_path(path: &Path) -> PathBuf {
+    with_suffix(path, ".lock")
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Removes the temporary files an earlier process left while writing `path` or its sidecar.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefixes = [format!("{name}.tmp"), format!("{name}.spate.tmp")];
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Positions loaded at start, keyed by inode, with the sidecar's identities where present.
@@ -165,9 +297,7 @@ pub fn save(path: &Path, positions: &[Position], identities: &[Identity]) -> io:
 
 /// The sidecar's path: `<positionFile>.spate`.
 pub fn sidecar_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".spate");
-    PathBuf::from(name)
+    with_suffix(path, ".spate")
 }
 
 /// What a source (or one shard of it) hands to the [`Persister`]: the positions of every file
@@ -176,10 +306,54 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
 pub struct Snapshot {
     pub positions: Vec<Position>,
     pub identities: Vec<Identity>,
+    /// Events delivered by this shard since it started, up to these positions: what a restart
+    /// would send again if this snapshot never reached the disk.
+    pub delivered_events: u64,
 }
 
 /// How long a failed write waits before it is tried again (unless a newer snapshot comes first).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// While writes keep failing, the warning is repeated at most this often (with a count).
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// The final positions of a source did not reach the disk: the next start resends what was
+/// delivered since the last successful write.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "final positions NOT written to {path}: {reason}; up to {events} delivered lines will be \
+     sent again at the next start"
+)]
+pub struct FinalWriteError {
+    /// The position file.
+    pub path: PathBuf,
+    /// Why the last write failed.
+    pub reason: String,
+    /// Events delivered since the last position file that reached the disk.
+    pub events: u64,
+}
+
+/// The writer thread of one position file, owning its lock. [`PositionWriter::join`] waits until
+/// the thread has made its last write, and releases the lock.
+#[derive(Debug)]
+pub struct PositionWriter {
+    path: PathBuf,
+    thread: JoinHandle<Result<(), FinalWriteError>>,
+}
+
+impl PositionWriter {
+    /// Waits for the writer to end (every shard has finished or gone), and says whether the
+    /// final positions are on disk.
+    pub fn join(self) -> Result<(), FinalWriteError> {
+        self.thread.join().unwrap_or_else(|_| {
+            Err(FinalWriteError {
+                path: self.path,
+                reason: "the position writer thread panicked".into(),
+                events: 0,
+            })
+        })
+    }
+}
 
 /// Writes a source's position file on a dedicated thread; see the module docs.
 ///
@@ -202,8 +376,9 @@ pub struct Persister {
 #[derive(Debug)]
 enum Message {
     Snapshot(usize, Snapshot),
-    /// The shard's last snapshot; `done` hears once a file including it was written or failed.
-    Final(usize, Snapshot, mpsc::Sender<()>),
+    /// The shard's last snapshot; `done` hears once a file including it was written (true) or
+    /// failed (false).
+    Final(usize, Snapshot, mpsc::Sender<bool>),
     /// The shard's handle was dropped without `finish` (its worker failed): keep what it said.
     Gone(usize),
 }
@@ -218,24 +393,32 @@ enum ShardState {
 
 impl Persister {
     /// Starts the writer thread for the position file `path` of source `source`, read by
-    /// `shards` shards; returns one handle per shard, in shard order.
+    /// `shards` shards; returns one handle per shard, in shard order, and the thread, which
+    /// holds `lock` until it ends.
     pub fn spawn(
         path: PathBuf,
         source: &str,
         counters: Arc<SourceCounters>,
         shards: usize,
-    ) -> io::Result<Vec<Persister>> {
+        lock: PositionLock,
+    ) -> io::Result<(Vec<Persister>, PositionWriter)> {
         let shards = shards.max(1);
         let (tx, rx) = mpsc::channel::<Message>();
-        std::thread::Builder::new()
+        let thread_path = path.clone();
+        let thread = std::thread::Builder::new()
             .name(format!("{source}-positions"))
-            .spawn(move || write_loop(&path, &rx, shards, &counters))?;
-        Ok((0..shards)
+            .spawn(move || {
+                let outcome = write_loop(&thread_path, &rx, shards, &counters);
+                drop(lock);
+                outcome
+            })?;
+        let handles = (0..shards)
             .map(|shard| Persister {
                 shard,
                 tx: Some(tx.clone()),
             })
-            .collect())
+            .collect();
+        Ok((handles, PositionWriter { path, thread }))
     }
 
     /// Hands over the newest positions of this shard; they are written soon, on the writer
@@ -249,15 +432,18 @@ impl Persister {
     }
 
     /// Submits this shard's final snapshot and waits until a file including it was written (or
-    /// its write failed).
-    pub fn finish(mut self, last: Snapshot) {
-        let Some(tx) = self.tx.take() else { return };
+    /// its write failed); returns whether it was written.
+    pub fn finish(mut self, last: Snapshot) -> bool {
+        let Some(tx) = self.tx.take() else {
+            return false;
+        };
         let (done_tx, done_rx) = mpsc::channel();
-        if tx.send(Message::Final(self.shard, last, done_tx)).is_ok() {
-            drop(tx);
-            // An error means the writer is gone, which it only is once nothing can be written.
-            let _ = done_rx.recv();
+        if tx.send(Message::Final(self.shard, last, done_tx)).is_err() {
+            return false;
         }
+        drop(tx);
+        // An error means the writer is gone, which it only is once nothing can be written.
+        done_rx.recv().unwrap_or(false)
     }
 }
 
@@ -276,17 +462,24 @@ struct Merge {
     /// Shards that finished or left; they send nothing more.
     gone: Vec<bool>,
     /// Final snapshots waiting for a write that includes them.
-    waiting: Vec<mpsc::Sender<()>>,
+    waiting: Vec<mpsc::Sender<bool>>,
     /// Whether something changed since the last successful write.
     dirty: bool,
+    /// Whether any shard has sent a snapshot: shards that all went unheard (the agent failed to
+    /// start) have nothing to say, and must not overwrite the file with an empty one.
+    heard: bool,
 }
 
 impl Merge {
     fn apply(&mut self, m: Message) {
         match m {
-            Message::Snapshot(shard, s) => self.state[shard] = ShardState::Known(s),
+            Message::Snapshot(shard, s) => {
+                self.state[shard] = ShardState::Known(s);
+                self.heard = true;
+            }
             Message::Final(shard, s, done) => {
                 self.state[shard] = ShardState::Known(s);
+                self.heard = true;
                 self.gone[shard] = true;
                 self.waiting.push(done);
             }
@@ -307,34 +500,43 @@ impl Merge {
             let ShardState::Known(s) = s else { return None };
             all.positions.extend_from_slice(&s.positions);
             all.identities.extend_from_slice(&s.identities);
+            all.delivered_events += s.delivered_events;
         }
         Some(all)
     }
 }
 
 /// The writer thread: applies messages, writes the union of the shards' newest snapshots when
-/// it changed and every shard is known, retries a failed write, and exits when every shard is
-/// gone and its last write succeeded (or the last handle is dropped).
-fn write_loop(path: &Path, rx: &mpsc::Receiver<Message>, shards: usize, counters: &SourceCounters) {
+/// it changed and every shard is known, retries a failed write, and ends when every shard is
+/// gone, after one last attempt: a stopping agent cannot wait for a disk. Returns whether that
+/// last state reached the disk.
+fn write_loop(
+    path: &Path,
+    rx: &mpsc::Receiver<Message>,
+    shards: usize,
+    counters: &SourceCounters,
+) -> Result<(), FinalWriteError> {
     let mut merge = Merge {
         state: (0..shards).map(|_| ShardState::Unknown).collect(),
         gone: vec![false; shards],
         waiting: Vec::new(),
         dirty: false,
+        heard: false,
     };
-    // Whether the last write failed, so that the next is a retry after RETRY_AFTER.
-    let mut failed = false;
+    let mut failures = Failures::default();
+    // Events delivered up to the positions last written.
+    let mut written_events = 0;
     loop {
-        let first = if failed {
+        let first = if failures.last.is_some() {
             match rx.recv_timeout(RETRY_AFTER) {
                 Ok(m) => Some(m),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         } else {
             match rx.recv() {
                 Ok(m) => Some(m),
-                Err(_) => return,
+                Err(_) => break,
             }
         };
         if let Some(m) = first {
@@ -344,44 +546,126 @@ fn write_loop(path: &Path, rx: &mpsc::Receiver<Message>, shards: usize, counters
         while let Ok(m) = rx.try_recv() {
             merge.apply(m);
         }
-        let Some(all) = merge.union().filter(|_| merge.dirty) else {
-            continue;
-        };
-        match save(path, &all.positions, &all.identities) {
-            Ok(()) => {
-                merge.dirty = false;
-                failed = false;
-            }
-            Err(e) => {
-                counters.generic_processing_fail.add(1);
-                warn!(file = %path.display(), "cannot write position file: {e}; will retry");
-                failed = true;
+        if let Some(all) = merge.union().filter(|_| merge.dirty && merge.heard) {
+            match save(path, &all.positions, &all.identities) {
+                Ok(()) => {
+                    merge.dirty = false;
+                    written_events = all.delivered_events;
+                    failures.recovered(path);
+                }
+                Err(e) => {
+                    counters.generic_processing_fail.add(1);
+                    counters.position_write_fail.add(1);
+                    let behind = all.delivered_events.saturating_sub(written_events);
+                    failures.failed(path, &e, behind);
+                }
             }
         }
-        // A finishing shard waits for one attempt: a stopping agent cannot wait for a disk.
+        let written = failures.last.is_none();
         for done in merge.waiting.drain(..) {
-            let _ = done.send(());
+            let _ = done.send(written);
         }
-        if merge.gone.iter().all(|&g| g) && !failed {
-            return;
+        if merge.gone.iter().all(|&g| g) {
+            break;
         }
+    }
+    match failures.last {
+        None => Ok(()),
+        Some(reason) => Err(FinalWriteError {
+            path: path.to_owned(),
+            reason,
+            events: merge
+                .union()
+                .map_or(0, |all| all.delivered_events.saturating_sub(written_events)),
+        }),
     }
 }
 
+/// Failed writes in a row, and when they were last reported: a disk that stays full must not
+/// fill the log too.
+#[derive(Debug, Default)]
+struct Failures {
+    /// Why the last write failed; `None` once a write succeeds.
+    last: Option<String>,
+    /// Failures since the first of this run of failures.
+    count: u64,
+    /// Failures since the last warning.
+    unreported: u64,
+    warned_at: Option<Instant>,
+}
+
+impl Failures {
+    fn failed(&mut self, path: &Path, e: &io::Error, behind: u64) {
+        self.last = Some(e.to_string());
+        self.count += 1;
+        self.unreported += 1;
+        if self.warned_at.is_some_and(|t| t.elapsed() < WARN_EVERY) {
+            return;
+        }
+        warn!(
+            file = %path.display(),
+            failures = self.unreported,
+            "cannot write position file: {e}; retrying every second (warned again at most once a \
+             minute). Until it is written, a restart resends up to {behind} delivered lines"
+        );
+        self.unreported = 0;
+        self.warned_at = Some(Instant::now());
+    }
+
+    fn recovered(&mut self, path: &Path) {
+        if self.last.take().is_some() {
+            info!(
+                file = %path.display(),
+                failures = self.count,
+                "position file written again"
+            );
+        }
+        *self = Failures::default();
+    }
+}
+
+/// Writes `content` to a temporary file beside `path` (named for this process, so that no two
+/// processes ever write one temporary file), syncs it and renames it over `path`. A failure
+/// leaves no temporary file behind: a full disk must not be left fuller, nor a directory
+/// littered with empty files.
 fn write_atomic(path: &Path, content: &[u8]) -> io::Result<()> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let mut file = fs::File::create(&tmp)?;
-    file.write_all(content)?;
-    file.sync_data()?;
-    drop(file);
-    fs::rename(&tmp, path)
+    let tmp = with_suffix(path, &format!(".tmp.{}", std::process::id()));
+    let write = || {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(content)?;
+        file.sync_data()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    };
+    let result = write();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer for `path` holding the lock of `lock_at` (the position file itself by default).
+    fn spawn_at(
+        path: &Path,
+        lock_at: &Path,
+        counters: &Arc<SourceCounters>,
+        shards: usize,
+    ) -> (Vec<Persister>, PositionWriter) {
+        let lock = PositionLock::acquire(lock_at).unwrap();
+        Persister::spawn(path.to_owned(), "r1", Arc::clone(counters), shards, lock).unwrap()
+    }
+
+    fn spawn(
+        path: &Path,
+        counters: &Arc<SourceCounters>,
+        shards: usize,
+    ) -> (Vec<Persister>, PositionWriter) {
+        spawn_at(path, path, counters, shards)
+    }
 
     #[test]
     fn reads_a_position_file_written_by_flume() {
@@ -453,6 +737,7 @@ mod tests {
                 file: "/var/log/a.log".into(),
             }],
             identities: Vec::new(),
+            delivered_events: pos,
         }
     }
 
@@ -461,15 +746,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pos.json");
         let counters = Arc::new(SourceCounters::default());
-        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters), 1)
-            .unwrap()
-            .remove(0);
+        let (mut shards, writer) = spawn(&path, &counters, 1);
+        let p = shards.remove(0);
         for pos in 0..100 {
             p.submit(snapshot(pos));
         }
-        p.finish(snapshot(1000));
+        assert!(p.finish(snapshot(1000)));
         assert_eq!(load(&path).unwrap().positions[&7].pos, 1000);
         assert_eq!(counters.generic_processing_fail.get(), 0);
+        writer.join().unwrap();
     }
 
     fn entry(inode: u64, pos: u64) -> Snapshot {
@@ -480,6 +765,7 @@ mod tests {
                 file: format!("/var/log/{inode}.log"),
             }],
             identities: Vec::new(),
+            delivered_events: pos,
         }
     }
 
@@ -499,7 +785,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pos.json");
         let counters = Arc::new(SourceCounters::default());
-        let mut shards = Persister::spawn(path.clone(), "r1", counters, 2).unwrap();
+        let (mut shards, _writer) = spawn(&path, &counters, 2);
         let one = shards.pop().unwrap();
         let zero = shards.pop().unwrap();
         zero.submit(entry(1, 10));
@@ -524,7 +810,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pos.json");
         let counters = Arc::new(SourceCounters::default());
-        let mut shards = Persister::spawn(path.clone(), "r1", counters, 2).unwrap();
+        let (mut shards, _writer) = spawn(&path, &counters, 2);
         drop(shards.pop()); // its worker failed before it said anything
         shards.pop().unwrap().finish(entry(1, 10));
         assert_eq!(recorded(&path), [(1, 10)]);
@@ -538,9 +824,8 @@ mod tests {
         fs::write(&blocker, b"not a directory").unwrap();
         let path = blocker.join("pos.json");
         let counters = Arc::new(SourceCounters::default());
-        let p = Persister::spawn(path.clone(), "r1", Arc::clone(&counters), 1)
-            .unwrap()
-            .remove(0);
+        let (mut shards, writer) = spawn_at(&path, &dir.path().join("lock"), &counters, 1);
+        let p = shards.remove(0);
         p.submit(snapshot(5));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while counters.generic_processing_fail.get() == 0 {
@@ -561,7 +846,83 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the retry writes it");
             std::thread::sleep(Duration::from_millis(20));
         }
-        p.finish(snapshot(6));
+        assert!(p.finish(snapshot(6)));
         assert_eq!(load(&path).unwrap().positions[&7].pos, 6);
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holders_pid_and_freed_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/pos.json");
+        let held = PositionLock::acquire(&path).unwrap();
+        let err = PositionLock::acquire(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, PositionError::Locked { .. }), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())) && text.contains("pos.json"),
+            "{text}"
+        );
+        drop(held);
+        PositionLock::acquire(&path).expect("free once the holder is gone");
+    }
+
+    #[test]
+    fn a_lock_removes_temporary_files_left_by_a_killed_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pos.json");
+        for stale in [
+            "pos.json.tmp",
+            "pos.json.tmp.4242",
+            "pos.json.spate.tmp.4242",
+        ] {
+            fs::write(dir.path().join(stale), b"").unwrap();
+        }
+        fs::write(dir.path().join("pos.json.other"), b"kept").unwrap();
+        let _lock = PositionLock::acquire(&path).unwrap();
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["pos.json.lock", "pos.json.other"]);
+    }
+
+    #[test]
+    fn a_failed_final_write_says_how_many_lines_will_be_sent_again_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        let path = state.join("pos.json");
+        let counters = Arc::new(SourceCounters::default());
+        let (mut shards, writer) = spawn_at(&path, &dir.path().join("lock"), &counters, 1);
+        let p = shards.remove(0);
+        p.submit(snapshot(40));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while load(&path)
+            .ok()
+            .and_then(|l| l.positions.get(&7).map(|p| p.pos))
+            != Some(40)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the snapshot is written"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // The directory turns into a file: every write fails from now on.
+        fs::remove_dir_all(&state).unwrap();
+        fs::write(&state, b"not a directory").unwrap();
+        assert!(!p.finish(snapshot(100)));
+        let err = writer.join().unwrap_err();
+        assert_eq!(err.events, 60, "delivered since the last written file");
+        let text = err.to_string();
+        assert!(
+            text.contains("NOT written") && text.contains("up to 60 delivered lines"),
+            "{text}"
+        );
+        assert!(counters.position_write_fail.get() >= 1);
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 2, "only the lock and the blocker: {left:?}");
     }
 }
