@@ -316,3 +316,104 @@ fn a_full_disk_at_stop_is_an_error_that_says_what_will_be_sent_again(backend: &s
         .collect();
     assert!(litter.is_empty(), "temporary files left behind: {litter:?}");
 }
+
+both_backends!(
+    a_symlink_loop_is_named_once_and_hides_no_other_file,
+    a_deleted_file_read_to_its_end_is_closed_at_once,
+    an_over_long_line_is_reported_while_running,
+);
+
+fn a_symlink_loop_is_named_once_and_hides_no_other_file(backend: &str) {
+    const FILES: u64 = 30;
+    let dirs = Dirs::new();
+    std::os::unix::fs::symlink("loop-b.log", dirs.log("loop-a.log")).unwrap();
+    std::os::unix::fs::symlink("loop-a.log", dirs.log("loop-b.log")).unwrap();
+    for i in 0..FILES {
+        prefill(&dirs.log(&format!("{i:02}.log")), i * 10, 10, LINE);
+    }
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), ".*\\.log", &dirs.pos(), collector.port());
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(FILES * 10, T, &agent);
+    // A new file makes the source list the directory again: the loop is not named again.
+    prefill(&dirs.log("new.log"), FILES * 10, 10, LINE);
+    collector.expect_unique(FILES * 10 + 10, T, &agent);
+    agent.stop();
+    let said = agent.stderr();
+    let named = |name: &str| {
+        said.lines()
+            .filter(|l| l.contains("skipped: cannot look at it") && l.contains(name))
+            .count()
+    };
+    assert_eq!(
+        (named("loop-a.log"), named("loop-b.log")),
+        (1, 1),
+        "{}",
+        agent.diagnostics()
+    );
+    collector.assert_exactly_once(FILES * 10 + 10, &agent);
+}
+
+/// The descriptors of `pid` that point at deleted files.
+fn deleted_open_files(pid: u32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| fs::read_link(e.path()).ok())
+                .map(|t| t.display().to_string())
+                .filter(|t| t.ends_with("(deleted)"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn a_deleted_file_read_to_its_end_is_closed_at_once(backend: &str) {
+    let dirs = Dirs::new();
+    let app = dirs.log("app.log");
+    prefill(&app, 0, 1_000, LINE);
+    let collector = Collector::start();
+    // Flume's idleTimeout: the file must not be held open for the two minutes it allows.
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.idleTimeout", "120000");
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(1_000, T, &agent);
+    fs::remove_file(&app).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || deleted_open_files(agent.pid())
+            .is_empty()),
+        "a deleted file is still held open: {:?}\n{}",
+        deleted_open_files(agent.pid()),
+        agent.diagnostics()
+    );
+    agent.stop();
+    collector.assert_exactly_once(1_000, &agent);
+}
+
+fn an_over_long_line_is_reported_while_running(backend: &str) {
+    let dirs = Dirs::new();
+    let app = dirs.log("app.log");
+    prefill(&app, 0, 10, LINE);
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&app)
+        .and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&[b'x'; 1000])?;
+            f.write_all(b"\n")
+        })
+        .unwrap();
+    let collector = Collector::start();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.maxLineLength", "300");
+    let mut agent = pipeline.start(backend);
+    collector.expect_unique(10, T, &agent);
+    assert!(
+        wait_until(T, || agent
+            .stderr()
+            .contains("lines longer than maxLineLength (300 bytes)")),
+        "the split was not reported while running\n{}",
+        agent.diagnostics()
+    );
+    agent.assert_running();
+    agent.stop();
+}

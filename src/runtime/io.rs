@@ -30,6 +30,8 @@ pub struct FileStat {
     pub size: u64,
     /// Last modification time.
     pub mtime: SystemTime,
+    /// Hard links to the file: 0 once it was deleted (while still open).
+    pub links: u64,
 }
 
 impl FileStat {
@@ -44,6 +46,9 @@ impl FileStat {
             ino: st.st_ino,
             size: st.st_size.max(0) as u64,
             mtime,
+            // `nlink_t` is 64 bits wide on x86-64 but 32 on other targets.
+            #[allow(clippy::unnecessary_cast)]
+            links: st.st_nlink as u64,
         }
     }
 }
@@ -57,6 +62,7 @@ pub fn stat_path(path: &Path) -> io::Result<FileStat> {
         ino: m.ino(),
         size: m.size(),
         mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        links: m.nlink(),
     })
 }
 

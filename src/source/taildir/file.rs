@@ -141,6 +141,11 @@ impl TailedFile {
         Ok(self.file.stat()?.size)
     }
 
+    /// Whether the file was deleted: only this descriptor keeps its data (and disk space).
+    pub fn deleted(&self) -> bool {
+        self.file.stat().is_ok_and(|s| s.links == 0)
+    }
+
     /// Reads up to `max` new bytes into the buffer.
     ///
     /// The buffer is sized to what the file holds, so a file that trickles gets small buffers: a

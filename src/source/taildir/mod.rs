@@ -223,6 +223,9 @@ impl Taildir {
             parked: HashMap::new(),
             parked_paths: HashMap::new(),
             ready: VecDeque::new(),
+            unreadable: HashSet::new(),
+            overlong_unreported: 0,
+            overlong_warned_at: None,
             next_serial: 0,
             positions_dirty: true,
             next_positions: Instant::now(),
@@ -257,6 +260,11 @@ struct State {
     parked_paths: HashMap<PathBuf, FileId>,
     /// Files with data to read, in turn order.
     ready: VecDeque<usize>,
+    /// Matching entries that the last scan could not look at (symlink loops, ...), warned once.
+    unreadable: HashSet<PathBuf>,
+    /// Lines over `maxLineLength` not yet reported, and when they last were.
+    overlong_unreported: u64,
+    overlong_warned_at: Option<Instant>,
     next_serial: u64,
     positions_dirty: bool,
     /// When the position file may be written next: `writePosInterval` after the last write,
@@ -451,7 +459,13 @@ impl State {
                         .framer
                         .next_batch(&mut file.buf, &mut file.frame, &self.src.counters)
                     {
-                        Framed::Batch { batch, len } => (batch, len),
+                        Framed::Batch { batch, len } => {
+                            // Only a piece of an over-long line is cut as an `Ends` batch.
+                            if matches!(batch.layout(), crate::event::Layout::Ends(_)) {
+                                self.overlong_unreported += 1;
+                            }
+                            (batch, len)
+                        }
                         Framed::Skipped(n) => {
                             file.buf_pos += n as u64;
                             continue;
@@ -491,6 +505,9 @@ impl State {
                     return Turn::Stop;
                 }
                 batches += 1;
+                if self.overlong_unreported > 0 {
+                    self.report_overlong(slot);
+                }
                 if batches >= max_batches {
                     return Turn::More;
                 }
@@ -520,6 +537,36 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Says, at most once a minute, that lines over `maxLineLength` were split or truncated, and
+    /// in which file: the counters alone are seen only by those who look.
+    fn report_overlong(&mut self, slot: usize) {
+        const EVERY: Duration = Duration::from_secs(60);
+        if self.overlong_warned_at.is_some_and(|t| t.elapsed() < EVERY) {
+            return;
+        }
+        let cfg = &self.src.config;
+        let what = match cfg.line_overflow {
+            crate::config::LineOverflow::Split => {
+                "split into events of at most that size (LinesSplitCount)"
+            }
+            crate::config::LineOverflow::Truncate => {
+                "truncated to that size (LinesTruncatedCount, BytesTruncatedCount)"
+            }
+        };
+        let file = self.files[slot]
+            .as_ref()
+            .map(|f| f.path.display().to_string());
+        warn!(
+            source = %self.src.name,
+            file = file.as_deref().unwrap_or("?"),
+            pieces = self.overlong_unreported,
+            "lines longer than maxLineLength ({} bytes): {what}; said at most once a minute",
+            cfg.max_line_length
+        );
+        self.overlong_unreported = 0;
+        self.overlong_warned_at = Some(Instant::now());
     }
 
     /// Issues the first read of up to [`READ_AHEAD_FILES`] ready files at once, so that they
@@ -614,12 +661,23 @@ impl State {
     /// Lists the file groups, opens new files and notes renamed and vanished ones.
     fn scan(&mut self, at_start: bool) {
         let mut found: Vec<Found> = Vec::new();
+        let mut unreadable = Vec::new();
         for m in &self.src.matchers {
-            if let Err(e) = m.scan(&mut found) {
+            if let Err(e) = m.scan(&mut found, &mut unreadable) {
                 self.src.counters.generic_processing_fail.add(1);
                 warn!(dir = %m.dir().display(), "cannot list directory: {e}");
             }
         }
+        // Named once while they stay broken; named again if they break again after a repair.
+        let mut still = HashSet::with_capacity(unreadable.len());
+        for (path, e) in unreadable {
+            if !self.unreadable.contains(&path) {
+                self.src.counters.generic_processing_fail.add(1);
+                warn!(file = %path.display(), "skipped: cannot look at it ({e}); the group's other files are read");
+            }
+            still.insert(path);
+        }
+        self.unreadable = still;
         // Flume reads the least recently modified files first.
         found.sort_by_key(|f| f.stat.mtime);
         for f in self.files.iter_mut().flatten() {
@@ -884,9 +942,12 @@ impl State {
         let idle = self.src.config.idle_timeout;
         let now = Instant::now();
         for slot in 0..self.files.len() {
-            let close = self.files[slot]
-                .as_ref()
-                .is_some_and(|f| now.duration_since(f.last_data) >= idle && f.quiet());
+            // A deleted file is closed as soon as it is read and delivered: its descriptor is
+            // all that keeps its disk space from being freed.
+            let close = self.files[slot].as_ref().is_some_and(|f| {
+                (now.duration_since(f.last_data) >= idle || (!f.matched && f.deleted()))
+                    && f.quiet()
+            });
             if !close {
                 continue;
             }

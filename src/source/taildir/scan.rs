@@ -58,15 +58,28 @@ impl Matcher {
     }
 
     /// Appends the matching regular files to `out`. A missing directory yields nothing; files
-    /// that vanish during the scan are skipped.
-    pub fn scan(&self, out: &mut Vec<Found>) -> io::Result<()> {
+    /// that vanish during the scan are skipped. A matching entry that cannot be looked at (a
+    /// symlink loop, a dangling link, no permission) is skipped and added to `unreadable`,
+    /// never allowed to hide the entries after it. The error is the directory's, when it
+    /// cannot be listed.
+    pub fn scan(
+        &self,
+        out: &mut Vec<Found>,
+        unreadable: &mut Vec<(PathBuf, io::Error)>,
+    ) -> io::Result<()> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
         for entry in entries {
-            let entry = entry?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    unreadable.push((self.dir.clone(), e));
+                    continue;
+                }
+            };
             let name = entry.file_name();
             // Names that are not UTF-8 cannot match a pattern written in the config file.
             let Some(name_str) = name.to_str() else {
@@ -83,8 +96,9 @@ impl Matcher {
                     group: self.group,
                 }),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+                // Vanished since the listing, or a symlink to nothing: nothing to read.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !is_symlink(&path) => {}
+                Err(e) => unreadable.push((path, e)),
             }
         }
         Ok(())
@@ -93,6 +107,10 @@ impl Matcher {
 
 fn is_regular(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 #[cfg(test)]
@@ -117,7 +135,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("d.log")).unwrap();
         let m = Matcher::new(0, &group(dir.path(), r".*\.log")).unwrap();
         let mut found = Vec::new();
-        m.scan(&mut found).unwrap();
+        m.scan(&mut found, &mut Vec::new()).unwrap();
         let mut names: Vec<_> = found
             .iter()
             .map(|f| f.path.file_name().unwrap().to_str().unwrap().to_owned())
@@ -132,7 +150,28 @@ mod tests {
     fn a_missing_directory_matches_nothing() {
         let m = Matcher::new(0, &group(Path::new("/nonexistent/spate/dir"), ".*")).unwrap();
         let mut found = Vec::new();
-        m.scan(&mut found).unwrap();
+        m.scan(&mut found, &mut Vec::new()).unwrap();
         assert!(found.is_empty());
+    }
+
+    #[test]
+    fn a_symlink_loop_or_dangling_link_is_named_and_hides_no_other_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..30 {
+            std::fs::write(dir.path().join(format!("{i:02}.log")), b"x").unwrap();
+        }
+        std::os::unix::fs::symlink("loop-b.log", dir.path().join("loop-a.log")).unwrap();
+        std::os::unix::fs::symlink("loop-a.log", dir.path().join("loop-b.log")).unwrap();
+        std::os::unix::fs::symlink("gone", dir.path().join("dangling.log")).unwrap();
+        let m = Matcher::new(0, &group(dir.path(), r".*\.log")).unwrap();
+        let (mut found, mut unreadable) = (Vec::new(), Vec::new());
+        m.scan(&mut found, &mut unreadable).unwrap();
+        assert_eq!(found.len(), 30, "every regular file is found");
+        let mut names: Vec<String> = unreadable
+            .iter()
+            .map(|(p, _)| p.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["dangling.log", "loop-a.log", "loop-b.log"]);
     }
 }
