@@ -156,7 +156,7 @@ fn user_guide_taildir_example_parses() {
                 byte_offset_header: false,
                 skip_to_end: false,
                 idle_timeout: Duration::from_millis(120_000),
-                write_pos_interval: Duration::from_millis(3_000),
+                write_pos_interval: Duration::from_millis(250),
                 batch_size: 100,
                 max_batch_count: Some(1000),
                 backoff_sleep_increment: Duration::from_millis(1_000),
@@ -207,7 +207,7 @@ fn taildir_defaults() {
     assert!(!t.byte_offset_header);
     assert!(!t.skip_to_end);
     assert_eq!(t.idle_timeout, Duration::from_millis(120_000));
-    assert_eq!(t.write_pos_interval, Duration::from_millis(3_000));
+    assert_eq!(t.write_pos_interval, Duration::from_millis(250));
     assert_eq!(t.batch_size, 100);
     assert_eq!(t.max_batch_count, None);
     assert_eq!(t.backoff_sleep_increment, Duration::from_millis(1_000));
@@ -1046,7 +1046,7 @@ source r1 (TAILDIR) -> c1
   byteOffsetHeader = false
   skipToEnd = false
   idleTimeout = 120000
-  writePosInterval = 3000
+  writePosInterval = 250
   batchSize = 100
   maxBatchCount = unlimited
   backoffSleepIncrement = 1000

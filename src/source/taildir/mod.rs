@@ -230,6 +230,7 @@ impl Taildir {
             positions_dirty: true,
             next_positions: Instant::now(),
             first_delivered: false,
+            caught_up: false,
             delivered_events: 0,
             persister,
             src: self,
@@ -272,6 +273,9 @@ struct State {
     next_positions: Instant,
     /// Whether any batch has been delivered since the start.
     first_delivered: bool,
+    /// Whether, since the start, everything read was delivered at some point with nothing
+    /// left to read: the backlog of the start is caught up.
+    caught_up: bool,
     /// Events delivered since the start (for what a lost position write would resend).
     delivered_events: u64,
     /// Writes the position file off this worker; taken by the final write.
@@ -385,7 +389,8 @@ impl State {
             // time; with batches in flight and a write allowed now, the next ack is waited for,
             // else the write time, to wait for it then.
             let mut wake = Instant::now() + Duration::from_secs(3600);
-            let may_write = !self.first_delivered || Instant::now() >= self.next_positions;
+            let may_write =
+                !self.first_delivered || !self.caught_up || Instant::now() >= self.next_positions;
             let await_ack = self.tracker.in_flight() > 0 && may_write;
             if self.positions_dirty || (self.tracker.in_flight() > 0 && !may_write) {
                 wake = wake.min(self.next_positions);
@@ -651,9 +656,14 @@ impl State {
         self.positions_dirty |= moved;
         self.delivered_events += events;
         if events > 0 && !self.first_delivered {
-            // The first delivery is recorded at once: a crash loop must not resend everything
-            // delivered in each run's first interval.
+            // The first delivery is recorded at once, and so is the end of the backlog the
+            // start found: otherwise each run of a crash loop resends what the last one did and
+            // all it delivered since, and the resent part grows with every crash.
             self.first_delivered = true;
+            self.next_positions = Instant::now();
+        }
+        if events > 0 && !self.caught_up && self.tracker.in_flight() == 0 && self.ready.is_empty() {
+            self.caught_up = true;
             self.next_positions = Instant::now();
         }
     }
@@ -979,8 +989,9 @@ impl State {
     }
 
     /// Hands the positions to the writer thread if they changed and a write is due: at most
-    /// once per `writePosInterval`, and at once for the first delivery. The recorded positions
-    /// so lag delivery by at most about one interval, which bounds what a crash resends.
+    /// once per `writePosInterval`, and at once for the first delivery and when the backlog
+    /// found at start is delivered (see `release_acks`). The recorded positions so lag delivery
+    /// by at most about one interval, which bounds what a crash resends.
     fn write_positions_if_due(&mut self, now: Instant) {
         if !self.positions_dirty || now < self.next_positions {
             return;
