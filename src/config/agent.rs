@@ -248,7 +248,7 @@ pub(crate) fn build(
                 }
                 other => unreachable!("channel type {other}"),
             };
-            if p.errors.is_empty() {
+            if !p.has_errors() {
                 channels.push(ChannelConfig {
                     name: name.clone(),
                     kind,
@@ -291,7 +291,7 @@ pub(crate) fn build(
                 }
                 other => unreachable!("source type {other}"),
             };
-            if let (Some(kind), Some(channels), true) = (kind, wired, p.errors.is_empty()) {
+            if let (Some(kind), Some(channels), true) = (kind, wired, !p.has_errors()) {
                 sources.push(SourceConfig {
                     name: name.clone(),
                     channels,
@@ -335,7 +335,7 @@ pub(crate) fn build(
                     check_batch(&mut p, batch_key, batch, &wired, &tx_capacity, &prefix);
                 }
             }
-            if let (Some(kind), Some(channel), true) = (kind, channel, p.errors.is_empty()) {
+            if let (Some(kind), Some(channel), true) = (kind, channel, !p.has_errors()) {
                 sinks.push(SinkConfig {
                     name: name.clone(),
                     channel,
@@ -346,12 +346,15 @@ pub(crate) fn build(
         errors.append(&mut p.errors);
     }
 
-    // Every channel needs a writer and a reader, or nothing flows through it. Components that
-    // are configured but not listed count (their own error says to list them), and a component
-    // missing its wiring key turns the check off (its own error comes first).
+    // Every channel needs a writer and a reader, or nothing flows through it. Only listed
+    // components count (the others are not run); no component listed, or one missing its wiring
+    // key, turns the check off (its own error says what is wrong).
     let wiring = |d: &Declared<'_>, prop: &str| -> Option<Vec<String>> {
+        if d.names.is_empty() {
+            return None; // reported as `lists no ...`
+        }
         let mut names = Vec::new();
-        for (_, props) in &d.configured {
+        for props in d.names.iter().filter_map(|n| d.props_of(n)) {
             let (_, e) = props.iter().find(|(p, _)| *p == prop)?;
             names.extend(e.value.split_whitespace().map(str::to_string));
         }
@@ -387,15 +390,17 @@ pub(crate) fn build(
         }
     }
 
-    if errors.is_empty() {
+    let found = ConfigErrors::sorted(errors, files);
+    if found.errors().next().is_none() {
         Ok(AgentConfig {
             name: agent.to_string(),
             sources,
             channels,
             sinks,
+            warnings: found.0,
         })
     } else {
-        Err(ConfigErrors::sorted(errors, files))
+        Err(found)
     }
 }
 
@@ -425,7 +430,11 @@ fn classify<'a>(
                 }
                 Some(_) => {
                     let hint = format!("write `{prefix}{head}.<name>.<property> = value`");
-                    errors.push(ConfigError::at(e, "expected a component property").hint(hint));
+                    errors.push(
+                        ConfigError::at(e, "expected a component property, ignored")
+                            .hint(hint)
+                            .warning(),
+                    );
                 }
             }
             continue;
@@ -443,7 +452,9 @@ fn classify<'a>(
                          and their components"
                     ),
                 };
-                ConfigError::at(e, format!("unknown agent key `{rest}`")).hint(hint)
+                ConfigError::at(e, format!("unknown agent key `{rest}`, ignored"))
+                    .hint(hint)
+                    .warning()
             }
         };
         errors.push(error);
@@ -491,10 +502,16 @@ fn check_listing(
     if let Some(list) = d.list {
         for name in list.value.split_whitespace() {
             if d.names.iter().any(|n| n == name) {
-                errors.push(ConfigError::at(
-                    list,
-                    format!("{} `{name}` is listed twice", kind.singular()),
-                ));
+                errors.push(
+                    ConfigError::at(
+                        list,
+                        format!(
+                            "{} `{name}` is listed twice, once is enough",
+                            kind.singular()
+                        ),
+                    )
+                    .warning(),
+                );
             } else {
                 d.names.push(name.to_string());
             }
@@ -523,15 +540,29 @@ fn check_listing(
                 );
             }
         }
-    } else if d.configured.is_empty() {
-        errors.push(
-            ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
-                .key(list_key.clone())
-                .hint(format!(
-                    "add `{list_key} = ...` and configure each {}",
-                    kind.singular()
-                )),
-        );
+    } else {
+        // Flume would run the agent without any; spate needs all three kinds.
+        let configured: Vec<&str> = d.configured.iter().map(|(n, _)| n.as_str()).collect();
+        let hint = if configured.is_empty() {
+            format!(
+                "add `{list_key} = ...` and configure each {}",
+                kind.singular()
+            )
+        } else {
+            format!(
+                "{} configured: add `{list_key} = {}`",
+                configured.join(", "),
+                configured.join(" ")
+            )
+        };
+        let anchor = d.configured.first().map(|(_, props)| props[0].1);
+        let err = ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()));
+        let err = match anchor {
+            Some(e) => err.located(e.file.as_deref(), Some(e.line)),
+            None => err,
+        };
+        errors.push(err.key(list_key.clone()).hint(hint));
+        return;
     }
     for (name, props) in &d.configured {
         if d.names.contains(name) {
@@ -539,10 +570,8 @@ fn check_listing(
         }
         let first = props[0].1;
         let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
-        let add = match d.list {
-            Some(l) => format!("add `{name}` to `{list_key} = {}`", l.value),
-            None => format!("add `{list_key} = {name}`"),
-        };
+        let listed_value = d.list.map_or("", |l| l.value.as_str());
+        let add = format!("add `{name}` to `{list_key} = {listed_value}`");
         let hint = match suggest(name, listed) {
             Some(s) => format!("did you mean `{s}`? otherwise {add}"),
             None => add,
@@ -550,9 +579,13 @@ fn check_listing(
         errors.push(
             ConfigError::at(
                 first,
-                format!("{} `{name}` is configured but not listed in `{list_key}` (Flume would silently ignore it)", kind.singular()),
+                format!(
+                    "{} `{name}` is configured but not listed in `{list_key}`, ignored",
+                    kind.singular()
+                ),
             )
-            .hint(hint),
+            .hint(hint)
+            .warning(),
         );
     }
 }
@@ -606,11 +639,14 @@ fn source_channels(
     let mut ok = true;
     for c in entry.value.split_whitespace() {
         if out.iter().any(|o| o == c) {
-            p.push(ConfigError::at(
-                entry,
-                format!("channel `{c}` is listed twice"),
-            ));
-            ok = false;
+            p.push(
+                ConfigError::at(
+                    entry,
+                    format!("channel `{c}` is listed twice, once is enough"),
+                )
+                .warning(),
+            );
+            continue;
         } else if !check_channel_listed(p, entry, c, channels, prefix) {
             ok = false;
         }
@@ -623,7 +659,6 @@ fn source_channels(
         );
         return None;
     }
-    out.dedup();
     ok.then_some(out)
 }
 

@@ -21,9 +21,11 @@
 //! assert_eq!(agent.sources[0].channels, ["c1"]);
 //! ```
 //!
-//! spate is stricter than Flume: a component that is configured but not listed, an unknown key,
-//! or a feature spate does not implement yet is an error rather than silently ignored, and every
-//! error found is reported in one pass ([`ConfigErrors`]), sorted by file and line.
+//! spate is stricter than Flume: a feature spate does not implement yet, dangling wiring or a
+//! value out of range is an error rather than silently ignored, and every error found is
+//! reported in one pass ([`ConfigErrors`]), sorted by file and line. What Flume ignores (an
+//! unknown key, a component configured but not listed) spate ignores too, with a warning
+//! ([`AgentConfig::warnings`], [`Severity::Warning`]).
 //!
 //! Layout: `properties` reads the `.properties` text (keeping each key's file and line), `agent`
 //! picks one agent's keys and checks its wiring, `source`, `channel` and `sink` hold one
@@ -42,7 +44,7 @@ mod source;
 use std::path::{Component, Path, PathBuf};
 
 pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Severity};
 pub use sink::{Framing, LoggerSinkConfig, NullSinkConfig, SinkConfig, SinkKind, TcpSinkConfig};
 pub use source::{
     FileGroup, LineOverflow, Shards, SourceConfig, SourceKind, TaildirConfig, WatchMode,
@@ -90,6 +92,21 @@ pub struct AgentConfig {
     pub channels: Vec<ChannelConfig>,
     /// Sinks, in the order of `<agent>.sinks`.
     pub sinks: Vec<SinkConfig>,
+    /// What Flume ignores and so does spate, sorted by file and line: unknown keys, components
+    /// configured but not listed, keys set twice in a file. The agent logs them at start;
+    /// [`AgentConfig::strict`] refuses them.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl AgentConfig {
+    /// For `--strict`: a configuration with warnings is refused, its warnings being the reasons.
+    pub fn strict(self) -> Result<AgentConfig, ConfigErrors> {
+        if self.warnings.is_empty() {
+            Ok(self)
+        } else {
+            Err(ConfigErrors(self.warnings))
+        }
+    }
 }
 
 /// Reads `files` (merged in order, a later key replacing an earlier one, as Flume 1.10+ does)

@@ -1,8 +1,9 @@
 //! Typed reading of one component's properties, with unknown-key detection.
 //!
 //! A [`Props`] holds the properties of one component (`a1.sources.r1.*`). Every getter marks the
-//! property as used; [`Props::finish`] then reports each property nobody asked for as an unknown
-//! key, with the closest known key as a hint. All problems are collected, never returned early.
+//! property as used; [`Props::finish`] then warns about each property nobody asked for as an
+//! unknown key, with the closest known key as a hint. All problems are collected, never returned
+//! early.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -64,6 +65,11 @@ impl<'a> Props<'a> {
     /// Records an error.
     pub fn push(&mut self, error: ConfigError) {
         self.errors.push(error);
+    }
+
+    /// Whether an error (not a warning) was recorded.
+    pub fn has_errors(&self) -> bool {
+        self.errors.iter().any(|e| !e.is_warning())
     }
 
     /// The entry for `prop`, marking it used.
@@ -184,8 +190,9 @@ impl<'a> Props<'a> {
         Duration::from_millis(ms.unwrap_or(default_ms))
     }
 
-    /// Reports every unused property as unknown. `known` lists the valid property names (for
-    /// the hint); pattern entries such as `filegroups.<group>` are shown but not suggested.
+    /// Reports every unused property as unknown, with a warning: Flume ignores keys it does not
+    /// read, and so does spate. `known` lists the valid property names (for the hint); pattern
+    /// entries such as `filegroups.<group>` are shown but not suggested.
     pub fn finish(&mut self, kind: &str, known: &[&str]) {
         for (i, (prop, e)) in self.entries.iter().enumerate() {
             if self.used[i] {
@@ -196,7 +203,9 @@ impl<'a> Props<'a> {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("valid keys for {kind}: {}", known.join(", ")),
             };
-            let err = ConfigError::at(e, format!("unknown key `{prop}` for {kind}")).hint(hint);
+            let err = ConfigError::at(e, format!("unknown key `{prop}` for {kind}, ignored"))
+                .hint(hint)
+                .warning();
             self.errors.push(err);
         }
         self.used.iter_mut().for_each(|u| *u = true);

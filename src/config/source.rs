@@ -302,10 +302,13 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
     }
     for (i, name) in names.iter().enumerate() {
         if names[..i].contains(name) {
-            p.push(ConfigError::at(
-                list,
-                format!("file group `{name}` is listed twice"),
-            ));
+            p.push(
+                ConfigError::at(
+                    list,
+                    format!("file group `{name}` is listed twice, once is enough"),
+                )
+                .warning(),
+            );
             continue;
         }
         let Some((_, entry)) = paths.iter().find(|(g, _)| g == name) else {
