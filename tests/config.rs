@@ -155,3 +155,47 @@ fn agent_starts_as_flume_would_and_logs_the_warnings_at_start_and_reload() {
     agent.assert_running();
     agent.stop();
 }
+
+#[test]
+fn an_oversized_file_is_refused_naming_the_file_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("huge.properties");
+    // Sparse: 17 MiB of zero bytes on disk costs nothing.
+    let f = fs::File::create(&conf).unwrap();
+    f.set_len(17 << 20).unwrap();
+    drop(f);
+    let out = Command::new(BIN)
+        .args(["check", "-f", conf.to_str().unwrap(), "-n", "a1"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(conf.to_str().unwrap()), "{err}");
+    assert!(err.contains("16 MiB"), "the limit is not named:\n{err}");
+    assert!(err.lines().count() <= 3, "{err}");
+}
+
+#[test]
+fn a_latin1_comment_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"# Fichier de configuration g\xe9n\xe9r\xe9 (Latin-1)\n".to_vec();
+    bytes.extend_from_slice(VALID.as_bytes());
+    let (out, _) = run_on(dir.path(), &["check"], &bytes);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_non_utf8_value_names_its_line_and_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = VALID.as_bytes().to_vec();
+    bytes.extend_from_slice(b"a1.sources.r1.headers.f1.team = d\xe9v\n");
+    let (out, conf) = run_on(dir.path(), &["check"], &bytes);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{conf}:15:")) && err.contains("0xE9"),
+        "no line or byte in:\n{err}"
+    );
+    assert!(err.contains("UTF-8"), "{err}");
+    assert!(!err.contains("check the path"), "a wrong hint:\n{err}");
+}

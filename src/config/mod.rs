@@ -123,17 +123,13 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match std::fs::read_to_string(file) {
+        match read_file(file) {
             Ok(text) => {
                 let (e, errs) = properties::parse(&text, Some(file));
                 entries.extend(e);
                 errors.extend(errs);
             }
-            Err(e) => errors.push(
-                ConfigError::new(format!("cannot read the configuration file: {e}"))
-                    .located(Some(file), None)
-                    .hint("check the path given with -f"),
-            ),
+            Err(e) => errors.push(e),
         }
     }
     // A file that cannot be read: checking the rest would only report what it would have set.
@@ -148,13 +144,52 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
     build(properties::merge(entries), errors, agent, None, files)
 }
 
+/// The largest configuration file spate reads. An agent configuration is a few kilobytes; a
+/// larger file is most likely not one (a log file given with -f by mistake), and reading it
+/// whole would only use memory.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Reads one configuration file, at most [`MAX_FILE_SIZE`] bytes of it.
+fn read_file(file: &Path) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let too_large = |size: Option<u64>| {
+        let size = size.map(|n| format!(" ({n} bytes)")).unwrap_or_default();
+        ConfigError::new(format!(
+            "the configuration file is larger than {} MiB{size}, the most spate reads",
+            MAX_FILE_SIZE >> 20
+        ))
+        .located(Some(file), None)
+        .hint("an agent configuration is a few kilobytes: check the path given with -f")
+    };
+    let cannot_read = |e: std::io::Error| {
+        ConfigError::new(format!("cannot read the configuration file: {e}"))
+            .located(Some(file), None)
+            .hint("check the path given with -f")
+    };
+    let f = std::fs::File::open(file).map_err(cannot_read)?;
+    // The size is known for a regular file; a pipe or a device is read up to the limit.
+    if let Ok(meta) = f.metadata() {
+        if meta.is_file() && meta.len() > MAX_FILE_SIZE {
+            return Err(too_large(Some(meta.len())));
+        }
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(None));
+    }
+    Ok(bytes)
+}
+
 /// Parses configuration text; `origin` names its file in errors.
 pub fn parse_str(
     text: &str,
     origin: Option<&Path>,
     agent: &str,
 ) -> Result<AgentConfig, ConfigErrors> {
-    let (entries, errors) = properties::parse(text, origin);
+    let (entries, errors) = properties::parse(text.as_bytes(), origin);
     let files: Vec<PathBuf> = origin.map(Path::to_path_buf).into_iter().collect();
     build(properties::merge(entries), errors, agent, None, &files)
 }
@@ -172,7 +207,7 @@ pub fn load_default() -> Result<AgentConfig, ConfigErrors> {
 
 /// Parses `text`, allowing relative paths resolved against `base`.
 fn parse_with_base(text: &str, agent: &str, base: &Path) -> Result<AgentConfig, ConfigErrors> {
-    let (entries, errors) = properties::parse(text, None);
+    let (entries, errors) = properties::parse(text.as_bytes(), None);
     build(properties::merge(entries), errors, agent, Some(base), &[])
 }
 

@@ -1169,3 +1169,40 @@ fn unreadable_file_is_the_only_error() {
     assert_eq!(errs[0].file.as_deref(), Some(missing.as_path()));
     assert_hint(&errs[0], "-f");
 }
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.properties");
+    std::fs::write(&big, BASE).unwrap();
+    // Sparse beyond the text: the size is what counts, not what is on disk.
+    let f = std::fs::OpenOptions::new().append(true).open(&big).unwrap();
+    f.set_len(MAX_FILE_SIZE + 1).unwrap();
+    let errs = load(&[big.clone()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert_eq!(errs[0].file.as_deref(), Some(big.as_path()));
+    assert_eq!(
+        errs[0].message,
+        format!(
+            "the configuration file is larger than 16 MiB ({} bytes), the most spate reads",
+            MAX_FILE_SIZE + 1
+        )
+    );
+    // At the limit, it is read.
+    f.set_len(MAX_FILE_SIZE).unwrap();
+    let c = load(&[big], "a1").unwrap();
+    assert_eq!(c.name, "a1");
+}
+
+#[test]
+fn a_stream_over_the_size_limit_is_refused() {
+    // /dev/zero has no size to check first: it is read up to the limit, no further.
+    let zero = Path::new("/dev/zero");
+    let errs = load(&[zero.to_path_buf()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert!(
+        errs[0].message.contains("larger than 16 MiB"),
+        "{}",
+        errs[0]
+    );
+}
