@@ -199,3 +199,18 @@ fn a_non_utf8_value_names_its_line_and_byte() {
     assert!(err.contains("UTF-8"), "{err}");
     assert!(!err.contains("check the path"), "a wrong hint:\n{err}");
 }
+
+#[test]
+fn env_default_syntax_is_refused_as_unsupported_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{VALID}a1.sources.r1.fileHeaderKey = ${{env:SPATE_TEST_UNSET:-file}}\n");
+    let (out, conf) = run_on(dir.path(), &["check"], text.as_bytes());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{conf}:15:")), "{err}");
+    assert!(err.contains("not supported"), "{err}");
+    assert!(
+        !err.contains("is not set"),
+        "misread as a variable name:\n{err}"
+    );
+}

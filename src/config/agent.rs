@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::channel;
-use super::error::{ConfigError, ConfigErrors};
+use super::error::{shorten, ConfigError, ConfigErrors};
 use super::properties::Entry;
 use super::props::{suggest, Props};
 use super::sink;
@@ -178,6 +178,21 @@ fn substitute_env(entry: &Entry) -> Result<String, ConfigError> {
         if name.is_empty() {
             return Err(ConfigError::at(entry, "empty variable name in `${env:}`")
                 .hint("write `${env:NAME}`"));
+        }
+        // `${env:NAME:-default}` and the shell's other forms: Flume 1.11 does not have them.
+        if let Some((var, _)) = name.split_once(':') {
+            return Err(ConfigError::at(
+                entry,
+                format!(
+                    "unsupported syntax `${{env:{}}}`: default values are not supported, only `${{env:NAME}}`",
+                    shorten(name)
+                ),
+            )
+            .hint(format!(
+                "as in Flume, set {} in the agent's environment and write `${{env:{}}}`, or write the value directly",
+                shorten(var),
+                shorten(var)
+            )));
         }
         match std::env::var(name) {
             Ok(v) => out.push_str(&v),

@@ -1,10 +1,24 @@
 //! Configuration errors: each one says where (file, line, key), what is wrong and, when we can
 //! tell, what to do about it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::properties::Entry;
+
+/// Values longer than this many bytes are shortened in messages ([`shorten`]).
+pub(crate) const MAX_SHOWN: usize = 80;
+
+/// `text` as shown in a message: whole when short, else its first 60 characters, `…` and its
+/// length, so that a runaway value (a file pasted into a line) does not flood the output.
+pub(crate) fn shorten(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_SHOWN {
+        return Cow::Borrowed(text);
+    }
+    let end = text.char_indices().nth(60).map_or(text.len(), |(i, _)| i);
+    Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
+}
 
 /// How serious a [`ConfigError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,6 +199,18 @@ mod tests {
             .warning();
         assert!(e.is_warning());
         assert_eq!(e.to_string(), "f.properties:3: warning: a1.x: ignored");
+    }
+
+    #[test]
+    fn long_text_is_shortened() {
+        assert_eq!(shorten("short"), "short");
+        let exact = "x".repeat(MAX_SHOWN);
+        assert_eq!(shorten(&exact), exact.as_str());
+        let long = "é".repeat(100);
+        assert_eq!(
+            shorten(&long),
+            format!("{}… (200 bytes)", "é".repeat(60)).as_str()
+        );
     }
 
     #[test]

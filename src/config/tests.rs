@@ -871,6 +871,22 @@ fn env_substitution() {
     );
     assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
 
+    // Flume has no default values: the syntax is refused, not taken for a variable name.
+    let e = only_error(
+        &with("a1.sources.r1.fileHeaderKey = ${env:SPATE_CONFIG_TEST_UNSET_VAR:-file}\n"),
+        "unsupported syntax `${env:SPATE_CONFIG_TEST_UNSET_VAR:-file}`",
+    );
+    assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
+    assert_hint(
+        &e,
+        "set SPATE_CONFIG_TEST_UNSET_VAR in the agent's environment",
+    );
+    let e = only_error(
+        &with("a1.sources.r1.fileHeaderKey = ${env:SPATE_CONFIG_TEST_DIR:=x}\n"),
+        "unsupported syntax",
+    );
+    assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
+
     // Keys are not substituted; another agent's unset variables do not matter.
     // (`:` ends a key in a .properties file, so it has to be escaped to appear in one.)
     let e = only_warning(
