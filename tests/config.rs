@@ -214,3 +214,17 @@ fn env_default_syntax_is_refused_as_unsupported_at_its_line() {
         "misread as a variable name:\n{err}"
     );
 }
+
+#[test]
+fn an_absurd_size_is_refused_with_the_allowed_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{VALID}a1.sources.r1.readBufferSize = 99999999999999\n");
+    let (out, conf) = run_on(dir.path(), &["check"], text.as_bytes());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{conf}:15: a1.sources.r1.readBufferSize")),
+        "{err}"
+    );
+    assert!(err.contains("from 4096 to 67108864"), "no range in:\n{err}");
+}

@@ -178,15 +178,16 @@ impl<'a> Props<'a> {
         }
     }
 
-    /// A positive `usize`; on error the default is used (the error is recorded).
+    /// A positive Java `int`, as Flume reads most of its numbers (1 to [`JAVA_INT_MAX`]); on
+    /// error the default is used (the error is recorded).
     pub fn positive(&mut self, prop: &str, default: usize, what: &str) -> usize {
-        self.int(prop, default as u64, 1, i64::MAX as u64, what)
+        self.int(prop, default as u64, 1, JAVA_INT_MAX, what)
             .map_or(default, |n| n as usize)
     }
 
-    /// A duration in milliseconds of at least `min_ms`.
-    pub fn millis(&mut self, prop: &str, default_ms: u64, min_ms: u64) -> Duration {
-        let ms = self.int(prop, default_ms, min_ms, i64::MAX as u64, "milliseconds");
+    /// A duration in milliseconds from `min_ms` to `max_ms`.
+    pub fn millis(&mut self, prop: &str, default_ms: u64, min_ms: u64, max_ms: u64) -> Duration {
+        let ms = self.int(prop, default_ms, min_ms, max_ms, "milliseconds");
         Duration::from_millis(ms.unwrap_or(default_ms))
     }
 
@@ -211,6 +212,14 @@ impl<'a> Props<'a> {
         self.used.iter_mut().for_each(|u| *u = true);
     }
 }
+
+/// The largest Java `int`: Flume reads most numbers with `Context.getInteger`, so a larger value
+/// does not start Flume either.
+pub(crate) const JAVA_INT_MAX: u64 = i32::MAX as u64;
+
+/// The longest duration accepted where Flume reads a `long` of milliseconds: one year, far above
+/// any useful setting and far below what would overflow a deadline.
+pub(crate) const MAX_MILLIS: u64 = 365 * 24 * 3600 * 1000;
 
 /// Parses a decimal integer as Java's `Long.parseLong` does for non-negative values (an
 /// optional `+`, then digits).

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::props::Props;
+use super::props::{Props, MAX_MILLIS};
 
 /// One configured sink.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,9 +158,9 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
             ("octet-counting", Framing::OctetCounting),
         ],
     );
-    let connect_timeout = p.millis("connect-timeout", 20_000, 1);
-    let request_timeout = p.millis("request-timeout", 20_000, 1);
-    let max_backoff = p.millis("max-backoff", 5_000, 100);
+    let connect_timeout = p.millis("connect-timeout", 20_000, 1, MAX_MILLIS);
+    let request_timeout = p.millis("request-timeout", 20_000, 1, MAX_MILLIS);
+    let max_backoff = p.millis("max-backoff", 5_000, 100, MAX_MILLIS);
     Some(TcpSinkConfig {
         hostname: hostname?,
         port: port?,

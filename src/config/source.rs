@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::props::{parse_int, suggest, Props};
+use super::props::{parse_int, suggest, Props, JAVA_INT_MAX, MAX_MILLIS};
 use super::resolve_relative;
 
 /// One configured source.
@@ -119,12 +119,12 @@ pub struct TaildirConfig {
     pub file_header: bool,
     /// Flume key `fileHeaderKey`, default `file`.
     pub file_header_key: String,
-    /// spate extension, key `maxLineLength` (bytes), default 1048576: longer lines are split or
-    /// truncated according to [`line_overflow`](Self::line_overflow).
+    /// spate extension, key `maxLineLength` (bytes), default 1048576, at most 256 MiB: longer
+    /// lines are split or truncated according to [`line_overflow`](Self::line_overflow).
     pub max_line_length: usize,
     /// spate extension, key `lineOverflow` = `split` | `truncate`, default `split`.
     pub line_overflow: LineOverflow,
-    /// spate extension, key `readBufferSize` (bytes), default 262144, at least 4096.
+    /// spate extension, key `readBufferSize` (bytes), default 262144, from 4096 to 64 MiB.
     pub read_buffer_size: usize,
     /// spate extension, key `pollInterval` (ms), default 250: the stat-poll period used when
     /// inotify is unavailable.
@@ -228,22 +228,24 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
         position_file: position_file.unwrap_or_default(),
         byte_offset_header: p.bool("byteOffsetHeader", false),
         skip_to_end: p.bool("skipToEnd", false),
-        idle_timeout: p.millis("idleTimeout", 120_000, 1),
-        write_pos_interval: p.millis("writePosInterval", 3_000, 1),
+        idle_timeout: p.millis("idleTimeout", 120_000, 1, JAVA_INT_MAX),
+        write_pos_interval: p.millis("writePosInterval", 3_000, 1, JAVA_INT_MAX),
         batch_size: p.positive("batchSize", 100, "events"),
         max_batch_count,
-        backoff_sleep_increment: p.millis("backoffSleepIncrement", 1_000, 1),
-        max_backoff_sleep: p.millis("maxBackoffSleep", 5_000, 1),
+        backoff_sleep_increment: p.millis("backoffSleepIncrement", 1_000, 1, MAX_MILLIS),
+        max_backoff_sleep: p.millis("maxBackoffSleep", 5_000, 1, MAX_MILLIS),
         cache_pattern_matching: p.bool("cachePatternMatching", true),
         inert_keys,
         file_header: p.bool("fileHeader", false),
         file_header_key: p.string("fileHeaderKey", "file"),
-        max_line_length: p.positive("maxLineLength", 1_048_576, "bytes"),
+        max_line_length: p
+            .int("maxLineLength", 1_048_576, 1, MAX_LINE_LENGTH, "bytes")
+            .map_or(1_048_576, |n| n as usize),
         line_overflow,
         read_buffer_size: p
-            .int("readBufferSize", 262_144, 4096, i64::MAX as u64, "bytes")
+            .int("readBufferSize", 262_144, 4096, MAX_READ_BUFFER, "bytes")
             .map_or(262_144, |n| n as usize),
-        poll_interval: p.millis("pollInterval", 250, 1),
+        poll_interval: p.millis("pollInterval", 250, 1, MAX_MILLIS),
         watcher,
         shards: parse_shards(p),
     };
@@ -274,6 +276,13 @@ fn parse_shards(p: &mut Props<'_>) -> Shards {
         }
     }
 }
+
+/// Largest `maxLineLength`: a line is held whole up to this length, so it bounds the memory one
+/// file may take.
+pub(crate) const MAX_LINE_LENGTH: u64 = 256 << 20;
+
+/// Largest `readBufferSize`: one read allocates this much.
+pub(crate) const MAX_READ_BUFFER: u64 = 64 << 20;
 
 /// Largest `shards` accepted; more than the worker count is clamped at start anyway.
 const MAX_SHARDS: u64 = 1024;

@@ -581,24 +581,24 @@ fn bad_numbers_and_booleans() {
     let cases = [
         (
             "a1.sources.r1.batchSize = abc",
-            "invalid value `abc`: expected a positive integer (events)",
+            "invalid value `abc`: expected an integer from 1 to 2147483647 (events)",
         ),
         (
             "a1.sources.r1.batchSize = 0",
-            "invalid value `0`: expected a positive integer",
+            "invalid value `0`: expected an integer from 1 to",
         ),
         (
             "a1.sources.r1.idleTimeout = -5",
-            "invalid value `-5`: expected a positive integer (milliseconds)",
+            "invalid value `-5`: expected an integer from 1 to 2147483647 (milliseconds)",
         ),
         ("a1.sources.r1.maxBatchCount = 1.5", "invalid value `1.5`"),
         (
             "a1.sources.r1.readBufferSize = 1024",
-            "expected an integer of at least 4096 (bytes)",
+            "expected an integer from 4096 to 67108864 (bytes)",
         ),
         (
             "a1.channels.c1.keep-alive = x",
-            "expected a non-negative integer (seconds)",
+            "expected an integer from 0 to 2147483647 (seconds)",
         ),
         (
             "a1.channels.c1.byteCapacityBufferPercentage = 100",
@@ -1046,7 +1046,7 @@ fn several_files_merged_in_order() {
     assert!(!errs[0].is_warning() && errs[1].is_warning());
     std::fs::write(&over, "a1.sources.r1.batchSize = zero\n").unwrap();
     let errs = load(&[over.clone(), base.clone()], "a1").unwrap_err().0;
-    assert_eq!(errs[0].to_string().lines().next().unwrap(), format!("{}:1: a1.sources.r1.batchSize: invalid value `zero`: expected a positive integer (events)", over.display()));
+    assert_eq!(errs[0].to_string().lines().next().unwrap(), format!("{}:1: a1.sources.r1.batchSize: invalid value `zero`: expected an integer from 1 to 2147483647 (events)", over.display()));
 
     let missing = dir.path().join("missing.properties");
     let errs = load(&[base.clone(), missing.clone()], "a1").unwrap_err().0;
@@ -1158,7 +1158,7 @@ fn errors_without_a_file_show_the_line() {
     let errs = parse_str(&with("a1.sources.r1.batchSize = x\n"), None, "a1").unwrap_err();
     assert_eq!(
         errs.to_string(),
-        "line 12: a1.sources.r1.batchSize: invalid value `x`: expected a positive integer (events)"
+        "line 12: a1.sources.r1.batchSize: invalid value `x`: expected an integer from 1 to 2147483647 (events)"
     );
     let errs: &dyn std::error::Error = &errs;
     assert!(!errs.to_string().is_empty());
@@ -1221,4 +1221,107 @@ fn a_stream_over_the_size_limit_is_refused() {
         "{}",
         errs[0]
     );
+}
+
+#[test]
+fn absurd_sizes_are_refused_with_the_allowed_range() {
+    let tcp = BASE.replace(
+        "a1.sinks.k1.type = logger\n",
+        "a1.sinks.k1.type = tcp\na1.sinks.k1.hostname = h\na1.sinks.k1.port = 9\n",
+    );
+    let null = BASE.replace("k1.type = logger", "k1.type = null");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            BASE,
+            "sources.r1.batchSize",
+            "from 1 to 2147483647 (events)",
+        ),
+        (
+            BASE,
+            "sources.r1.idleTimeout",
+            "from 1 to 2147483647 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.writePosInterval",
+            "from 1 to 2147483647 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.backoffSleepIncrement",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.maxBackoffSleep",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.pollInterval",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.maxLineLength",
+            "from 1 to 268435456 (bytes)",
+        ),
+        (
+            BASE,
+            "sources.r1.readBufferSize",
+            "from 4096 to 67108864 (bytes)",
+        ),
+        (
+            BASE,
+            "channels.c1.capacity",
+            "from 1 to 2147483647 (events)",
+        ),
+        (
+            BASE,
+            "channels.c1.transactionCapacity",
+            "from 1 to 2147483647 (events)",
+        ),
+        (
+            BASE,
+            "channels.c1.keep-alive",
+            "from 0 to 2147483647 (seconds)",
+        ),
+        (
+            BASE,
+            "channels.c1.byteCapacity",
+            "from 1 to 1099511627776 (bytes)",
+        ),
+        (
+            BASE,
+            "sinks.k1.maxBytesToLog",
+            "from 1 to 2147483647 (bytes)",
+        ),
+        (&null, "sinks.k1.batchSize", "from 1 to 2147483647 (events)"),
+        (&tcp, "sinks.k1.batch-size", "from 1 to 2147483647 (events)"),
+        (
+            &tcp,
+            "sinks.k1.connect-timeout",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            &tcp,
+            "sinks.k1.request-timeout",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            &tcp,
+            "sinks.k1.max-backoff",
+            "from 100 to 31536000000 (milliseconds)",
+        ),
+    ];
+    for (base, key, range) in cases {
+        let line = base.lines().count() + 1;
+        let text = format!("{base}a1.{key} = 99999999999999\n");
+        let e = only_error(&text, "invalid value `99999999999999`");
+        assert_at(&e, line, &format!("a1.{key}"));
+        assert!(
+            e.message.ends_with(&format!("expected an integer {range}")),
+            "{key}: {e}"
+        );
+    }
 }
