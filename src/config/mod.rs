@@ -141,7 +141,13 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
     if !unreadable.is_empty() {
         return Err(ConfigErrors::sorted(unreadable, files));
     }
-    build(properties::merge(entries), errors, agent, None, files)
+    build(
+        merge(entries, agent, &mut errors),
+        errors,
+        agent,
+        None,
+        files,
+    )
 }
 
 /// The largest configuration file spate reads. An agent configuration is a few kilobytes; a
@@ -189,9 +195,15 @@ pub fn parse_str(
     origin: Option<&Path>,
     agent: &str,
 ) -> Result<AgentConfig, ConfigErrors> {
-    let (entries, errors) = properties::parse(text.as_bytes(), origin);
+    let (entries, mut errors) = properties::parse(text.as_bytes(), origin);
     let files: Vec<PathBuf> = origin.map(Path::to_path_buf).into_iter().collect();
-    build(properties::merge(entries), errors, agent, None, &files)
+    build(
+        merge(entries, agent, &mut errors),
+        errors,
+        agent,
+        None,
+        &files,
+    )
 }
 
 /// Loads [`DEFAULT_CONFIG`] (agent `a1`), resolving its relative paths against the current
@@ -207,8 +219,25 @@ pub fn load_default() -> Result<AgentConfig, ConfigErrors> {
 
 /// Parses `text`, allowing relative paths resolved against `base`.
 fn parse_with_base(text: &str, agent: &str, base: &Path) -> Result<AgentConfig, ConfigErrors> {
-    let (entries, errors) = properties::parse(text.as_bytes(), None);
-    build(properties::merge(entries), errors, agent, Some(base), &[])
+    let (entries, mut errors) = properties::parse(text.as_bytes(), None);
+    build(
+        merge(entries, agent, &mut errors),
+        errors,
+        agent,
+        Some(base),
+        &[],
+    )
+}
+
+/// [`properties::merge`], its warnings about agent `agent`'s keys added to `errors`.
+fn merge(
+    entries: Vec<properties::Entry>,
+    agent: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<properties::Entry> {
+    let (merged, warnings) = properties::merge(entries, &format!("{agent}."));
+    errors.extend(warnings);
+    merged
 }
 
 /// `base.join(path)` without `.` components.

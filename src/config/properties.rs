@@ -219,20 +219,42 @@ fn flush_surrogate(out: &mut String, pending: &mut Option<u16>) {
 }
 
 /// Merges entries so that each key appears once: a later entry replaces an earlier one with the
-/// same key (value, file and line), keeping the earlier one's position.
-pub(crate) fn merge(entries: impl IntoIterator<Item = Entry>) -> Vec<Entry> {
+/// same key (value, file and line), keeping the earlier one's position. A key set twice in one
+/// file gets a warning naming both lines (whose key starts with `prefix`: the agent's); across
+/// files, replacing is what several files are for.
+pub(crate) fn merge(
+    entries: impl IntoIterator<Item = Entry>,
+    prefix: &str,
+) -> (Vec<Entry>, Vec<ConfigError>) {
     let mut out: Vec<Entry> = Vec::new();
+    let mut warnings = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for e in entries {
         match index.get(&e.key) {
-            Some(&i) => out[i] = e,
+            Some(&i) => {
+                let first = &out[i];
+                if first.file == e.file && e.key.starts_with(prefix) {
+                    warnings.push(
+                        ConfigError::at(
+                            &e,
+                            format!(
+                                "set twice in this file: line {} replaces line {}, as in Flume",
+                                e.line, first.line
+                            ),
+                        )
+                        .hint("remove one of the two lines")
+                        .warning(),
+                    );
+                }
+                out[i] = e;
+            }
             None => {
                 index.insert(e.key.clone(), out.len());
                 out.push(e);
             }
         }
     }
-    out
+    (out, warnings)
 }
 
 #[cfg(test)]
@@ -365,7 +387,13 @@ mod tests {
     #[test]
     fn merge_later_wins_keeping_position() {
         let (entries, _) = parse(b"a = 1\nb = 2\na = 3\n", None);
-        let merged = merge(entries);
+        let (merged, warnings) = merge(entries, "");
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(
+            warnings[0].to_string(),
+            "line 3: warning: a: set twice in this file: line 3 replaces line 1, as in Flume\n  \
+             hint: remove one of the two lines"
+        );
         assert_eq!(merged.len(), 2);
         assert_eq!(
             (

@@ -940,16 +940,19 @@ fn unknown_agent_key() {
 }
 
 #[test]
-fn duplicate_key_later_wins() {
-    let c = ok(&with(
-        "a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 20\n",
-    ));
+fn duplicate_key_later_wins_with_a_warning_naming_both_lines() {
+    let text = with("a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 20\n");
+    let c = parse(&text).unwrap();
     assert_eq!(taildir(&c).batch_size, 20);
+    let w = only_warning(&text, "set twice in this file: line 13 replaces line 12");
+    assert_at(&w, 13, "a1.sources.r1.batchSize");
     let e = only_error(
         &with("a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 0\n"),
         "invalid value `0`",
     );
     assert_eq!(e.line, Some(13));
+    // Another agent's keys are not this agent's business.
+    ok(&with("a2.sources = x\na2.sources = y\n"));
 }
 
 #[test]
@@ -1093,7 +1096,8 @@ fn only_error_agent(text: &str, needle: &str) -> ConfigError {
 
 #[test]
 fn describe_shows_every_effective_setting() {
-    let tcp = with("a1.sinks = k1 k2\na1.sinks.k2.type = tcp\na1.sinks.k2.channel = c1\na1.sinks.k2.hostname = h\na1.sinks.k2.port = 9\na1.sources.r1.headers.f1.topic = app\n");
+    let tcp = BASE.replace("a1.sinks = k1", "a1.sinks = k1 k2")
+        + "a1.sinks.k2.type = tcp\na1.sinks.k2.channel = c1\na1.sinks.k2.hostname = h\na1.sinks.k2.port = 9\na1.sources.r1.headers.f1.topic = app\n";
     let d = ok(&tcp).describe();
     let expected = "\
 agent a1
