@@ -126,8 +126,9 @@ impl Kind {
             return Err(ConfigError::at(
                 entry,
                 format!(
-                    "{} type `{value}` is not supported by spate yet",
-                    self.singular()
+                    "{} type `{}` is not supported by spate yet",
+                    self.singular(),
+                    shorten(value)
                 ),
             )
             .hint(supported_list));
@@ -136,10 +137,11 @@ impl Kind {
             Some(s) => format!("did you mean `{s}`? {supported_list}"),
             None => supported_list,
         };
-        Err(
-            ConfigError::at(entry, format!("unknown {} type `{value}`", self.singular()))
-                .hint(hint),
+        Err(ConfigError::at(
+            entry,
+            format!("unknown {} type `{}`", self.singular(), shorten(value)),
         )
+        .hint(hint))
     }
 }
 
@@ -194,21 +196,22 @@ fn substitute_env(entry: &Entry) -> Result<String, ConfigError> {
                 shorten(var)
             )));
         }
+        let shown = shorten(name);
         match std::env::var(name) {
             Ok(v) => out.push_str(&v),
             Err(std::env::VarError::NotPresent) => {
                 return Err(ConfigError::at(
                     entry,
-                    format!("environment variable `{name}` is not set"),
+                    format!("environment variable `{shown}` is not set"),
                 )
                 .hint(format!(
-                    "set {name} in the agent's environment, or write the value directly"
+                    "set {shown} in the agent's environment, or write the value directly"
                 )));
             }
             Err(std::env::VarError::NotUnicode(_)) => {
                 return Err(ConfigError::at(
                     entry,
-                    format!("environment variable `{name}` is not valid UTF-8"),
+                    format!("environment variable `{shown}` is not valid UTF-8"),
                 ));
             }
         }
@@ -391,13 +394,16 @@ pub(crate) fn build(
                 .key(format!("{prefix}channels.{name}"))
                 .hint(hint)
         };
-        if written.as_ref().is_some_and(|w| !w.contains(name)) {
+        let unwritten = written.as_ref().is_some_and(|w| !w.contains(name));
+        let unread = read.as_ref().is_some_and(|r| !r.contains(name));
+        let name = shorten(name);
+        if unwritten {
             errors.push(at(
                 format!("no source writes to channel `{name}`, so nothing would flow through it"),
                 format!("add `{name}` to a source's channels (`{prefix}sources.<source>.channels`), or remove it from `{prefix}channels`"),
             ));
         }
-        if read.as_ref().is_some_and(|r| !r.contains(name)) {
+        if unread {
             errors.push(at(
                 format!("no sink reads channel `{name}`: events put into it would never leave"),
                 format!("add a sink with `{prefix}sinks.<sink>.channel = {name}`, or remove `{name}` from `{prefix}channels` and the sources' channels"),
@@ -467,7 +473,7 @@ fn classify<'a>(
                          and their components"
                     ),
                 };
-                ConfigError::at(e, format!("unknown agent key `{rest}`, ignored"))
+                ConfigError::at(e, format!("unknown agent key `{}`, ignored", shorten(rest)))
                     .hint(hint)
                     .warning()
             }
@@ -496,13 +502,22 @@ fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigErr
     } else {
         let mut hint = format!(
             "agents defined: {}; pick one with -n/--name",
-            agents.join(", ")
+            some_of(&agents)
         );
         if let Some(s) = suggest(agent, agents.iter().copied()) {
             hint = format!("did you mean `{s}`? {hint}");
         }
         err.hint(hint)
     }
+}
+
+/// Up to 10 of `names`, shortened, then how many more.
+fn some_of(names: &[&str]) -> String {
+    let mut shown: Vec<_> = names.iter().take(10).map(|n| shorten(n)).collect();
+    if names.len() > 10 {
+        shown.push(format!("and {} more", names.len() - 10).into());
+    }
+    shown.join(", ")
 }
 
 /// Reads the `<agent>.<kind>` list and checks it against the configured components.
@@ -521,8 +536,9 @@ fn check_listing(
                     ConfigError::at(
                         list,
                         format!(
-                            "{} `{name}` is listed twice, once is enough",
-                            kind.singular()
+                            "{} `{}` is listed twice, once is enough",
+                            kind.singular(),
+                            shorten(name)
                         ),
                     )
                     .warning(),
@@ -544,6 +560,7 @@ fn check_listing(
         }
         for name in &d.names {
             if d.props_of(name).is_none() {
+                let name = shorten(name);
                 errors.push(
                     ConfigError::at(
                         list,
@@ -564,10 +581,13 @@ fn check_listing(
                 kind.singular()
             )
         } else {
+            let add = match configured.as_slice() {
+                [one] => shorten(one).into_owned(),
+                _ => "...".to_string(),
+            };
             format!(
-                "{} configured: add `{list_key} = {}`",
-                configured.join(", "),
-                configured.join(" ")
+                "{} configured: add `{list_key} = {add}`",
+                some_of(&configured)
             )
         };
         let anchor = d.configured.first().map(|(_, props)| props[0].1);
@@ -585,9 +605,11 @@ fn check_listing(
         }
         let first = props[0].1;
         let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
-        let listed_value = d.list.map_or("", |l| l.value.as_str());
+        let suggestion = suggest(name, listed);
+        let name = shorten(name);
+        let listed_value = shorten(d.list.map_or("", |l| l.value.as_str()));
         let add = format!("add `{name}` to `{list_key} = {listed_value}`");
-        let hint = match suggest(name, listed) {
+        let hint = match suggestion {
             Some(s) => format!("did you mean `{s}`? otherwise {add}"),
             None => add,
         };
@@ -618,7 +640,7 @@ fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
             )
             .hint(format!(
                 "add `{} = {}` (spate supports: {})",
-                p.key("type"),
+                p.shown("type"),
                 supported[0],
                 supported.join(", ")
             ));
@@ -645,7 +667,7 @@ fn source_channels(
             .error("channels", None, "the source has no `channels`")
             .hint(format!(
                 "add `{} = c1` naming the channel(s) it writes to",
-                p.key("channels")
+                p.shown("channels")
             ));
         p.push(err);
         return None;
@@ -657,7 +679,7 @@ fn source_channels(
             p.push(
                 ConfigError::at(
                     entry,
-                    format!("channel `{c}` is listed twice, once is enough"),
+                    format!("channel `{}` is listed twice, once is enough", shorten(c)),
                 )
                 .warning(),
             );
@@ -683,11 +705,11 @@ fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Opt
         let hint = match p.get("channels") {
             Some(_) => format!(
                 "a sink reads one channel: write `{}` (singular)",
-                p.key("channel")
+                p.shown("channel")
             ),
             None => format!(
                 "add `{} = c1` naming the channel it reads",
-                p.key("channel")
+                p.shown("channel")
             ),
         };
         let err = p
@@ -726,8 +748,10 @@ fn check_channel_listed(
     if channels.names.iter().any(|n| n == c) {
         return true;
     }
+    let suggestion = suggest(c, channels.names.iter().map(String::as_str));
+    let c = shorten(c);
     let add = format!("add `{c}` to `{prefix}channels` and configure it");
-    let hint = match suggest(c, channels.names.iter().map(String::as_str)) {
+    let hint = match suggestion {
         Some(s) => format!("did you mean `{s}`? otherwise {add}"),
         None => add,
     };
@@ -753,7 +777,7 @@ fn unsupported_source_features(p: &mut Props<'_>) {
                 e,
                 format!(
                     "channel selector `{}` is not supported by spate yet",
-                    e.value
+                    shorten(&e.value)
                 ),
             )
             .hint(
@@ -762,7 +786,10 @@ fn unsupported_source_features(p: &mut Props<'_>) {
         } else {
             ConfigError::at(
                 e,
-                format!("channel selector option `selector.{rest}` is not supported by spate yet"),
+                format!(
+                    "channel selector option `selector.{}` is not supported by spate yet",
+                    shorten(rest)
+                ),
             )
             .hint(
                 "remove it: spate writes every event to all the source's channels (`replicating`)",
@@ -798,6 +825,7 @@ fn check_batch(
     };
     for c in wired {
         let Some(tx) = tx_capacity(c) else { continue };
+        let c = shorten(c);
         if batch > tx {
             let err = p
                 .error(
@@ -807,7 +835,7 @@ fn check_batch(
                 )
                 .hint(format!(
                     "set `{}` to at most {tx}, or raise `{prefix}channels.{c}.transactionCapacity` to at least {batch}",
-                    p.key(prop)
+                    p.shown(prop)
                 ));
             p.push(err);
         }

@@ -83,8 +83,8 @@ pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
             )
             .hint(format!(
                 "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
-                p.key("capacity"),
-                p.key("transactionCapacity")
+                p.shown("capacity"),
+                p.shown("transactionCapacity")
             ));
         p.push(err);
     }

@@ -121,7 +121,7 @@ impl fmt::Display for ConfigError {
             f.write_str("warning: ")?;
         }
         if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
+            write!(f, "{}: ", shorten(key))?;
         }
         f.write_str(&self.message)?;
         if let Some(hint) = &self.hint {

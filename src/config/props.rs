@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::ConfigError;
+use super::error::{shorten, ConfigError};
 use super::properties::Entry;
 
 /// The properties of one component and the errors found while reading them.
@@ -16,6 +16,8 @@ use super::properties::Entry;
 pub(crate) struct Props<'a> {
     /// `a1.sources.r1.`: prepended to property names to form full keys.
     pub prefix: String,
+    /// The prefix as shown in messages, a long component name shortened.
+    shown_prefix: String,
     /// Property name (after the prefix) and entry, in file order.
     entries: Vec<(&'a str, &'a Entry)>,
     used: Vec<bool>,
@@ -26,7 +28,12 @@ pub(crate) struct Props<'a> {
 }
 
 impl<'a> Props<'a> {
+    /// The properties `entries` of component `name`, whose keys start with `prefix`.
     pub fn new(prefix: String, entries: Vec<(&'a str, &'a Entry)>) -> Self {
+        let shown_prefix = match prefix.strip_suffix('.').and_then(|p| p.rsplit_once('.')) {
+            Some((kind, name)) => format!("{kind}.{}.", shorten(name)),
+            None => shorten(&prefix).into_owned(),
+        };
         let anchor = entries
             .iter()
             .map(|(_, e)| (e.file.clone(), Some(e.line)))
@@ -35,6 +42,7 @@ impl<'a> Props<'a> {
         let used = vec![false; entries.len()];
         Props {
             prefix,
+            shown_prefix,
             entries,
             used,
             anchor,
@@ -45,6 +53,11 @@ impl<'a> Props<'a> {
     /// The full key of property `prop`.
     pub fn key(&self, prop: &str) -> String {
         format!("{}{prop}", self.prefix)
+    }
+
+    /// The key of property `prop` as shown in messages (see [`shorten`]).
+    pub fn shown(&self, prop: &str) -> String {
+        format!("{}{}", self.shown_prefix, shorten(prop))
     }
 
     /// An error about `prop` located at its entry, or at the component when it is absent.
@@ -117,7 +130,10 @@ impl<'a> Props<'a> {
             _ => {
                 let err = ConfigError::at(
                     e,
-                    format!("`{}` is not a boolean: expected true or false", e.value),
+                    format!(
+                        "`{}` is not a boolean: expected true or false",
+                        shorten(&e.value)
+                    ),
                 );
                 self.push(err);
                 default
@@ -140,7 +156,7 @@ impl<'a> Props<'a> {
             e,
             format!(
                 "invalid value `{}`: expected {}",
-                e.value,
+                shorten(&e.value),
                 names.join(" or ")
             ),
         );
@@ -170,7 +186,7 @@ impl<'a> Props<'a> {
                 };
                 let err = ConfigError::at(
                     e,
-                    format!("invalid value `{}`: expected {expected}", e.value),
+                    format!("invalid value `{}`: expected {expected}", shorten(&e.value)),
                 );
                 self.push(err);
                 None
@@ -204,9 +220,12 @@ impl<'a> Props<'a> {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("valid keys for {kind}: {}", known.join(", ")),
             };
-            let err = ConfigError::at(e, format!("unknown key `{prop}` for {kind}, ignored"))
-                .hint(hint)
-                .warning();
+            let err = ConfigError::at(
+                e,
+                format!("unknown key `{}` for {kind}, ignored", shorten(prop)),
+            )
+            .hint(hint)
+            .warning();
             self.errors.push(err);
         }
         self.used.iter_mut().for_each(|u| *u = true);

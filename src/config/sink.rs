@@ -128,7 +128,7 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
         entry => {
             let err = p
                 .error("hostname", entry, "the tcp sink needs a `hostname`")
-                .hint(format!("add `{} = HOST`", p.key("hostname")));
+                .hint(format!("add `{} = HOST`", p.shown("hostname")));
             p.push(err);
             None
         }
@@ -138,7 +138,7 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
         None => {
             let err = p
                 .error("port", None, "the tcp sink needs a `port`")
-                .hint(format!("add `{} = PORT` (1 to 65535)", p.key("port")));
+                .hint(format!("add `{} = PORT` (1 to 65535)", p.shown("port")));
             p.push(err);
             None
         }
@@ -146,7 +146,7 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let batch_key = tcp_batch_key(p);
     if let (Some(a), Some(_)) = (p.get("batch-size"), p.get("batchSize")) {
         let err = ConfigError::at(a, "both `batch-size` and its alias `batchSize` are set")
-            .hint(format!("keep only `{}`", p.key("batch-size")));
+            .hint(format!("keep only `{}`", p.shown("batch-size")));
         p.push(err);
     }
     let batch_size = p.positive(batch_key, 100, "events");

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::error::ConfigError;
+use super::error::{shorten, ConfigError};
 use super::props::{parse_int, suggest, Props, JAVA_INT_MAX, MAX_MILLIS};
 use super::resolve_relative;
 
@@ -196,7 +196,7 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
                         None,
                         "HOME is not set, so the default positionFile cannot be used",
                     )
-                    .hint(format!("set `{}`", p.key("positionFile")));
+                    .hint(format!("set `{}`", p.shown("positionFile")));
                 p.push(err);
                 None
             }
@@ -267,7 +267,7 @@ fn parse_shards(p: &mut Props<'_>) -> Shards {
                 e,
                 format!(
                     "invalid value `{}`: expected a number of workers from 1 to {MAX_SHARDS}, or `auto`",
-                    e.value
+                    shorten(&e.value)
                 ),
             )
             .hint("`auto` spreads the files over every worker; 1 (the default) keeps them on one");
@@ -296,7 +296,7 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             .error("filegroups", None, "a TAILDIR source needs `filegroups`")
             .hint(format!(
                 "list file groups and give each a path, e.g. `{0} = f1` and `{0}.f1 = {EXAMPLE_GROUP}`",
-                p.key("filegroups")
+                p.shown("filegroups")
             ));
         p.push(err);
         return None;
@@ -314,15 +314,19 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             p.push(
                 ConfigError::at(
                     list,
-                    format!("file group `{name}` is listed twice, once is enough"),
+                    format!(
+                        "file group `{}` is listed twice, once is enough",
+                        shorten(name)
+                    ),
                 )
                 .warning(),
             );
             continue;
         }
         let Some((_, entry)) = paths.iter().find(|(g, _)| g == name) else {
+            let name = shorten(name);
             let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(
-                format!("add `{}{name} = {EXAMPLE_GROUP}`", p.key("filegroups.")),
+                format!("add `{}{name} = {EXAMPLE_GROUP}`", p.shown("filegroups.")),
             );
             p.push(err);
             continue;
@@ -348,7 +352,7 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             .filter(|(g, k)| !g.is_empty() && !k.is_empty())
         else {
             let err = ConfigError::at(entry, "expected `headers.<group>.<header name>`")
-                .hint(format!("e.g. `{}headers.f1.topic = app`", p.prefix));
+                .hint(format!("e.g. `{}`", p.shown("headers.f1.topic = app")));
             p.push(err);
             continue;
         };
@@ -367,21 +371,14 @@ fn unlisted_group(
     g: &str,
     names: &[&str],
 ) -> ConfigError {
-    let hint = match suggest(g, names.iter().copied()) {
-        Some(s) => format!(
-            "did you mean `{s}`? otherwise add `{g}` to `{}`",
-            p.key("filegroups")
-        ),
-        None => format!("add `{g}` to `{}`", p.key("filegroups")),
+    let suggestion = suggest(g, names.iter().copied());
+    let g = shorten(g);
+    let list = p.shown("filegroups");
+    let hint = match suggestion {
+        Some(s) => format!("did you mean `{s}`? otherwise add `{g}` to `{list}`"),
+        None => format!("add `{g}` to `{list}`"),
     };
-    ConfigError::at(
-        entry,
-        format!(
-            "file group `{g}` is not listed in `{}`",
-            p.key("filegroups")
-        ),
-    )
-    .hint(hint)
+    ConfigError::at(entry, format!("file group `{g}` is not listed in `{list}`")).hint(hint)
 }
 
 /// Splits a `filegroups.<g>` value into its literal directory and file-name regex, as Flume
@@ -390,15 +387,16 @@ fn split_group_path(
     value: &str,
     base: Option<&Path>,
 ) -> Result<(PathBuf, String), (String, String)> {
+    let shown = shorten(value);
     let Some((dir, name)) = value.rsplit_once('/') else {
         return Err((
-            format!("`{value}` is not an absolute path"),
+            format!("`{shown}` is not an absolute path"),
             format!("Flume requires an absolute path: a directory, then a file-name regex, e.g. `{EXAMPLE_GROUP}`"),
         ));
     };
     if name.is_empty() {
         return Err((
-            format!("`{value}` ends with `/`: the file-name part is missing"),
+            format!("`{shown}` ends with `/`: the file-name part is missing"),
             format!("add a regular expression for the file names after the directory, e.g. `{EXAMPLE_GROUP}`"),
         ));
     }
@@ -413,13 +411,23 @@ fn split_group_path(
         resolve_relative(base, dir)
     } else {
         return Err((
-            format!("`{value}` is not an absolute path"),
+            format!("`{shown}` is not an absolute path"),
             "Flume requires absolute paths for file groups: start it with `/`".to_string(),
         ));
     };
     if let Err(e) = regex::Regex::new(&format!("^(?:{name})$")) {
+        // The regex crate shows the whole pattern; a long one only by its last line (the cause).
+        let e = e.to_string();
+        let cause = match shorten(name) {
+            std::borrow::Cow::Borrowed(_) => e.as_str(),
+            std::borrow::Cow::Owned(_) => e.lines().last().unwrap_or_default(),
+        };
         return Err((
-            format!("invalid regular expression `{name}` in the file-name part: {e}"),
+            format!(
+                "invalid regular expression `{}` in the file-name part: {}",
+                shorten(name),
+                shorten(cause)
+            ),
             "the directory part is literal and the file name is a regular expression; in a .properties \
              file a backslash must be doubled (`\\\\.` for a literal dot)"
                 .to_string(),

@@ -1329,3 +1329,67 @@ fn absurd_sizes_are_refused_with_the_allowed_range() {
         );
     }
 }
+
+/// Every error and warning of `text`, whether it parses or not.
+fn everything(text: &str) -> Vec<ConfigError> {
+    match parse(text) {
+        Ok(c) => c.warnings,
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn long_values_are_shortened_in_messages() {
+    let long = "x".repeat(10_000);
+    let path = "/var/log/app/.*\\\\.log";
+    let cases = [
+        with(&format!("a1.sources.r1.batchSize = {long}\n")),
+        with(&format!("a1.sources.r1.skipToEnd = {long}\n")),
+        with(&format!("a1.sources.r1.lineOverflow = {long}\n")),
+        with(&format!("a1.sources.r1.shards = {long}\n")),
+        with(&format!("a1.sources.r1.fileHeaderKey = ${{env:{long}}}\n")),
+        with(&format!(
+            "a1.sources.r1.fileHeaderKey = ${{env:{long}:-x}}\n"
+        )),
+        with(&format!("a1.sources.r1.{long} = 1\n")),
+        with(&format!("a1.sources.r1.headers.{long}.k = v\n")),
+        with(&format!("a1.sources.r1.filegroups.{long} = /x\n")),
+        with(&format!("a1.sinks.{long}.type = null\n")),
+        with(&format!("a1.{long} = 1\n")),
+        BASE.replace("r1.type = TAILDIR", &format!("r1.type = {long}")),
+        BASE.replace(
+            "c1.type = memory",
+            &format!("c1.type = org.apache.flume.{long}"),
+        ),
+        BASE.replace("k1.channel = c1", &format!("k1.channel = {long}")),
+        BASE.replace("r1.channels = c1", &format!("r1.channels = c1 {long}")),
+        BASE.replace("a1.sinks = k1", &format!("a1.sinks = k1 {long}")),
+        BASE.replace("a1.sinks = k1", &format!("a1.sinks = k1 {long} {long}")),
+        BASE.replace("filegroups = f1", &format!("filegroups = f1 {long}")),
+        BASE.replace(path, &format!("/var/log/{long}(")),
+        BASE.replace(path, &long),
+        BASE.replace(path, &format!("/{long}/")),
+        BASE.replace("a1.sinks = k1\n", "")
+            .replace("a1.sinks.k1.", &format!("a1.sinks.k{long}.")),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let all = everything(text);
+        assert!(!all.is_empty(), "case {i}: nothing reported");
+        for e in all {
+            let shown = e.to_string();
+            assert!(
+                shown.len() <= 1000,
+                "case {i}: {} bytes: {}…",
+                shown.len(),
+                &shown[..300]
+            );
+        }
+    }
+    // Another agent's name is not shown whole either.
+    let errs = parse_str(&format!("{long}.sources = r1\n"), None, "a1").unwrap_err();
+    assert!(
+        errs.to_string().len() <= 1000,
+        "{}",
+        &errs.to_string()[..300]
+    );
+}
