@@ -2,6 +2,7 @@
 //! each component's type and settings, and the wiring checks between them. Every problem is
 //! collected; nothing stops at the first error.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::channel;
@@ -151,16 +152,21 @@ struct Declared<'a> {
     list: Option<&'a Entry>,
     /// Listed names, in order, without duplicates.
     names: Vec<String>,
+    /// The same, for lookups.
+    listed: HashSet<String>,
     /// Configured components in order of first key: name, then (property, entry) pairs.
     configured: Vec<(String, Vec<(&'a str, &'a Entry)>)>,
+    /// Where each name is in `configured`.
+    index: HashMap<String, usize>,
 }
 
 impl<'a> Declared<'a> {
     fn props_of(&self, name: &str) -> Option<&Vec<(&'a str, &'a Entry)>> {
-        self.configured
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p)
+        self.index.get(name).map(|&i| &self.configured[i].1)
+    }
+
+    fn is_listed(&self, name: &str) -> bool {
+        self.listed.contains(name)
     }
 }
 
@@ -229,6 +235,7 @@ pub(crate) fn build(
     base: Option<&Path>,
     files: &[PathBuf],
 ) -> Result<AgentConfig, ConfigErrors> {
+    super::props::reset_suggest_budget();
     let prefix = format!("{agent}.");
     let mut mine: Vec<Entry> = Vec::new();
     for e in entries.iter().filter(|e| e.key.starts_with(&prefix)) {
@@ -275,12 +282,11 @@ pub(crate) fn build(
         }
         errors.append(&mut p.errors);
     }
-    let tx_capacity = |c: &str| {
-        channels
-            .iter()
-            .find(|ch| ch.name == c)
-            .map(|ch| ch.kind.transaction_capacity())
-    };
+    let capacities: HashMap<&str, usize> = channels
+        .iter()
+        .map(|ch| (ch.name.as_str(), ch.kind.transaction_capacity()))
+        .collect();
+    let tx_capacity = |c: &str| capacities.get(c).copied();
 
     let mut sources = Vec::new();
     for name in &sources_d.names {
@@ -367,11 +373,11 @@ pub(crate) fn build(
     // Every channel needs a writer and a reader, or nothing flows through it. Only listed
     // components count (the others are not run); no component listed, or one missing its wiring
     // key, turns the check off (its own error says what is wrong).
-    let wiring = |d: &Declared<'_>, prop: &str| -> Option<Vec<String>> {
+    let wiring = |d: &Declared<'_>, prop: &str| -> Option<HashSet<String>> {
         if d.names.is_empty() {
             return None; // reported as `lists no ...`
         }
-        let mut names = Vec::new();
+        let mut names = HashSet::new();
         for props in d.names.iter().filter_map(|n| d.props_of(n)) {
             let (_, e) = props.iter().find(|(p, _)| *p == prop)?;
             names.extend(e.value.split_whitespace().map(str::to_string));
@@ -444,9 +450,12 @@ fn classify<'a>(
             match tail.map(|t| t.split_once('.')) {
                 None => d.list = Some(e),
                 Some(Some((name, prop))) if !name.is_empty() && !prop.is_empty() => {
-                    match d.configured.iter_mut().find(|(n, _)| n == name) {
-                        Some((_, props)) => props.push((prop, e)),
-                        None => d.configured.push((name.to_string(), vec![(prop, e)])),
+                    match d.index.get(name) {
+                        Some(&i) => d.configured[i].1.push((prop, e)),
+                        None => {
+                            d.index.insert(name.to_string(), d.configured.len());
+                            d.configured.push((name.to_string(), vec![(prop, e)]));
+                        }
                     }
                 }
                 Some(_) => {
@@ -486,9 +495,10 @@ fn classify<'a>(
 /// The error for an agent that has no keys, naming the agents that do.
 fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigError {
     let mut agents: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for e in entries {
         if let Some((a, _)) = e.key.split_once('.') {
-            if !agents.contains(&a) {
+            if seen.insert(a) {
                 agents.push(a);
             }
         }
@@ -531,7 +541,7 @@ fn check_listing(
     let list_key = format!("{prefix}{}", kind.plural());
     if let Some(list) = d.list {
         for name in list.value.split_whitespace() {
-            if d.names.iter().any(|n| n == name) {
+            if d.is_listed(name) {
                 errors.push(
                     ConfigError::at(
                         list,
@@ -545,6 +555,7 @@ fn check_listing(
                 );
             } else {
                 d.names.push(name.to_string());
+                d.listed.insert(name.to_string());
             }
         }
         if d.names.is_empty() {
@@ -599,13 +610,13 @@ fn check_listing(
         errors.push(err.key(list_key.clone()).hint(hint));
         return;
     }
+    let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
     for (name, props) in &d.configured {
-        if d.names.contains(name) {
+        if d.is_listed(name) {
             continue;
         }
         let first = props[0].1;
-        let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
-        let suggestion = suggest(name, listed);
+        let suggestion = suggest(name, listed.iter().copied());
         let name = shorten(name);
         let listed_value = shorten(d.list.map_or("", |l| l.value.as_str()));
         let add = format!("add `{name}` to `{list_key} = {listed_value}`");
@@ -673,9 +684,10 @@ fn source_channels(
         return None;
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut ok = true;
     for c in entry.value.split_whitespace() {
-        if out.iter().any(|o| o == c) {
+        if !seen.insert(c) {
             p.push(
                 ConfigError::at(
                     entry,
@@ -745,7 +757,7 @@ fn check_channel_listed(
     channels: &Declared<'_>,
     prefix: &str,
 ) -> bool {
-    if channels.names.iter().any(|n| n == c) {
+    if channels.is_listed(c) {
         return true;
     }
     let suggestion = suggest(c, channels.names.iter().map(String::as_str));

@@ -250,26 +250,73 @@ pub(crate) fn parse_int(s: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Names longer than this get no "did you mean" hint and are not suggested: a typo is made in a
+/// name one types, and comparing two names costs the product of their lengths.
+pub(crate) const MAX_SUGGEST_LEN: usize = 64;
+
+/// The work (characters compared, plus one per candidate looked at) that the hints of one
+/// configuration may take; past it, there are no more hints. A configuration of thousands of
+/// misspelt names against thousands of listed ones would otherwise be quadratic.
+pub(crate) const SUGGEST_BUDGET: u64 = 5_000_000;
+
+thread_local! {
+    static SUGGEST_LEFT: std::cell::Cell<u64> = const { std::cell::Cell::new(SUGGEST_BUDGET) };
+}
+
+/// Gives the hints of the next configuration their full [`SUGGEST_BUDGET`].
+pub(crate) fn reset_suggest_budget() {
+    SUGGEST_LEFT.with(|left| left.set(SUGGEST_BUDGET));
+}
+
+/// What is left of this thread's [`SUGGEST_BUDGET`].
+#[cfg(test)]
+pub(crate) fn suggest_budget_left() -> u64 {
+    SUGGEST_LEFT.with(std::cell::Cell::get)
+}
+
+/// Takes `cost` from the budget; false (and nothing taken) when there is not that much left.
+fn spend(cost: u64) -> bool {
+    SUGGEST_LEFT.with(|left| match left.get().checked_sub(cost) {
+        Some(rest) => {
+            left.set(rest);
+            true
+        }
+        None => false,
+    })
+}
+
 /// The candidate closest to `word`, if it is close enough to be a plausible typo: at most one
 /// edit away (which catches short names such as `ri` for `r1`), or similar by Jaro-Winkler.
+///
+/// Bounded: a word or candidate longer than [`MAX_SUGGEST_LEN`] is not compared, and all the
+/// comparisons of one configuration share [`SUGGEST_BUDGET`].
 pub(crate) fn suggest<'c>(
     word: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let lower = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| {
-            let cl = c.to_ascii_lowercase();
-            (
-                strsim::osa_distance(&lower, &cl),
-                strsim::jaro_winkler(&lower, &cl),
-                c,
-            )
-        })
-        .filter(|(edits, score, _)| *edits <= 1 || *score >= 0.8)
-        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
-        .map(|(_, _, c)| c)
+    let mut best: Option<(usize, f64, &str)> = None;
+    for c in candidates {
+        let cost = 1 + (lower.len() * c.len().min(MAX_SUGGEST_LEN)) as u64;
+        if !spend(cost) {
+            break;
+        }
+        if c.len() > MAX_SUGGEST_LEN {
+            continue;
+        }
+        let cl = c.to_ascii_lowercase();
+        let edits = strsim::osa_distance(&lower, &cl);
+        let score = strsim::jaro_winkler(&lower, &cl);
+        let plausible = edits <= 1 || score >= 0.8;
+        let better = best.is_none_or(|(e, s, _)| (edits, -score) < (e, -s));
+        if plausible && better {
+            best = Some((edits, score, c));
+        }
+    }
+    best.map(|(_, _, c)| c)
 }
 
 #[cfg(test)]
@@ -307,5 +354,38 @@ mod tests {
         assert_eq!(suggest("ri", ["r1", "r2x"]), Some("r1"));
         assert_eq!(suggest("g1", ["f1", "f2"]), Some("f1"));
         assert_eq!(suggest("k9", ["a", "xyz"]), None);
+    }
+
+    #[test]
+    fn suggestions_are_bounded() {
+        reset_suggest_budget();
+        // A long word is not compared at all.
+        let long = "a".repeat(10_000);
+        assert_eq!(suggest(&long, ["aaa", long.as_str()]), None);
+        assert_eq!(suggest_budget_left(), SUGGEST_BUDGET);
+        // A long candidate costs as much as a MAX_SUGGEST_LEN one, and is not suggested.
+        let huge = "b".repeat(100_000);
+        assert_eq!(
+            suggest("batchsize", [huge.as_str(), "batchSize"]),
+            Some("batchSize")
+        );
+        let spent = SUGGEST_BUDGET - suggest_budget_left();
+        assert_eq!(spent, (1 + 9 * MAX_SUGGEST_LEN as u64) + (1 + 9 * 9));
+        assert_eq!(suggest("a", [long.as_str()]), None);
+        // Past the budget, there are no more hints, however many words are checked.
+        let names: Vec<String> = (0..100_000).map(|i| format!("name{i:06}")).collect();
+        let mut rounds = 0;
+        while suggest("name00000x", names.iter().map(String::as_str)).is_some() {
+            rounds += 1;
+            assert!(rounds < 1_000, "the budget does not run out");
+        }
+        assert!(
+            suggest_budget_left() < 1 + 10 * 10,
+            "{}",
+            suggest_budget_left()
+        );
+        assert_eq!(suggest("batchsize", ["batchSize"]), None);
+        reset_suggest_budget();
+        assert_eq!(suggest("batchsize", ["batchSize"]), Some("batchSize"));
     }
 }

@@ -1,9 +1,11 @@
 //! Source configurations: the TAILDIR source.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{shorten, ConfigError};
+use super::properties::Entry;
 use super::props::{parse_int, suggest, Props, JAVA_INT_MAX, MAX_MILLIS};
 use super::resolve_relative;
 
@@ -303,14 +305,17 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
     };
     let mut groups: Vec<FileGroup> = Vec::new();
     let names: Vec<&str> = list.value.split_whitespace().collect();
+    let listed: HashSet<&str> = names.iter().copied().collect();
+    let path_of: HashMap<&str, &Entry> = paths.iter().copied().collect();
+    let mut seen: HashSet<&str> = HashSet::new();
     if names.is_empty() {
         p.push(
             ConfigError::at(list, "empty list of file groups")
                 .hint("name at least one group, e.g. `f1`"),
         );
     }
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
+    for name in &names {
+        if !seen.insert(name) {
             p.push(
                 ConfigError::at(
                     list,
@@ -323,7 +328,7 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             );
             continue;
         }
-        let Some((_, entry)) = paths.iter().find(|(g, _)| g == name) else {
+        let Some(entry) = path_of.get(name) else {
             let name = shorten(name);
             let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(
                 format!("add `{}{name} = {EXAMPLE_GROUP}`", p.shown("filegroups.")),
@@ -341,8 +346,13 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             Err((message, hint)) => p.push(ConfigError::at(entry, message).hint(hint)),
         }
     }
+    let index: HashMap<String, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, fg)| (fg.name.clone(), i))
+        .collect();
     for (g, entry) in &paths {
-        if !names.contains(g) {
+        if !listed.contains(g) {
             p.push(unlisted_group(p, entry, g, &names));
         }
     }
@@ -356,21 +366,19 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             p.push(err);
             continue;
         };
-        if !names.contains(&g) {
+        if !listed.contains(g) {
             p.push(unlisted_group(p, entry, g, &names));
-        } else if let Some(group) = groups.iter_mut().find(|fg| fg.name == g) {
-            group.headers.push((key.to_string(), entry.value.clone()));
+        } else if let Some(&i) = index.get(g) {
+            groups[i]
+                .headers
+                .push((key.to_string(), entry.value.clone()));
         }
     }
     Some(groups)
 }
 
-fn unlisted_group(
-    p: &Props<'_>,
-    entry: &super::properties::Entry,
-    g: &str,
-    names: &[&str],
-) -> ConfigError {
+/// The warning for a path or headers of a group that is not listed: Flume ignores them.
+fn unlisted_group(p: &Props<'_>, entry: &Entry, g: &str, names: &[&str]) -> ConfigError {
     let suggestion = suggest(g, names.iter().copied());
     let g = shorten(g);
     let list = p.shown("filegroups");
@@ -378,7 +386,12 @@ fn unlisted_group(
         Some(s) => format!("did you mean `{s}`? otherwise add `{g}` to `{list}`"),
         None => format!("add `{g}` to `{list}`"),
     };
-    ConfigError::at(entry, format!("file group `{g}` is not listed in `{list}`")).hint(hint)
+    ConfigError::at(
+        entry,
+        format!("file group `{g}` is not listed in `{list}`, ignored"),
+    )
+    .hint(hint)
+    .warning()
 }
 
 /// Splits a `filegroups.<g>` value into its literal directory and file-name regex, as Flume
