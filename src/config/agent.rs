@@ -158,6 +158,17 @@ struct Declared<'a> {
     configured: Vec<(String, Vec<(&'a str, &'a Entry)>)>,
     /// Where each name is in `configured`.
     index: HashMap<String, usize>,
+    /// An unknown agent key that looks like a misspelt list key (`a1.sink` for `a1.sinks`).
+    misspelt_list: Option<&'a Entry>,
+    /// Configured components that are not listed, each with its warning: reported at the end
+    /// unless a reference to it already says it is not listed.
+    unlisted: Vec<(String, ConfigError)>,
+    /// Names of configured, unlisted components that a listed name is a misspelling of: one
+    /// error at the list says so, and references to them say nothing more.
+    paired: HashSet<String>,
+    /// For a listed component without `type`: the hint naming a configured, unlisted component
+    /// of a close name that has one (`a1.channels.cl.type` for `c1`).
+    type_hints: HashMap<String, String>,
 }
 
 impl<'a> Declared<'a> {
@@ -237,19 +248,36 @@ pub(crate) fn build(
 ) -> Result<AgentConfig, ConfigErrors> {
     super::props::reset_suggest_budget();
     let prefix = format!("{agent}.");
+    // The errors of values that could not be read are the root of whatever else would be said
+    // about their keys: they are kept, the rest about those keys is dropped at the end.
+    let mut roots = std::mem::take(&mut errors);
     let mut mine: Vec<Entry> = Vec::new();
     for e in entries.iter().filter(|e| e.key.starts_with(&prefix)) {
+        if e.broken {
+            mine.push(e.clone());
+            continue;
+        }
         match substitute_env(e) {
             Ok(value) => mine.push(Entry { value, ..e.clone() }),
-            Err(err) => errors.push(err),
+            Err(err) => {
+                roots.push(err);
+                mine.push(Entry {
+                    value: String::new(),
+                    broken: true,
+                    ..e.clone()
+                });
+            }
         }
     }
     if mine.is_empty() {
-        if !entries.iter().any(|e| e.key.starts_with(&prefix)) {
-            errors.push(no_such_agent(&entries, agent, files));
-        }
-        return Err(ConfigErrors::sorted(errors, files));
+        roots.push(no_such_agent(&entries, agent, files));
+        return Err(ConfigErrors::sorted(roots, files));
     }
+    let broken: HashSet<&str> = mine
+        .iter()
+        .filter(|e| e.broken)
+        .map(|e| e.key.as_str())
+        .collect();
 
     let mut declared = classify(&mine, &prefix, &mut errors);
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
@@ -264,7 +292,7 @@ pub(crate) fn build(
             continue;
         };
         let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
-        if let Some(kind) = component_type(&mut p, Kind::Channel) {
+        if let Some(kind) = component_type(&mut p, Kind::Channel, channels_d.type_hints.get(name)) {
             let kind = match kind {
                 "memory" => {
                     let m = channel::parse_memory(&mut p);
@@ -296,7 +324,7 @@ pub(crate) fn build(
         let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
         let wired = source_channels(&mut p, channels_d, &prefix);
         unsupported_source_features(&mut p);
-        if let Some(kind) = component_type(&mut p, Kind::Source) {
+        if let Some(kind) = component_type(&mut p, Kind::Source, sources_d.type_hints.get(name)) {
             let kind = match kind {
                 "TAILDIR" => {
                     let t = source::parse_taildir(&mut p, base);
@@ -333,7 +361,7 @@ pub(crate) fn build(
         };
         let mut p = Props::new(format!("{prefix}sinks.{name}."), entries.clone());
         let channel = sink_channel(&mut p, channels_d, &prefix);
-        if let Some(kind) = component_type(&mut p, Kind::Sink) {
+        if let Some(kind) = component_type(&mut p, Kind::Sink, sinks_d.type_hints.get(name)) {
             let (kind, batch_key) = match kind {
                 "logger" => {
                     let k = SinkKind::Logger(sink::parse_logger(&mut p));
@@ -378,9 +406,18 @@ pub(crate) fn build(
             return None; // reported as `lists no ...`
         }
         let mut names = HashSet::new();
-        for props in d.names.iter().filter_map(|n| d.props_of(n)) {
+        for name in &d.names {
+            let props = d.props_of(name)?; // reported as `listed but not configured`
             let (_, e) = props.iter().find(|(p, _)| *p == prop)?;
-            names.extend(e.value.split_whitespace().map(str::to_string));
+            if e.broken {
+                return None;
+            }
+            for c in e.value.split_whitespace() {
+                if !channels_d.is_listed(c) {
+                    return None; // a dangling reference, reported
+                }
+                names.insert(c.to_string());
+            }
         }
         Some(names)
     };
@@ -417,6 +454,25 @@ pub(crate) fn build(
         }
     }
 
+    // Configured but not listed: said once, by the reference to it when there is one.
+    let referenced = |d: &Declared<'_>, prop: &str| -> HashSet<String> {
+        d.names
+            .iter()
+            .filter_map(|n| d.props_of(n)?.iter().find(|(p, _)| *p == prop))
+            .flat_map(|(_, e)| e.value.split_whitespace().map(str::to_string))
+            .collect()
+    };
+    let mut used = referenced(sources_d, "channels");
+    used.extend(referenced(sinks_d, "channel"));
+    for (i, d) in declared.iter_mut().enumerate() {
+        for (name, warning) in std::mem::take(&mut d.unlisted) {
+            if i != 1 || !used.contains(&name) {
+                errors.push(warning);
+            }
+        }
+    }
+    errors.retain(|e| !e.key.as_deref().is_some_and(|k| broken.contains(k)));
+    errors.append(&mut roots);
     let found = ConfigErrors::sorted(errors, files);
     if found.errors().next().is_none() {
         Ok(AgentConfig {
@@ -475,21 +531,43 @@ fn classify<'a>(
             "configfilters" => ConfigError::at(e, "config filters are not supported by spate yet")
                 .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
             _ => {
-                let hint = match suggest(head, Kind::ALL.map(Kind::plural)) {
-                    Some(s) => format!("did you mean `{prefix}{s}`?"),
-                    None => format!(
-                        "agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` \
-                         and their components"
-                    ),
-                };
-                ConfigError::at(e, format!("unknown agent key `{}`, ignored", shorten(rest)))
-                    .hint(hint)
-                    .warning()
+                let suggestion = suggest(head, Kind::ALL.map(Kind::plural));
+                if let (None, Some(s)) = (tail, suggestion) {
+                    // Perhaps the list: decided below, once it is known whether it is there.
+                    let kind = Kind::ALL.iter().position(|k| k.plural() == s).unwrap_or(0);
+                    if declared[kind].misspelt_list.is_none() {
+                        declared[kind].misspelt_list = Some(e);
+                        continue;
+                    }
+                }
+                unknown_agent_key(e, prefix, suggestion)
             }
         };
         errors.push(error);
     }
+    for (d, kind) in declared.iter_mut().zip(Kind::ALL) {
+        if d.list.is_some() {
+            if let Some(e) = d.misspelt_list.take() {
+                errors.push(unknown_agent_key(e, prefix, Some(kind.plural())));
+            }
+        }
+    }
     declared
+}
+
+/// The warning for an agent key that is none of the known ones: Flume ignores it.
+fn unknown_agent_key(e: &Entry, prefix: &str, suggestion: Option<&str>) -> ConfigError {
+    let rest = &e.key[prefix.len()..];
+    let hint = match suggestion {
+        Some(s) => format!("did you mean `{prefix}{s}`?"),
+        None => format!(
+            "agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` and their \
+             components"
+        ),
+    };
+    ConfigError::at(e, format!("unknown agent key `{}`, ignored", shorten(rest)))
+        .hint(hint)
+        .warning()
 }
 
 /// The error for an agent that has no keys, naming the agents that do.
@@ -531,6 +609,11 @@ fn some_of(names: &[&str]) -> String {
 }
 
 /// Reads the `<agent>.<kind>` list and checks it against the configured components.
+///
+/// One mistake, one report: a misspelt list key (`a1.sink`) is the one error and stands for the
+/// list; a listed name that is not configured but close to a configured, unlisted one is one
+/// error naming both; a configured, unlisted component of a close name that has the `type` a
+/// listed one lacks becomes the hint of that missing `type`.
 fn check_listing(
     d: &mut Declared<'_>,
     kind: Kind,
@@ -539,51 +622,24 @@ fn check_listing(
     errors: &mut Vec<ConfigError>,
 ) {
     let list_key = format!("{prefix}{}", kind.plural());
-    if let Some(list) = d.list {
-        for name in list.value.split_whitespace() {
-            if d.is_listed(name) {
-                errors.push(
-                    ConfigError::at(
-                        list,
-                        format!(
-                            "{} `{}` is listed twice, once is enough",
-                            kind.singular(),
-                            shorten(name)
-                        ),
-                    )
-                    .warning(),
-                );
-            } else {
-                d.names.push(name.to_string());
-                d.listed.insert(name.to_string());
-            }
-        }
-        if d.names.is_empty() {
+    if d.list.is_none() {
+        if let Some(m) = d.misspelt_list {
+            let rest = &m.key[prefix.len()..];
             errors.push(
-                ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural())).hint(
+                ConfigError::at(
+                    m,
                     format!(
-                        "name at least one {}, e.g. `{list_key} = {}1`",
-                        kind.singular(),
-                        &kind.plural()[..1]
+                        "unknown agent key `{}`, so agent `{agent}` lists no {}",
+                        shorten(rest),
+                        kind.plural()
                     ),
-                ),
+                )
+                .hint(format!("did you mean `{list_key}`?")),
             );
+            d.list = Some(m);
         }
-        for name in &d.names {
-            if d.props_of(name).is_none() {
-                let name = shorten(name);
-                errors.push(
-                    ConfigError::at(
-                        list,
-                        format!("{} `{name}` is listed but not configured", kind.singular()),
-                    )
-                    .hint(format!(
-                        "add `{list_key}.{name}.type = ...` or remove `{name}` from the list"
-                    )),
-                );
-            }
-        }
-    } else {
+    }
+    let Some(list) = d.list else {
         // Flume would run the agent without any; spate needs all three kinds.
         let configured: Vec<&str> = d.configured.iter().map(|(n, _)| n.as_str()).collect();
         let hint = if configured.is_empty() {
@@ -609,52 +665,153 @@ fn check_listing(
         };
         errors.push(err.key(list_key.clone()).hint(hint));
         return;
+    };
+    if list.broken {
+        // Its value could not be read (its own error says why): take every configured component
+        // as listed, so that they are checked and nothing is said about the list.
+        for (name, _) in &d.configured {
+            d.names.push(name.clone());
+            d.listed.insert(name.clone());
+        }
+        return;
     }
-    let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
-    for (name, props) in &d.configured {
+    for name in list.value.split_whitespace() {
         if d.is_listed(name) {
+            errors.push(
+                ConfigError::at(
+                    list,
+                    format!(
+                        "{} `{}` is listed twice, once is enough",
+                        kind.singular(),
+                        shorten(name)
+                    ),
+                )
+                .warning(),
+            );
+        } else {
+            d.names.push(name.to_string());
+            d.listed.insert(name.to_string());
+        }
+    }
+    if d.names.is_empty() && d.misspelt_list.is_none() {
+        errors.push(
+            ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural())).hint(
+                format!(
+                    "name at least one {}, e.g. `{list_key} = {}1`",
+                    kind.singular(),
+                    &kind.plural()[..1]
+                ),
+            ),
+        );
+    }
+    let unlisted: Vec<&str> = d
+        .configured
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !d.is_listed(n))
+        .collect();
+    for name in &d.names {
+        if d.props_of(name).is_some() {
             continue;
         }
-        let first = props[0].1;
+        let free = unlisted.iter().copied().filter(|u| !d.paired.contains(*u));
+        let pair = suggest(name, free).map(str::to_string);
+        let shown = shorten(name);
+        let hint = match &pair {
+            Some(other) => {
+                let line = d.props_of(other).map_or(0, |props| props[0].1.line);
+                format!(
+                    "did you mean `{}`? `{list_key}.{}` is configured (line {line}) but not listed",
+                    shorten(other),
+                    shorten(other)
+                )
+            }
+            None => {
+                format!("add `{list_key}.{shown}.type = ...` or remove `{shown}` from the list")
+            }
+        };
+        if let Some(other) = pair {
+            d.paired.insert(other);
+        }
+        errors.push(
+            ConfigError::at(
+                list,
+                format!("{} `{shown}` is listed but not configured", kind.singular()),
+            )
+            .hint(hint),
+        );
+    }
+    let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
+    let mut type_hints = HashMap::new();
+    let mut warnings = Vec::new();
+    for name in unlisted {
+        if d.paired.contains(name) {
+            continue;
+        }
+        let Some(props) = d.props_of(name) else {
+            continue;
+        };
         let suggestion = suggest(name, listed.iter().copied());
-        let name = shorten(name);
-        let listed_value = shorten(d.list.map_or("", |l| l.value.as_str()));
-        let add = format!("add `{name}` to `{list_key} = {listed_value}`");
+        let typed = props.iter().find(|(p, _)| *p == "type");
+        let lacks_type = |x: &str| {
+            d.props_of(x)
+                .is_some_and(|props| !props.iter().any(|(p, _)| *p == "type"))
+        };
+        if let (Some(x), Some((_, t))) = (suggestion, typed) {
+            if lacks_type(x) && !type_hints.contains_key(x) {
+                type_hints.insert(
+                    x.to_string(),
+                    format!(
+                        "line {} sets `{}`: did you mean `{}`?",
+                        t.line,
+                        shorten(&t.key),
+                        shorten(&format!("{list_key}.{x}.type"))
+                    ),
+                );
+                continue;
+            }
+        }
+        let shown = shorten(name);
+        let listed_value = shorten(&list.value);
+        let add = format!("add `{shown}` to `{list_key} = {listed_value}`");
         let hint = match suggestion {
             Some(s) => format!("did you mean `{s}`? otherwise {add}"),
             None => add,
         };
-        errors.push(
-            ConfigError::at(
-                first,
-                format!(
-                    "{} `{name}` is configured but not listed in `{list_key}`, ignored",
-                    kind.singular()
-                ),
-            )
-            .hint(hint)
-            .warning(),
-        );
+        let warning = ConfigError::at(
+            props[0].1,
+            format!(
+                "{} `{shown}` is configured but not listed in `{list_key}`, ignored",
+                kind.singular()
+            ),
+        )
+        .hint(hint)
+        .warning();
+        warnings.push((name.to_string(), warning));
     }
+    d.type_hints = type_hints;
+    d.unlisted = warnings;
 }
 
 /// Reads `type` and resolves it; records an error and returns `None` when it is missing or not
 /// implemented. The component's other keys are then not checked (their meaning depends on it).
-fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
+/// `near` is the hint naming a configured, unlisted component that looks like this one.
+fn component_type(p: &mut Props<'_>, kind: Kind, near: Option<&String>) -> Option<&'static str> {
     let Some(entry) = p.get("type") else {
-        let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
-        let err = p
-            .error(
-                "type",
-                None,
-                format!("the {} has no `type`", kind.singular()),
-            )
-            .hint(format!(
-                "add `{} = {}` (spate supports: {})",
-                p.shown("type"),
-                supported[0],
-                supported.join(", ")
-            ));
+        let message = format!("the {} has no `type`", kind.singular());
+        let err = match near {
+            Some(hint) => p.error("type", None, message).hint(hint.clone()),
+            None => {
+                let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
+                let hint = format!(
+                    "add `{} = {}` (spate supports: {})",
+                    p.shown("type"),
+                    supported[0],
+                    supported.join(", ")
+                );
+                p.missing("type", message, hint)
+            }
+        };
         p.push(err);
         return None;
     };
@@ -674,12 +831,11 @@ fn source_channels(
     prefix: &str,
 ) -> Option<Vec<String>> {
     let Some(entry) = p.get("channels") else {
-        let err = p
-            .error("channels", None, "the source has no `channels`")
-            .hint(format!(
-                "add `{} = c1` naming the channel(s) it writes to",
-                p.shown("channels")
-            ));
+        let hint = format!(
+            "add `{} = c1` naming the channel(s) it writes to",
+            p.shown("channels")
+        );
+        let err = p.missing("channels", "the source has no `channels`", hint);
         p.push(err);
         return None;
     };
@@ -714,19 +870,20 @@ fn source_channels(
 /// Reads a sink's `channel`: exactly one, listed in `<agent>.channels`.
 fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<String> {
     let Some(entry) = p.get("channel") else {
-        let hint = match p.get("channels") {
-            Some(_) => format!(
+        let message = "the sink has no `channel`";
+        let err = match p.get("channels") {
+            Some(e) => ConfigError::at(e, message).hint(format!(
                 "a sink reads one channel: write `{}` (singular)",
                 p.shown("channel")
-            ),
-            None => format!(
-                "add `{} = c1` naming the channel it reads",
-                p.shown("channel")
-            ),
+            )),
+            None => {
+                let hint = format!(
+                    "add `{} = c1` naming the channel it reads",
+                    p.shown("channel")
+                );
+                p.missing("channel", message, hint)
+            }
         };
-        let err = p
-            .error("channel", None, "the sink has no `channel`")
-            .hint(hint);
         p.push(err);
         return None;
     };
@@ -759,6 +916,23 @@ fn check_channel_listed(
 ) -> bool {
     if channels.is_listed(c) {
         return true;
+    }
+    if channels.paired.contains(c) {
+        return false; // the list's error says that `c` is probably what it meant
+    }
+    if let Some(props) = channels.props_of(c) {
+        let line = props[0].1.line;
+        let c = shorten(c);
+        p.push(
+            ConfigError::at(
+                entry,
+                format!("channel `{c}` is not listed in `{prefix}channels`"),
+            )
+            .hint(format!(
+                "`{prefix}channels.{c}` is configured (line {line}): add `{c}` to `{prefix}channels`"
+            )),
+        );
+        return false;
     }
     let suggestion = suggest(c, channels.names.iter().map(String::as_str));
     let c = shorten(c);
@@ -829,6 +1003,9 @@ fn check_batch(
     prefix: &str,
 ) {
     let Some(wired) = wired else { return };
+    if p.failed(prop) {
+        return; // its value is invalid, and said so
+    }
     let entry = p.get(prop);
     let default = if entry.is_none() {
         " (the default)"

@@ -68,7 +68,8 @@ pub(crate) const MEMORY_KEYS: &[&str] = &[
 pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
     let capacity = p.positive("capacity", 100, "events");
     let transaction_capacity = p.positive("transactionCapacity", 100, "events");
-    if transaction_capacity > capacity {
+    let both_valid = !p.failed("capacity") && !p.failed("transactionCapacity");
+    if both_valid && transaction_capacity > capacity {
         let (prop, entry) = match p.get("transactionCapacity") {
             Some(e) => ("transactionCapacity", Some(e)),
             None => ("capacity", p.get("capacity")),

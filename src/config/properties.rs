@@ -23,6 +23,10 @@ pub(crate) struct Entry {
     pub file: Option<PathBuf>,
     /// The 1-based line the pair starts on.
     pub line: usize,
+    /// The value could not be read (bytes that are not UTF-8, a malformed escape, an unset
+    /// `${env:NAME}`): its error is reported, and the key is known to be set, so that nothing
+    /// else is reported about it (a missing key, an invalid value, a component not configured).
+    pub broken: bool,
 }
 
 /// Whitespace as `java.util.Properties` sees it.
@@ -89,11 +93,20 @@ pub(crate) fn parse(text: &[u8], file: Option<&Path>) -> (Vec<Entry>, Vec<Config
                  only): save the file as UTF-8 (for example with `iconv -f ISO-8859-1 -t UTF-8`), \
                  or write the character as `\\u` and 4 hex digits",
             );
-            let err = match unescape(raw_key) {
-                Ok(k) if !k.contains('\u{FFFD}') => err.key(k.trim()),
-                _ => err,
-            };
-            errors.push(err);
+            match unescape(raw_key) {
+                Ok(k) if !k.contains('\u{FFFD}') => {
+                    let key = k.trim().to_string();
+                    errors.push(err.key(key.clone()));
+                    entries.push(Entry {
+                        key,
+                        value: String::new(),
+                        file: file.map(Path::to_path_buf),
+                        line,
+                        broken: true,
+                    });
+                }
+                _ => errors.push(err),
+            }
             continue;
         }
         let located = |msg: String| {
@@ -102,21 +115,26 @@ pub(crate) fn parse(text: &[u8], file: Option<&Path>) -> (Vec<Entry>, Vec<Config
             )
         };
         let key = match unescape(raw_key) {
-            Ok(k) => k,
+            Ok(k) => k.trim().to_string(),
             Err(msg) => {
                 errors.push(located(msg));
                 continue;
             }
         };
-        match unescape(raw_value) {
-            Ok(value) => entries.push(Entry {
-                key: key.trim().to_string(),
-                value: value.trim_end().to_string(),
-                file: file.map(Path::to_path_buf),
-                line,
-            }),
-            Err(msg) => errors.push(located(msg).key(key)),
-        }
+        let (value, broken) = match unescape(raw_value) {
+            Ok(value) => (value.trim_end().to_string(), false),
+            Err(msg) => {
+                errors.push(located(msg).key(key.clone()));
+                (String::new(), true)
+            }
+        };
+        entries.push(Entry {
+            key,
+            value,
+            file: file.map(Path::to_path_buf),
+            line,
+            broken,
+        });
     }
     (entries, errors)
 }
@@ -334,7 +352,9 @@ mod tests {
     #[test]
     fn malformed_unicode_escape_is_an_error() {
         let (entries, errors) = parse(b"a = 1\nb = \\u12G4\n", Some(Path::new("x.properties")));
-        assert_eq!(entries.len(), 1);
+        // `b` is known to be set, to a value that could not be read.
+        let broken: Vec<_> = entries.iter().map(|e| (e.key.as_str(), e.broken)).collect();
+        assert_eq!(broken, [("a", false), ("b", true)]);
         assert_eq!(errors.len(), 1);
         let msg = errors[0].to_string();
         assert!(
@@ -354,7 +374,8 @@ mod tests {
 
         // Elsewhere: an error at the line, naming the byte, its column and the key.
         let (entries, errors) = parse(b"a = 1\n  b = caf\xe9\nc = 3\n", file);
-        assert_eq!(entries.len(), 2, "the other lines are read");
+        let read: Vec<_> = entries.iter().map(|e| (e.key.as_str(), e.broken)).collect();
+        assert_eq!(read, [("a", false), ("b", true), ("c", false)]);
         assert_eq!(errors.len(), 1);
         let e = &errors[0];
         assert_eq!((e.file.as_deref(), e.line), (file, Some(2)));
@@ -370,7 +391,7 @@ mod tests {
         let (_, errors) = parse(b"\xff = 1\n", file);
         assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(1), None));
         let (entries, errors) = parse(b"a = x \\\n   # not a comment \xe9\nb = 2\n", file);
-        assert_eq!(entries.len(), 1);
+        assert_eq!(entries.iter().filter(|e| !e.broken).count(), 1);
         assert_eq!(errors[0].line, Some(2));
         assert_eq!(errors[0].message, "byte 0xE9 at column 20 is not UTF-8");
         assert_eq!(errors[0].key.as_deref(), Some("a"));

@@ -25,6 +25,8 @@ pub(crate) struct Props<'a> {
     anchor: (Option<PathBuf>, Option<usize>),
     /// Problems found so far.
     pub errors: Vec<ConfigError>,
+    /// Properties whose value was invalid (the default was used in their place).
+    failed: Vec<String>,
 }
 
 impl<'a> Props<'a> {
@@ -47,6 +49,7 @@ impl<'a> Props<'a> {
             used,
             anchor,
             errors: Vec::new(),
+            failed: Vec::new(),
         }
     }
 
@@ -78,6 +81,29 @@ impl<'a> Props<'a> {
     /// Records an error.
     pub fn push(&mut self, error: ConfigError) {
         self.errors.push(error);
+    }
+
+    /// Whether `prop` was set to an invalid value (so that nothing is checked against the
+    /// default used in its place).
+    pub fn failed(&self, prop: &str) -> bool {
+        self.failed.iter().any(|f| f == prop)
+    }
+
+    /// The error for a required property `prop` that is absent, with `hint`. When a property
+    /// nobody asked for looks like a misspelling of it (`typ` for `type`), the error is at that
+    /// property's line and says so instead, and that property is not reported again as unknown.
+    pub fn missing(&mut self, prop: &str, message: impl Into<String>, hint: String) -> ConfigError {
+        let near = (0..self.entries.len())
+            .filter(|&i| !self.used[i])
+            .find(|&i| suggest(self.entries[i].0, [prop]).is_some());
+        match near {
+            Some(i) => {
+                self.used[i] = true;
+                ConfigError::at(self.entries[i].1, message)
+                    .hint(format!("did you mean `{}`?", shorten(prop)))
+            }
+            None => self.error(prop, None, message).hint(hint),
+        }
     }
 
     /// Whether an error (not a warning) was recorded.
@@ -189,6 +215,7 @@ impl<'a> Props<'a> {
                     format!("invalid value `{}`: expected {expected}", shorten(&e.value)),
                 );
                 self.push(err);
+                self.failed.push(prop.to_string());
                 None
             }
         }

@@ -125,10 +125,15 @@ pub(crate) fn tcp_batch_key(p: &mut Props<'_>) -> &'static str {
 pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let hostname = match p.get("hostname") {
         Some(e) if !e.value.is_empty() => Some(e.value.clone()),
-        entry => {
-            let err = p
-                .error("hostname", entry, "the tcp sink needs a `hostname`")
-                .hint(format!("add `{} = HOST`", p.shown("hostname")));
+        Some(e) => {
+            let err = ConfigError::at(e, "the tcp sink needs a `hostname`")
+                .hint(format!("give `{}` a value", p.shown("hostname")));
+            p.push(err);
+            None
+        }
+        None => {
+            let hint = format!("add `{} = HOST`", p.shown("hostname"));
+            let err = p.missing("hostname", "the tcp sink needs a `hostname`", hint);
             p.push(err);
             None
         }
@@ -136,9 +141,8 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let port = match p.get("port") {
         Some(_) => p.int("port", 0, 1, 65535, "TCP port").map(|n| n as u16),
         None => {
-            let err = p
-                .error("port", None, "the tcp sink needs a `port`")
-                .hint(format!("add `{} = PORT` (1 to 65535)", p.shown("port")));
+            let hint = format!("add `{} = PORT` (1 to 65535)", p.shown("port"));
+            let err = p.missing("port", "the tcp sink needs a `port`", hint);
             p.push(err);
             None
         }

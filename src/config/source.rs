@@ -294,20 +294,25 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
     let paths = p.take_prefixed("filegroups.");
     let headers = p.take_prefixed("headers.");
     let Some(list) = p.get("filegroups") else {
-        let err = p
-            .error("filegroups", None, "a TAILDIR source needs `filegroups`")
-            .hint(format!(
-                "list file groups and give each a path, e.g. `{0} = f1` and `{0}.f1 = {EXAMPLE_GROUP}`",
-                p.shown("filegroups")
-            ));
+        let hint = format!(
+            "list file groups and give each a path, e.g. `{0} = f1` and `{0}.f1 = {EXAMPLE_GROUP}`",
+            p.shown("filegroups")
+        );
+        let err = p.missing("filegroups", "a TAILDIR source needs `filegroups`", hint);
         p.push(err);
         return None;
     };
+    if list.broken {
+        return None; // its own error says why; the groups cannot be checked against it
+    }
     let mut groups: Vec<FileGroup> = Vec::new();
     let names: Vec<&str> = list.value.split_whitespace().collect();
     let listed: HashSet<&str> = names.iter().copied().collect();
     let path_of: HashMap<&str, &Entry> = paths.iter().copied().collect();
     let mut seen: HashSet<&str> = HashSet::new();
+    // Unlisted groups that a listed group without a path is probably a misspelling of: one
+    // error says so, and nothing more is said about them.
+    let mut paired: HashSet<&str> = HashSet::new();
     if names.is_empty() {
         p.push(
             ConfigError::at(list, "empty list of file groups")
@@ -329,10 +334,25 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             continue;
         }
         let Some(entry) = path_of.get(name) else {
+            let unlisted = paths
+                .iter()
+                .map(|(g, _)| *g)
+                .filter(|g| !listed.contains(g) && !paired.contains(g));
+            let pair = suggest(name, unlisted);
             let name = shorten(name);
-            let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(
-                format!("add `{}{name} = {EXAMPLE_GROUP}`", p.shown("filegroups.")),
-            );
+            let hint = match pair {
+                Some(g) => {
+                    paired.insert(g);
+                    format!(
+                        "did you mean `{}`? line {} sets `{}`",
+                        shorten(g),
+                        path_of[g].line,
+                        p.shown(&format!("filegroups.{g}"))
+                    )
+                }
+                None => format!("add `{}{name} = {EXAMPLE_GROUP}`", p.shown("filegroups.")),
+            };
+            let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(hint);
             p.push(err);
             continue;
         };
@@ -352,7 +372,7 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
         .map(|(i, fg)| (fg.name.clone(), i))
         .collect();
     for (g, entry) in &paths {
-        if !listed.contains(g) {
+        if !listed.contains(g) && !paired.contains(g) {
             p.push(unlisted_group(p, entry, g, &names));
         }
     }
@@ -367,7 +387,9 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             continue;
         };
         if !listed.contains(g) {
-            p.push(unlisted_group(p, entry, g, &names));
+            if !paired.contains(g) {
+                p.push(unlisted_group(p, entry, g, &names));
+            }
         } else if let Some(&i) = index.get(g) {
             groups[i]
                 .headers

@@ -1437,6 +1437,190 @@ fn many_components_are_checked_in_bounded_time() {
         text.push_str(&format!("a1.sinks.u{i}.type = null\n"));
     }
     let (found, took) = timed(&text);
-    assert!(found.len() >= 2 * n, "{}", found.len());
+    assert!(found.len() >= n, "{}", found.len());
     assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn one_mistake_is_one_report() {
+    let tcp = BASE.replace(
+        "a1.sinks.k1.type = logger\n",
+        "a1.sinks.k1.type = tcp\na1.sinks.k1.hostname = h\na1.sinks.k1.port = 9\n",
+    );
+    let capacity = with("a1.channels.c1.capacity = 1000\n");
+    let cases: Vec<(String, &str)> = vec![
+        // A name misspelt in a list, or where a component is configured.
+        (
+            BASE.replace("a1.channels = c1", "a1.channels = c2"),
+            "channel `c2` is listed but not configured",
+        ),
+        (
+            BASE.replace("a1.sources = r1", "a1.sources = r2"),
+            "source `r2` is listed but not configured",
+        ),
+        (
+            BASE.replace("a1.channels.c1.type", "a1.channels.cl.type"),
+            "channel `c1` is listed but not configured",
+        ),
+        (
+            capacity.replace("a1.channels.c1.type", "a1.channels.cl.type"),
+            "the channel has no `type`",
+        ),
+        (
+            BASE.replace("k1.channel = c1", "k1.channel = c2"),
+            "channel `c2` is not listed",
+        ),
+        (
+            BASE.replace("r1.channels = c1", "r1.channels = c2"),
+            "channel `c2` is not listed",
+        ),
+        (
+            BASE.replace("a1.sinks = k1", "a1.sink = k1"),
+            "lists no sinks",
+        ),
+        (
+            BASE.replace("a1.channels = c1", "a1.channel = c1"),
+            "lists no channels",
+        ),
+        (
+            BASE.replace("r1.filegroups = f1", "r1.filegroups = f2"),
+            "file group `f2` has no path",
+        ),
+        // A misspelt required key.
+        (
+            BASE.replace("r1.type = ", "r1.typ = "),
+            "the source has no `type`",
+        ),
+        (
+            BASE.replace("r1.channels = ", "r1.channel = "),
+            "the source has no `channels`",
+        ),
+        (
+            BASE.replace("r1.filegroups = ", "r1.filegroup = "),
+            "needs `filegroups`",
+        ),
+        (
+            tcp.replace("k1.hostname", "k1.hostnme"),
+            "needs a `hostname`",
+        ),
+        (tcp.replace("k1.port", "k1.prt"), "needs a `port`"),
+        // A value that cannot be read.
+        (
+            BASE.replace(
+                "k1.type = logger",
+                "k1.type = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace(
+                "r1.channels = c1",
+                "r1.channels = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace(
+                "a1.channels = c1",
+                "a1.channels = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace(
+                "k1.channel = c1",
+                "k1.channel = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace("c1.type = memory", "c1.type = \\u00"),
+            "malformed",
+        ),
+        (
+            with("a1.channels.c1.transactionCapacity = 500\na1.channels.c1.capacity = lots\n"),
+            "invalid value `lots`",
+        ),
+        (
+            with("a1.channels.c1.transactionCapacity = 10\na1.sources.r1.batchSize = lots\n"),
+            "invalid value `lots`",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let all = everything(text);
+        if all.len() != 1 || all[0].is_warning() || !all[0].message.contains(needle) {
+            failures.push(format!(
+                "case {i}: expected one error containing `{needle}`, got:\n{}",
+                ConfigErrors(all)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    // Bytes that are not UTF-8, in a list or a type.
+    for (from, to) in [
+        ("a1.channels = c1", "a1.channels = c1\u{e9}"),
+        ("= memory", "= memory\u{e9}"),
+    ] {
+        let bytes: Vec<u8> = BASE
+            .replace(from, to)
+            .bytes()
+            .flat_map(|b| {
+                if b == 0xC3 {
+                    None
+                } else if b == 0xA9 {
+                    Some(0xE9)
+                } else {
+                    Some(b)
+                }
+            })
+            .collect();
+        let (entries, errors) = properties::parse(&bytes, Some(Path::new(FILE)));
+        let mut errs = errors;
+        let found = match agent::build(
+            merge(entries, "a1", &mut errs),
+            errs,
+            "a1",
+            None,
+            &[PathBuf::from(FILE)],
+        ) {
+            Ok(c) => c.warnings,
+            Err(e) => e.0,
+        };
+        assert_eq!(found.len(), 1, "{}", ConfigErrors(found.clone()));
+        assert!(found[0].message.contains("not UTF-8"), "{}", found[0]);
+    }
+}
+
+#[test]
+fn a_misspelt_required_key_is_reported_at_its_line() {
+    let e = only_error(
+        &BASE.replace("r1.type = ", "r1.typ = "),
+        "the source has no `type`",
+    );
+    assert_at(&e, 4, "a1.sources.r1.typ");
+    assert_hint(&e, "did you mean `type`?");
+    let e = only_error(
+        &BASE.replace("a1.sinks = k1", "a1.sink = k1"),
+        "lists no sinks",
+    );
+    assert_at(&e, 3, "a1.sink");
+    assert_hint(&e, "did you mean `a1.sinks`?");
+    let e = only_error(
+        &BASE.replace("a1.channels = c1", "a1.channels = c2"),
+        "listed but not configured",
+    );
+    assert_at(&e, 2, "a1.channels");
+    assert_hint(&e, "did you mean `c1`?");
+    let e = only_error(
+        &BASE.replace("r1.filegroups = f1", "r1.filegroups = f2"),
+        "has no path",
+    );
+    assert_hint(&e, "did you mean `f1`?");
 }
