@@ -281,7 +281,7 @@ pub(crate) fn build(
 
     let mut declared = classify(&mine, &prefix, &mut errors);
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
-        check_listing(&mut declared[i], kind, &prefix, agent, &mut errors);
+        check_listing(&mut declared[i], kind, &prefix, &mine[0], &mut errors);
     }
     let [sources_d, channels_d, sinks_d] = &declared;
 
@@ -614,13 +614,17 @@ fn some_of(names: &[&str]) -> String {
 /// list; a listed name that is not configured but close to a configured, unlisted one is one
 /// error naming both; a configured, unlisted component of a close name that has the `type` a
 /// listed one lacks becomes the hint of that missing `type`.
+///
+/// `first` is the agent's first key, where an error about a missing list points when nothing
+/// of its kind is configured.
 fn check_listing(
     d: &mut Declared<'_>,
     kind: Kind,
     prefix: &str,
-    agent: &str,
+    first: &Entry,
     errors: &mut Vec<ConfigError>,
 ) {
+    let agent = &prefix[..prefix.len() - 1];
     let list_key = format!("{prefix}{}", kind.plural());
     if d.list.is_none() {
         if let Some(m) = d.misspelt_list {
@@ -657,12 +661,9 @@ fn check_listing(
                 some_of(&configured)
             )
         };
-        let anchor = d.configured.first().map(|(_, props)| props[0].1);
-        let err = ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()));
-        let err = match anchor {
-            Some(e) => err.located(e.file.as_deref(), Some(e.line)),
-            None => err,
-        };
+        let anchor = d.configured.first().map_or(first, |(_, props)| props[0].1);
+        let err = ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
+            .located(anchor.file.as_deref(), Some(anchor.line));
         errors.push(err.key(list_key.clone()).hint(hint));
         return;
     };

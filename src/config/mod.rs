@@ -249,4 +249,6 @@ pub(crate) fn resolve_relative(base: &Path, path: &Path) -> PathBuf {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
