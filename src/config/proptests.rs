@@ -111,12 +111,15 @@ fn interesting_byte() -> impl Strategy<Value = u8> {
 fn mutation() -> impl Strategy<Value = Mutation> {
     let at = any::<usize>();
     prop_oneof![
-        (at.clone(), 1..40usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        (at.clone(), prop::collection::vec(interesting_byte(), 1..12))
+        (at, 1..40usize).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (at, prop::collection::vec(interesting_byte(), 1..12))
             .prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        (at.clone(), 1..=255u8).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
-        (at.clone(), interesting_byte(), 1..20_000usize)
-            .prop_map(|(at, byte, len)| Mutation::Run { at, byte, len }),
+        (at, 1..=255u8).prop_map(|(at, mask)| Mutation::Flip { at, mask }),
+        (at, interesting_byte(), 1..20_000usize).prop_map(|(at, byte, len)| Mutation::Run {
+            at,
+            byte,
+            len
+        }),
         any::<usize>().prop_map(|line| Mutation::DuplicateLine { line }),
         any::<usize>().prop_map(|line| Mutation::DeleteLine { line }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines { a, b }),

@@ -1199,7 +1199,7 @@ fn a_file_over_the_size_limit_is_refused_naming_it() {
     // Sparse beyond the text: the size is what counts, not what is on disk.
     let f = std::fs::OpenOptions::new().append(true).open(&big).unwrap();
     f.set_len(MAX_FILE_SIZE + 1).unwrap();
-    let errs = load(&[big.clone()], "a1").unwrap_err().0;
+    let errs = load(std::slice::from_ref(&big), "a1").unwrap_err().0;
     assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
     assert_eq!(errs[0].file.as_deref(), Some(big.as_path()));
     assert_eq!(
