@@ -464,9 +464,9 @@ pub(crate) fn build(
     };
     let mut used = referenced(sources_d, "channels");
     used.extend(referenced(sinks_d, "channel"));
-    for (i, d) in declared.iter_mut().enumerate() {
+    for (d, kind) in declared.iter_mut().zip(Kind::ALL) {
         for (name, warning) in std::mem::take(&mut d.unlisted) {
-            if i != 1 || !used.contains(&name) {
+            if kind != Kind::Channel || !used.contains(&name) {
                 errors.push(warning);
             }
         }

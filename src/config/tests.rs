@@ -1475,6 +1475,12 @@ fn one_mistake_is_one_report() {
             "channel `c2` is not listed",
         ),
         (
+            BASE.replace("a1.channels = c1", "a1.channels = c9")
+                .replace("k1.channel = c1", "k1.channel = c9")
+                + "a1.channels.c9.type = memory\n",
+            "channel `c1` is not listed",
+        ),
+        (
             BASE.replace("a1.sinks = k1", "a1.sink = k1"),
             "lists no sinks",
         ),
