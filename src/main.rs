@@ -56,6 +56,11 @@ struct ConfigArgs {
     /// Java system properties as flume-ng takes them (-Dkey=value); accepted and ignored.
     #[arg(short = 'D', value_name = "KEY=VALUE")]
     java_properties: Vec<String>,
+
+    /// Refuse a configuration with warnings (what Flume ignores: unknown keys, components
+    /// configured but not listed, keys set twice), as if they were errors.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,8 +141,25 @@ fn init_logging(level: &str) {
         .init();
 }
 
-/// Loads the configuration the arguments name, or the built-in one.
-fn load_config(args: &ConfigArgs) -> Result<AgentConfig, String> {
+/// Loads the configuration the arguments name, or the built-in one, and shows its warnings with
+/// `show` (refusing them with `--strict`).
+fn load_config(args: &ConfigArgs, show: fn(&str)) -> Result<AgentConfig, String> {
+    let config = load_config_file(args)?;
+    if args.strict && !config.warnings.is_empty() {
+        let n = config.warnings.len();
+        let warnings = config.strict().unwrap_err();
+        return Err(format!(
+            "{warnings}\n--strict: refusing a configuration with {n} warning{}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    for w in &config.warnings {
+        show(&w.to_string());
+    }
+    Ok(config)
+}
+
+fn load_config_file(args: &ConfigArgs) -> Result<AgentConfig, String> {
     for p in &args.java_properties {
         warn!("-D{p} is a Java system property; spate ignores it");
     }
@@ -158,7 +180,7 @@ fn load_config(args: &ConfigArgs) -> Result<AgentConfig, String> {
 }
 
 fn check(args: &ConfigArgs) -> ExitCode {
-    match load_config(args) {
+    match load_config(args, |w| eprintln!("{w}")) {
         Ok(config) => {
             print!("{}", config.describe());
             ExitCode::SUCCESS
@@ -170,8 +192,12 @@ fn check(args: &ConfigArgs) -> ExitCode {
     }
 }
 
+fn log_warning(w: &str) {
+    warn!("{w}");
+}
+
 fn run_agent(args: &AgentArgs) -> ExitCode {
-    let config = match load_config(&args.config) {
+    let config = match load_config(&args.config, log_warning) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("{e}");
@@ -245,7 +271,7 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             info!("the built-in pipeline has no configuration file to read again");
             continue;
         }
-        let new = match load_config(&args.config) {
+        let new = match load_config(&args.config, log_warning) {
             Ok(new) => new,
             Err(e) => {
                 error!("the configuration changed but is not valid; still running the previous one:\n{e}");

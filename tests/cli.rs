@@ -78,7 +78,7 @@ fn check_accepts_the_user_guide_example_and_prints_the_pipeline() {
 }
 
 #[test]
-fn check_rejects_an_unknown_key_naming_file_line_and_a_suggestion() {
+fn check_warns_about_an_unknown_key_naming_file_line_and_a_suggestion() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("flume.conf");
     // Line 14: a misspelt batchSize.
@@ -90,9 +90,10 @@ fn check_rejects_an_unknown_key_naming_file_line_and_a_suggestion() {
         &["check", "-f", conf.to_str().unwrap(), "-n", "a1"],
         Some((&conf, &config)),
     );
+    // Flume ignores the key and starts; spate warns and starts (`--strict` refuses).
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    let location = format!("{}:14: a1.sources.r1.batchSise", conf.display());
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    let location = format!("{}:14: warning: a1.sources.r1.batchSise", conf.display());
     assert!(stderr.contains(&location), "no {location:?} in:\n{stderr}");
     assert!(
         stderr.contains("did you mean `batchSize`?"),

@@ -2,10 +2,11 @@
 //! each component's type and settings, and the wiring checks between them. Every problem is
 //! collected; nothing stops at the first error.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::channel;
-use super::error::{ConfigError, ConfigErrors};
+use super::error::{shorten, ConfigError, ConfigErrors};
 use super::properties::Entry;
 use super::props::{suggest, Props};
 use super::sink;
@@ -126,8 +127,9 @@ impl Kind {
             return Err(ConfigError::at(
                 entry,
                 format!(
-                    "{} type `{value}` is not supported by spate yet",
-                    self.singular()
+                    "{} type `{}` is not supported by spate yet",
+                    self.singular(),
+                    shorten(value)
                 ),
             )
             .hint(supported_list));
@@ -136,10 +138,11 @@ impl Kind {
             Some(s) => format!("did you mean `{s}`? {supported_list}"),
             None => supported_list,
         };
-        Err(
-            ConfigError::at(entry, format!("unknown {} type `{value}`", self.singular()))
-                .hint(hint),
+        Err(ConfigError::at(
+            entry,
+            format!("unknown {} type `{}`", self.singular(), shorten(value)),
         )
+        .hint(hint))
     }
 }
 
@@ -149,16 +152,32 @@ struct Declared<'a> {
     list: Option<&'a Entry>,
     /// Listed names, in order, without duplicates.
     names: Vec<String>,
+    /// The same, for lookups.
+    listed: HashSet<String>,
     /// Configured components in order of first key: name, then (property, entry) pairs.
     configured: Vec<(String, Vec<(&'a str, &'a Entry)>)>,
+    /// Where each name is in `configured`.
+    index: HashMap<String, usize>,
+    /// An unknown agent key that looks like a misspelt list key (`a1.sink` for `a1.sinks`).
+    misspelt_list: Option<&'a Entry>,
+    /// Configured components that are not listed, each with its warning: reported at the end
+    /// unless a reference to it already says it is not listed.
+    unlisted: Vec<(String, ConfigError)>,
+    /// Names of configured, unlisted components that a listed name is a misspelling of: one
+    /// error at the list says so, and references to them say nothing more.
+    paired: HashSet<String>,
+    /// For a listed component without `type`: the hint naming a configured, unlisted component
+    /// of a close name that has one (`a1.channels.cl.type` for `c1`).
+    type_hints: HashMap<String, String>,
 }
 
 impl<'a> Declared<'a> {
     fn props_of(&self, name: &str) -> Option<&Vec<(&'a str, &'a Entry)>> {
-        self.configured
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, p)| p)
+        self.index.get(name).map(|&i| &self.configured[i].1)
+    }
+
+    fn is_listed(&self, name: &str) -> bool {
+        self.listed.contains(name)
     }
 }
 
@@ -179,21 +198,37 @@ fn substitute_env(entry: &Entry) -> Result<String, ConfigError> {
             return Err(ConfigError::at(entry, "empty variable name in `${env:}`")
                 .hint("write `${env:NAME}`"));
         }
+        // `${env:NAME:-default}` and the shell's other forms: Flume 1.11 does not have them.
+        if let Some((var, _)) = name.split_once(':') {
+            return Err(ConfigError::at(
+                entry,
+                format!(
+                    "unsupported syntax `${{env:{}}}`: default values are not supported, only `${{env:NAME}}`",
+                    shorten(name)
+                ),
+            )
+            .hint(format!(
+                "as in Flume, set {} in the agent's environment and write `${{env:{}}}`, or write the value directly",
+                shorten(var),
+                shorten(var)
+            )));
+        }
+        let shown = shorten(name);
         match std::env::var(name) {
             Ok(v) => out.push_str(&v),
             Err(std::env::VarError::NotPresent) => {
                 return Err(ConfigError::at(
                     entry,
-                    format!("environment variable `{name}` is not set"),
+                    format!("environment variable `{shown}` is not set"),
                 )
                 .hint(format!(
-                    "set {name} in the agent's environment, or write the value directly"
+                    "set {shown} in the agent's environment, or write the value directly"
                 )));
             }
             Err(std::env::VarError::NotUnicode(_)) => {
                 return Err(ConfigError::at(
                     entry,
-                    format!("environment variable `{name}` is not valid UTF-8"),
+                    format!("environment variable `{shown}` is not valid UTF-8"),
                 ));
             }
         }
@@ -211,24 +246,42 @@ pub(crate) fn build(
     base: Option<&Path>,
     files: &[PathBuf],
 ) -> Result<AgentConfig, ConfigErrors> {
+    super::props::reset_suggest_budget();
     let prefix = format!("{agent}.");
+    // The errors of values that could not be read are the root of whatever else would be said
+    // about their keys: they are kept, the rest about those keys is dropped at the end.
+    let mut roots = std::mem::take(&mut errors);
     let mut mine: Vec<Entry> = Vec::new();
     for e in entries.iter().filter(|e| e.key.starts_with(&prefix)) {
+        if e.broken {
+            mine.push(e.clone());
+            continue;
+        }
         match substitute_env(e) {
             Ok(value) => mine.push(Entry { value, ..e.clone() }),
-            Err(err) => errors.push(err),
+            Err(err) => {
+                roots.push(err);
+                mine.push(Entry {
+                    value: String::new(),
+                    broken: true,
+                    ..e.clone()
+                });
+            }
         }
     }
     if mine.is_empty() {
-        if !entries.iter().any(|e| e.key.starts_with(&prefix)) {
-            errors.push(no_such_agent(&entries, agent, files));
-        }
-        return Err(ConfigErrors::sorted(errors, files));
+        roots.push(no_such_agent(&entries, agent, files));
+        return Err(ConfigErrors::sorted(roots, files));
     }
+    let broken: HashSet<&str> = mine
+        .iter()
+        .filter(|e| e.broken)
+        .map(|e| e.key.as_str())
+        .collect();
 
     let mut declared = classify(&mine, &prefix, &mut errors);
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
-        check_listing(&mut declared[i], kind, &prefix, agent, &mut errors);
+        check_listing(&mut declared[i], kind, &prefix, &mine[0], &mut errors);
     }
     let [sources_d, channels_d, sinks_d] = &declared;
 
@@ -239,7 +292,7 @@ pub(crate) fn build(
             continue;
         };
         let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
-        if let Some(kind) = component_type(&mut p, Kind::Channel) {
+        if let Some(kind) = component_type(&mut p, Kind::Channel, channels_d.type_hints.get(name)) {
             let kind = match kind {
                 "memory" => {
                     let m = channel::parse_memory(&mut p);
@@ -248,7 +301,7 @@ pub(crate) fn build(
                 }
                 other => unreachable!("channel type {other}"),
             };
-            if p.errors.is_empty() {
+            if !p.has_errors() {
                 channels.push(ChannelConfig {
                     name: name.clone(),
                     kind,
@@ -257,12 +310,11 @@ pub(crate) fn build(
         }
         errors.append(&mut p.errors);
     }
-    let tx_capacity = |c: &str| {
-        channels
-            .iter()
-            .find(|ch| ch.name == c)
-            .map(|ch| ch.kind.transaction_capacity())
-    };
+    let capacities: HashMap<&str, usize> = channels
+        .iter()
+        .map(|ch| (ch.name.as_str(), ch.kind.transaction_capacity()))
+        .collect();
+    let tx_capacity = |c: &str| capacities.get(c).copied();
 
     let mut sources = Vec::new();
     for name in &sources_d.names {
@@ -272,7 +324,7 @@ pub(crate) fn build(
         let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
         let wired = source_channels(&mut p, channels_d, &prefix);
         unsupported_source_features(&mut p);
-        if let Some(kind) = component_type(&mut p, Kind::Source) {
+        if let Some(kind) = component_type(&mut p, Kind::Source, sources_d.type_hints.get(name)) {
             let kind = match kind {
                 "TAILDIR" => {
                     let t = source::parse_taildir(&mut p, base);
@@ -291,7 +343,7 @@ pub(crate) fn build(
                 }
                 other => unreachable!("source type {other}"),
             };
-            if let (Some(kind), Some(channels), true) = (kind, wired, p.errors.is_empty()) {
+            if let (Some(kind), Some(channels), true) = (kind, wired, !p.has_errors()) {
                 sources.push(SourceConfig {
                     name: name.clone(),
                     channels,
@@ -309,7 +361,7 @@ pub(crate) fn build(
         };
         let mut p = Props::new(format!("{prefix}sinks.{name}."), entries.clone());
         let channel = sink_channel(&mut p, channels_d, &prefix);
-        if let Some(kind) = component_type(&mut p, Kind::Sink) {
+        if let Some(kind) = component_type(&mut p, Kind::Sink, sinks_d.type_hints.get(name)) {
             let (kind, batch_key) = match kind {
                 "logger" => {
                     let k = SinkKind::Logger(sink::parse_logger(&mut p));
@@ -335,7 +387,7 @@ pub(crate) fn build(
                     check_batch(&mut p, batch_key, batch, &wired, &tx_capacity, &prefix);
                 }
             }
-            if let (Some(kind), Some(channel), true) = (kind, channel, p.errors.is_empty()) {
+            if let (Some(kind), Some(channel), true) = (kind, channel, !p.has_errors()) {
                 sinks.push(SinkConfig {
                     name: name.clone(),
                     channel,
@@ -346,14 +398,26 @@ pub(crate) fn build(
         errors.append(&mut p.errors);
     }
 
-    // Every channel needs a writer and a reader, or nothing flows through it. Components that
-    // are configured but not listed count (their own error says to list them), and a component
-    // missing its wiring key turns the check off (its own error comes first).
-    let wiring = |d: &Declared<'_>, prop: &str| -> Option<Vec<String>> {
-        let mut names = Vec::new();
-        for (_, props) in &d.configured {
+    // Every channel needs a writer and a reader, or nothing flows through it. Only listed
+    // components count (the others are not run); no component listed, or one missing its wiring
+    // key, turns the check off (its own error says what is wrong).
+    let wiring = |d: &Declared<'_>, prop: &str| -> Option<HashSet<String>> {
+        if d.names.is_empty() {
+            return None; // reported as `lists no ...`
+        }
+        let mut names = HashSet::new();
+        for name in &d.names {
+            let props = d.props_of(name)?; // reported as `listed but not configured`
             let (_, e) = props.iter().find(|(p, _)| *p == prop)?;
-            names.extend(e.value.split_whitespace().map(str::to_string));
+            if e.broken {
+                return None;
+            }
+            for c in e.value.split_whitespace() {
+                if !channels_d.is_listed(c) {
+                    return None; // a dangling reference, reported
+                }
+                names.insert(c.to_string());
+            }
         }
         Some(names)
     };
@@ -373,13 +437,16 @@ pub(crate) fn build(
                 .key(format!("{prefix}channels.{name}"))
                 .hint(hint)
         };
-        if written.as_ref().is_some_and(|w| !w.contains(name)) {
+        let unwritten = written.as_ref().is_some_and(|w| !w.contains(name));
+        let unread = read.as_ref().is_some_and(|r| !r.contains(name));
+        let name = shorten(name);
+        if unwritten {
             errors.push(at(
                 format!("no source writes to channel `{name}`, so nothing would flow through it"),
                 format!("add `{name}` to a source's channels (`{prefix}sources.<source>.channels`), or remove it from `{prefix}channels`"),
             ));
         }
-        if read.as_ref().is_some_and(|r| !r.contains(name)) {
+        if unread {
             errors.push(at(
                 format!("no sink reads channel `{name}`: events put into it would never leave"),
                 format!("add a sink with `{prefix}sinks.<sink>.channel = {name}`, or remove `{name}` from `{prefix}channels` and the sources' channels"),
@@ -387,15 +454,36 @@ pub(crate) fn build(
         }
     }
 
-    if errors.is_empty() {
+    // Configured but not listed: said once, by the reference to it when there is one.
+    let referenced = |d: &Declared<'_>, prop: &str| -> HashSet<String> {
+        d.names
+            .iter()
+            .filter_map(|n| d.props_of(n)?.iter().find(|(p, _)| *p == prop))
+            .flat_map(|(_, e)| e.value.split_whitespace().map(str::to_string))
+            .collect()
+    };
+    let mut used = referenced(sources_d, "channels");
+    used.extend(referenced(sinks_d, "channel"));
+    for (d, kind) in declared.iter_mut().zip(Kind::ALL) {
+        for (name, warning) in std::mem::take(&mut d.unlisted) {
+            if kind != Kind::Channel || !used.contains(&name) {
+                errors.push(warning);
+            }
+        }
+    }
+    errors.retain(|e| !e.key.as_deref().is_some_and(|k| broken.contains(k)));
+    errors.append(&mut roots);
+    let found = ConfigErrors::sorted(errors, files);
+    if found.errors().next().is_none() {
         Ok(AgentConfig {
             name: agent.to_string(),
             sources,
             channels,
             sinks,
+            warnings: found.0,
         })
     } else {
-        Err(ConfigErrors::sorted(errors, files))
+        Err(found)
     }
 }
 
@@ -418,14 +506,21 @@ fn classify<'a>(
             match tail.map(|t| t.split_once('.')) {
                 None => d.list = Some(e),
                 Some(Some((name, prop))) if !name.is_empty() && !prop.is_empty() => {
-                    match d.configured.iter_mut().find(|(n, _)| n == name) {
-                        Some((_, props)) => props.push((prop, e)),
-                        None => d.configured.push((name.to_string(), vec![(prop, e)])),
+                    match d.index.get(name) {
+                        Some(&i) => d.configured[i].1.push((prop, e)),
+                        None => {
+                            d.index.insert(name.to_string(), d.configured.len());
+                            d.configured.push((name.to_string(), vec![(prop, e)]));
+                        }
                     }
                 }
                 Some(_) => {
                     let hint = format!("write `{prefix}{head}.<name>.<property> = value`");
-                    errors.push(ConfigError::at(e, "expected a component property").hint(hint));
+                    errors.push(
+                        ConfigError::at(e, "expected a component property, ignored")
+                            .hint(hint)
+                            .warning(),
+                    );
                 }
             }
             continue;
@@ -436,27 +531,52 @@ fn classify<'a>(
             "configfilters" => ConfigError::at(e, "config filters are not supported by spate yet")
                 .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
             _ => {
-                let hint = match suggest(head, Kind::ALL.map(Kind::plural)) {
-                    Some(s) => format!("did you mean `{prefix}{s}`?"),
-                    None => format!(
-                        "agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` \
-                         and their components"
-                    ),
-                };
-                ConfigError::at(e, format!("unknown agent key `{rest}`")).hint(hint)
+                let suggestion = suggest(head, Kind::ALL.map(Kind::plural));
+                if let (None, Some(s)) = (tail, suggestion) {
+                    // Perhaps the list: decided below, once it is known whether it is there.
+                    let kind = Kind::ALL.iter().position(|k| k.plural() == s).unwrap_or(0);
+                    if declared[kind].misspelt_list.is_none() {
+                        declared[kind].misspelt_list = Some(e);
+                        continue;
+                    }
+                }
+                unknown_agent_key(e, prefix, suggestion)
             }
         };
         errors.push(error);
     }
+    for (d, kind) in declared.iter_mut().zip(Kind::ALL) {
+        if d.list.is_some() {
+            if let Some(e) = d.misspelt_list.take() {
+                errors.push(unknown_agent_key(e, prefix, Some(kind.plural())));
+            }
+        }
+    }
     declared
+}
+
+/// The warning for an agent key that is none of the known ones: Flume ignores it.
+fn unknown_agent_key(e: &Entry, prefix: &str, suggestion: Option<&str>) -> ConfigError {
+    let rest = &e.key[prefix.len()..];
+    let hint = match suggestion {
+        Some(s) => format!("did you mean `{prefix}{s}`?"),
+        None => format!(
+            "agent keys are `{prefix}sources`, `{prefix}channels`, `{prefix}sinks` and their \
+             components"
+        ),
+    };
+    ConfigError::at(e, format!("unknown agent key `{}`, ignored", shorten(rest)))
+        .hint(hint)
+        .warning()
 }
 
 /// The error for an agent that has no keys, naming the agents that do.
 fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigError {
     let mut agents: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for e in entries {
         if let Some((a, _)) = e.key.split_once('.') {
-            if !agents.contains(&a) {
+            if seen.insert(a) {
                 agents.push(a);
             }
         }
@@ -470,7 +590,7 @@ fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigErr
     } else {
         let mut hint = format!(
             "agents defined: {}; pick one with -n/--name",
-            agents.join(", ")
+            some_of(&agents)
         );
         if let Some(s) = suggest(agent, agents.iter().copied()) {
             hint = format!("did you mean `{s}`? {hint}");
@@ -479,101 +599,220 @@ fn no_such_agent(entries: &[Entry], agent: &str, files: &[PathBuf]) -> ConfigErr
     }
 }
 
+/// Up to 10 of `names`, shortened, then how many more.
+fn some_of(names: &[&str]) -> String {
+    let mut shown: Vec<_> = names.iter().take(10).map(|n| shorten(n)).collect();
+    if names.len() > 10 {
+        shown.push(format!("and {} more", names.len() - 10).into());
+    }
+    shown.join(", ")
+}
+
 /// Reads the `<agent>.<kind>` list and checks it against the configured components.
+///
+/// One mistake, one report: a misspelt list key (`a1.sink`) is the one error and stands for the
+/// list; a listed name that is not configured but close to a configured, unlisted one is one
+/// error naming both; a configured, unlisted component of a close name that has the `type` a
+/// listed one lacks becomes the hint of that missing `type`.
+///
+/// `first` is the agent's first key, where an error about a missing list points when nothing
+/// of its kind is configured.
 fn check_listing(
     d: &mut Declared<'_>,
     kind: Kind,
     prefix: &str,
-    agent: &str,
+    first: &Entry,
     errors: &mut Vec<ConfigError>,
 ) {
+    let agent = &prefix[..prefix.len() - 1];
     let list_key = format!("{prefix}{}", kind.plural());
-    if let Some(list) = d.list {
-        for name in list.value.split_whitespace() {
-            if d.names.iter().any(|n| n == name) {
-                errors.push(ConfigError::at(
-                    list,
-                    format!("{} `{name}` is listed twice", kind.singular()),
-                ));
-            } else {
-                d.names.push(name.to_string());
-            }
-        }
-        if d.names.is_empty() {
+    if d.list.is_none() {
+        if let Some(m) = d.misspelt_list {
+            let rest = &m.key[prefix.len()..];
             errors.push(
-                ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural())).hint(
+                ConfigError::at(
+                    m,
                     format!(
-                        "name at least one {}, e.g. `{list_key} = {}1`",
-                        kind.singular(),
-                        &kind.plural()[..1]
+                        "unknown agent key `{}`, so agent `{agent}` lists no {}",
+                        shorten(rest),
+                        kind.plural()
                     ),
-                ),
+                )
+                .hint(format!("did you mean `{list_key}`?")),
             );
+            d.list = Some(m);
         }
-        for name in &d.names {
-            if d.props_of(name).is_none() {
-                errors.push(
-                    ConfigError::at(
-                        list,
-                        format!("{} `{name}` is listed but not configured", kind.singular()),
-                    )
-                    .hint(format!(
-                        "add `{list_key}.{name}.type = ...` or remove `{name}` from the list"
-                    )),
-                );
-            }
+    }
+    let Some(list) = d.list else {
+        // Flume would run the agent without any; spate needs all three kinds.
+        let configured: Vec<&str> = d.configured.iter().map(|(n, _)| n.as_str()).collect();
+        let hint = if configured.is_empty() {
+            format!(
+                "add `{list_key} = ...` and configure each {}",
+                kind.singular()
+            )
+        } else {
+            let add = match configured.as_slice() {
+                [one] => shorten(one).into_owned(),
+                _ => "...".to_string(),
+            };
+            format!(
+                "{} configured: add `{list_key} = {add}`",
+                some_of(&configured)
+            )
+        };
+        let anchor = d.configured.first().map_or(first, |(_, props)| props[0].1);
+        let err = ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
+            .located(anchor.file.as_deref(), Some(anchor.line));
+        errors.push(err.key(list_key.clone()).hint(hint));
+        return;
+    };
+    if list.broken {
+        // Its value could not be read (its own error says why): take every configured component
+        // as listed, so that they are checked and nothing is said about the list.
+        for (name, _) in &d.configured {
+            d.names.push(name.clone());
+            d.listed.insert(name.clone());
         }
-    } else if d.configured.is_empty() {
+        return;
+    }
+    for name in list.value.split_whitespace() {
+        if d.is_listed(name) {
+            errors.push(
+                ConfigError::at(
+                    list,
+                    format!(
+                        "{} `{}` is listed twice, once is enough",
+                        kind.singular(),
+                        shorten(name)
+                    ),
+                )
+                .warning(),
+            );
+        } else {
+            d.names.push(name.to_string());
+            d.listed.insert(name.to_string());
+        }
+    }
+    if d.names.is_empty() && d.misspelt_list.is_none() {
         errors.push(
-            ConfigError::new(format!("agent `{agent}` lists no {}", kind.plural()))
-                .key(list_key.clone())
-                .hint(format!(
-                    "add `{list_key} = ...` and configure each {}",
-                    kind.singular()
-                )),
+            ConfigError::at(list, format!("agent `{agent}` lists no {}", kind.plural())).hint(
+                format!(
+                    "name at least one {}, e.g. `{list_key} = {}1`",
+                    kind.singular(),
+                    &kind.plural()[..1]
+                ),
+            ),
         );
     }
-    for (name, props) in &d.configured {
-        if d.names.contains(name) {
+    let unlisted: Vec<&str> = d
+        .configured
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !d.is_listed(n))
+        .collect();
+    for name in &d.names {
+        if d.props_of(name).is_some() {
             continue;
         }
-        let first = props[0].1;
-        let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
-        let add = match d.list {
-            Some(l) => format!("add `{name}` to `{list_key} = {}`", l.value),
-            None => format!("add `{list_key} = {name}`"),
+        let free = unlisted.iter().copied().filter(|u| !d.paired.contains(*u));
+        let pair = suggest(name, free).map(str::to_string);
+        let shown = shorten(name);
+        let hint = match &pair {
+            Some(other) => {
+                let line = d.props_of(other).map_or(0, |props| props[0].1.line);
+                format!(
+                    "did you mean `{}`? `{list_key}.{}` is configured (line {line}) but not listed",
+                    shorten(other),
+                    shorten(other)
+                )
+            }
+            None => {
+                format!("add `{list_key}.{shown}.type = ...` or remove `{shown}` from the list")
+            }
         };
-        let hint = match suggest(name, listed) {
-            Some(s) => format!("did you mean `{s}`? otherwise {add}"),
-            None => add,
-        };
+        if let Some(other) = pair {
+            d.paired.insert(other);
+        }
         errors.push(
             ConfigError::at(
-                first,
-                format!("{} `{name}` is configured but not listed in `{list_key}` (Flume would silently ignore it)", kind.singular()),
+                list,
+                format!("{} `{shown}` is listed but not configured", kind.singular()),
             )
             .hint(hint),
         );
     }
+    let listed: Vec<&str> = d.names.iter().map(String::as_str).collect();
+    let mut type_hints = HashMap::new();
+    let mut warnings = Vec::new();
+    for name in unlisted {
+        if d.paired.contains(name) {
+            continue;
+        }
+        let Some(props) = d.props_of(name) else {
+            continue;
+        };
+        let suggestion = suggest(name, listed.iter().copied());
+        let typed = props.iter().find(|(p, _)| *p == "type");
+        let lacks_type = |x: &str| {
+            d.props_of(x)
+                .is_some_and(|props| !props.iter().any(|(p, _)| *p == "type"))
+        };
+        if let (Some(x), Some((_, t))) = (suggestion, typed) {
+            if lacks_type(x) && !type_hints.contains_key(x) {
+                type_hints.insert(
+                    x.to_string(),
+                    format!(
+                        "line {} sets `{}`: did you mean `{}`?",
+                        t.line,
+                        shorten(&t.key),
+                        shorten(&format!("{list_key}.{x}.type"))
+                    ),
+                );
+                continue;
+            }
+        }
+        let shown = shorten(name);
+        let listed_value = shorten(&list.value);
+        let add = format!("add `{shown}` to `{list_key} = {listed_value}`");
+        let hint = match suggestion {
+            Some(s) => format!("did you mean `{s}`? otherwise {add}"),
+            None => add,
+        };
+        let warning = ConfigError::at(
+            props[0].1,
+            format!(
+                "{} `{shown}` is configured but not listed in `{list_key}`, ignored",
+                kind.singular()
+            ),
+        )
+        .hint(hint)
+        .warning();
+        warnings.push((name.to_string(), warning));
+    }
+    d.type_hints = type_hints;
+    d.unlisted = warnings;
 }
 
 /// Reads `type` and resolves it; records an error and returns `None` when it is missing or not
 /// implemented. The component's other keys are then not checked (their meaning depends on it).
-fn component_type(p: &mut Props<'_>, kind: Kind) -> Option<&'static str> {
+/// `near` is the hint naming a configured, unlisted component that looks like this one.
+fn component_type(p: &mut Props<'_>, kind: Kind, near: Option<&String>) -> Option<&'static str> {
     let Some(entry) = p.get("type") else {
-        let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
-        let err = p
-            .error(
-                "type",
-                None,
-                format!("the {} has no `type`", kind.singular()),
-            )
-            .hint(format!(
-                "add `{} = {}` (spate supports: {})",
-                p.key("type"),
-                supported[0],
-                supported.join(", ")
-            ));
+        let message = format!("the {} has no `type`", kind.singular());
+        let err = match near {
+            Some(hint) => p.error("type", None, message).hint(hint.clone()),
+            None => {
+                let supported: Vec<&str> = kind.types().iter().map(|(c, _)| *c).collect();
+                let hint = format!(
+                    "add `{} = {}` (spate supports: {})",
+                    p.shown("type"),
+                    supported[0],
+                    supported.join(", ")
+                );
+                p.missing("type", message, hint)
+            }
+        };
         p.push(err);
         return None;
     };
@@ -593,24 +832,27 @@ fn source_channels(
     prefix: &str,
 ) -> Option<Vec<String>> {
     let Some(entry) = p.get("channels") else {
-        let err = p
-            .error("channels", None, "the source has no `channels`")
-            .hint(format!(
-                "add `{} = c1` naming the channel(s) it writes to",
-                p.key("channels")
-            ));
+        let hint = format!(
+            "add `{} = c1` naming the channel(s) it writes to",
+            p.shown("channels")
+        );
+        let err = p.missing("channels", "the source has no `channels`", hint);
         p.push(err);
         return None;
     };
     let mut out: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut ok = true;
     for c in entry.value.split_whitespace() {
-        if out.iter().any(|o| o == c) {
-            p.push(ConfigError::at(
-                entry,
-                format!("channel `{c}` is listed twice"),
-            ));
-            ok = false;
+        if !seen.insert(c) {
+            p.push(
+                ConfigError::at(
+                    entry,
+                    format!("channel `{}` is listed twice, once is enough", shorten(c)),
+                )
+                .warning(),
+            );
+            continue;
         } else if !check_channel_listed(p, entry, c, channels, prefix) {
             ok = false;
         }
@@ -623,26 +865,26 @@ fn source_channels(
         );
         return None;
     }
-    out.dedup();
     ok.then_some(out)
 }
 
 /// Reads a sink's `channel`: exactly one, listed in `<agent>.channels`.
 fn sink_channel(p: &mut Props<'_>, channels: &Declared<'_>, prefix: &str) -> Option<String> {
     let Some(entry) = p.get("channel") else {
-        let hint = match p.get("channels") {
-            Some(_) => format!(
+        let message = "the sink has no `channel`";
+        let err = match p.get("channels") {
+            Some(e) => ConfigError::at(e, message).hint(format!(
                 "a sink reads one channel: write `{}` (singular)",
-                p.key("channel")
-            ),
-            None => format!(
-                "add `{} = c1` naming the channel it reads",
-                p.key("channel")
-            ),
+                p.shown("channel")
+            )),
+            None => {
+                let hint = format!(
+                    "add `{} = c1` naming the channel it reads",
+                    p.shown("channel")
+                );
+                p.missing("channel", message, hint)
+            }
         };
-        let err = p
-            .error("channel", None, "the sink has no `channel`")
-            .hint(hint);
         p.push(err);
         return None;
     };
@@ -673,11 +915,30 @@ fn check_channel_listed(
     channels: &Declared<'_>,
     prefix: &str,
 ) -> bool {
-    if channels.names.iter().any(|n| n == c) {
+    if channels.is_listed(c) {
         return true;
     }
+    if channels.paired.contains(c) {
+        return false; // the list's error says that `c` is probably what it meant
+    }
+    if let Some(props) = channels.props_of(c) {
+        let line = props[0].1.line;
+        let c = shorten(c);
+        p.push(
+            ConfigError::at(
+                entry,
+                format!("channel `{c}` is not listed in `{prefix}channels`"),
+            )
+            .hint(format!(
+                "`{prefix}channels.{c}` is configured (line {line}): add `{c}` to `{prefix}channels`"
+            )),
+        );
+        return false;
+    }
+    let suggestion = suggest(c, channels.names.iter().map(String::as_str));
+    let c = shorten(c);
     let add = format!("add `{c}` to `{prefix}channels` and configure it");
-    let hint = match suggest(c, channels.names.iter().map(String::as_str)) {
+    let hint = match suggestion {
         Some(s) => format!("did you mean `{s}`? otherwise {add}"),
         None => add,
     };
@@ -703,7 +964,7 @@ fn unsupported_source_features(p: &mut Props<'_>) {
                 e,
                 format!(
                     "channel selector `{}` is not supported by spate yet",
-                    e.value
+                    shorten(&e.value)
                 ),
             )
             .hint(
@@ -712,7 +973,10 @@ fn unsupported_source_features(p: &mut Props<'_>) {
         } else {
             ConfigError::at(
                 e,
-                format!("channel selector option `selector.{rest}` is not supported by spate yet"),
+                format!(
+                    "channel selector option `selector.{}` is not supported by spate yet",
+                    shorten(rest)
+                ),
             )
             .hint(
                 "remove it: spate writes every event to all the source's channels (`replicating`)",
@@ -740,6 +1004,9 @@ fn check_batch(
     prefix: &str,
 ) {
     let Some(wired) = wired else { return };
+    if p.failed(prop) {
+        return; // its value is invalid, and said so
+    }
     let entry = p.get(prop);
     let default = if entry.is_none() {
         " (the default)"
@@ -748,6 +1015,7 @@ fn check_batch(
     };
     for c in wired {
         let Some(tx) = tx_capacity(c) else { continue };
+        let c = shorten(c);
         if batch > tx {
             let err = p
                 .error(
@@ -757,7 +1025,7 @@ fn check_batch(
                 )
                 .hint(format!(
                     "set `{}` to at most {tx}, or raise `{prefix}channels.{c}.transactionCapacity` to at least {batch}",
-                    p.key(prop)
+                    p.shown(prop)
                 ));
             p.push(err);
         }

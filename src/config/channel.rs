@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::props::Props;
+use super::props::{Props, JAVA_INT_MAX};
 
 /// One configured channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +32,9 @@ impl ChannelKind {
 /// Default of `byteCapacity`: Flume uses 80% of the JVM heap, which is 16 MiB under flume-ng's
 /// default `-Xmx20m`.
 pub const DEFAULT_BYTE_CAPACITY: u64 = 16 * 1024 * 1024;
+
+/// Largest `byteCapacity`: 1 TiB, more memory than a log host has.
+pub(crate) const MAX_BYTE_CAPACITY: u64 = 1 << 40;
 
 /// Settings of the memory channel.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +68,8 @@ pub(crate) const MEMORY_KEYS: &[&str] = &[
 pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
     let capacity = p.positive("capacity", 100, "events");
     let transaction_capacity = p.positive("transactionCapacity", 100, "events");
-    if transaction_capacity > capacity {
+    let both_valid = !p.failed("capacity") && !p.failed("transactionCapacity");
+    if both_valid && transaction_capacity > capacity {
         let (prop, entry) = match p.get("transactionCapacity") {
             Some(e) => ("transactionCapacity", Some(e)),
             None => ("capacity", p.get("capacity")),
@@ -80,20 +84,20 @@ pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
             )
             .hint(format!(
                 "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
-                p.key("capacity"),
-                p.key("transactionCapacity")
+                p.shown("capacity"),
+                p.shown("transactionCapacity")
             ));
         p.push(err);
     }
     let keep_alive = p
-        .int("keep-alive", 3, 0, i64::MAX as u64, "seconds")
+        .int("keep-alive", 3, 0, JAVA_INT_MAX, "seconds")
         .unwrap_or(3);
     let byte_capacity = p
         .int(
             "byteCapacity",
             DEFAULT_BYTE_CAPACITY,
             1,
-            i64::MAX as u64,
+            MAX_BYTE_CAPACITY,
             "bytes",
         )
         .unwrap_or(DEFAULT_BYTE_CAPACITY);

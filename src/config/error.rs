@@ -1,17 +1,46 @@
 //! Configuration errors: each one says where (file, line, key), what is wrong and, when we can
 //! tell, what to do about it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::properties::Entry;
 
+/// Values longer than this many bytes are shortened in messages ([`shorten`]).
+pub(crate) const MAX_SHOWN: usize = 80;
+
+/// `text` as shown in a message: whole when short, else its first 60 characters, `…` and its
+/// length, so that a runaway value (a file pasted into a line) does not flood the output.
+pub(crate) fn shorten(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_SHOWN {
+        return Cow::Borrowed(text);
+    }
+    let end = text.char_indices().nth(60).map_or(text.len(), |(i, _)| i);
+    Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
+}
+
+/// How serious a [`ConfigError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Severity {
+    /// The agent does not start.
+    #[default]
+    Error,
+    /// Something Flume ignores, and so does spate (an unknown key, a component configured but
+    /// not listed, a key set twice): the agent starts, and says so in its log. `--strict` makes
+    /// warnings refuse the start too.
+    Warning,
+}
+
 /// One problem found in a configuration.
 ///
-/// Displayed as `FILE:LINE: KEY: MESSAGE`, followed by `\n  hint: HINT` when there is a hint.
-/// Parts that are `None` are left out (a line without a file is shown as `line N`).
+/// Displayed as `FILE:LINE: KEY: MESSAGE` (`FILE:LINE: warning: KEY: MESSAGE` for a warning),
+/// followed by `\n  hint: HINT` when there is a hint. Parts that are `None` are left out (a line
+/// without a file is shown as `line N`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
+    /// An error stops the start; a warning does not (unless `--strict`).
+    pub severity: Severity,
     /// The file the offending key came from, when the configuration was read from a file.
     pub file: Option<PathBuf>,
     /// The 1-based line where the offending key starts.
@@ -28,6 +57,7 @@ impl ConfigError {
     /// An error with only a message.
     pub(crate) fn new(message: impl Into<String>) -> Self {
         ConfigError {
+            severity: Severity::Error,
             file: None,
             line: None,
             key: None,
@@ -39,6 +69,7 @@ impl ConfigError {
     /// An error located at `entry` (its file, line and key).
     pub(crate) fn at(entry: &Entry, message: impl Into<String>) -> Self {
         ConfigError {
+            severity: Severity::Error,
             file: entry.file.clone(),
             line: Some(entry.line),
             key: Some(entry.key.clone()),
@@ -65,6 +96,17 @@ impl ConfigError {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Makes this a warning.
+    pub(crate) fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// Whether this is a warning (the agent starts anyway).
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
+    }
 }
 
 impl fmt::Display for ConfigError {
@@ -75,8 +117,11 @@ impl fmt::Display for ConfigError {
             (None, Some(line)) => write!(f, "line {line}: ")?,
             (None, None) => {}
         }
+        if self.is_warning() {
+            f.write_str("warning: ")?;
+        }
         if let Some(key) = &self.key {
-            write!(f, "{key}: ")?;
+            write!(f, "{}: ", shorten(key))?;
         }
         f.write_str(&self.message)?;
         if let Some(hint) = &self.hint {
@@ -89,11 +134,21 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Every problem found in one pass over a configuration, sorted by file (in the order the files
-/// were given) and line.
+/// were given) and line: the errors that stop the start, and the warnings found with them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl ConfigErrors {
+    /// The errors, without the warnings.
+    pub fn errors(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter().filter(|e| !e.is_warning())
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter().filter(|e| e.is_warning())
+    }
+
     /// Sorts errors by the position of their file in `files` (unknown files last), then by line
     /// (errors without a line last, as they concern the whole agent).
     pub(crate) fn sorted(mut errors: Vec<ConfigError>, files: &[PathBuf]) -> Self {
@@ -134,6 +189,28 @@ mod tests {
             .key("a1.x")
             .hint("fix it");
         assert_eq!(e.to_string(), "f.properties:3: a1.x: bad\n  hint: fix it");
+    }
+
+    #[test]
+    fn display_of_a_warning() {
+        let e = ConfigError::new("ignored")
+            .located(Some(Path::new("f.properties")), Some(3))
+            .key("a1.x")
+            .warning();
+        assert!(e.is_warning());
+        assert_eq!(e.to_string(), "f.properties:3: warning: a1.x: ignored");
+    }
+
+    #[test]
+    fn long_text_is_shortened() {
+        assert_eq!(shorten("short"), "short");
+        let exact = "x".repeat(MAX_SHOWN);
+        assert_eq!(shorten(&exact), exact.as_str());
+        let long = "é".repeat(100);
+        assert_eq!(
+            shorten(&long),
+            format!("{}… (200 bytes)", "é".repeat(60)).as_str()
+        );
     }
 
     #[test]

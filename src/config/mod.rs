@@ -21,9 +21,11 @@
 //! assert_eq!(agent.sources[0].channels, ["c1"]);
 //! ```
 //!
-//! spate is stricter than Flume: a component that is configured but not listed, an unknown key,
-//! or a feature spate does not implement yet is an error rather than silently ignored, and every
-//! error found is reported in one pass ([`ConfigErrors`]), sorted by file and line.
+//! spate is stricter than Flume: a feature spate does not implement yet, dangling wiring or a
+//! value out of range is an error rather than silently ignored, and every error found is
+//! reported in one pass ([`ConfigErrors`]), sorted by file and line. What Flume ignores (an
+//! unknown key, a component configured but not listed) spate ignores too, with a warning
+//! ([`AgentConfig::warnings`], [`Severity::Warning`]).
 //!
 //! Layout: `properties` reads the `.properties` text (keeping each key's file and line), `agent`
 //! picks one agent's keys and checks its wiring, `source`, `channel` and `sink` hold one
@@ -42,7 +44,7 @@ mod source;
 use std::path::{Component, Path, PathBuf};
 
 pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Severity};
 pub use sink::{Framing, LoggerSinkConfig, NullSinkConfig, SinkConfig, SinkKind, TcpSinkConfig};
 pub use source::{
     FileGroup, LineOverflow, Shards, SourceConfig, SourceKind, TaildirConfig, WatchMode,
@@ -90,6 +92,21 @@ pub struct AgentConfig {
     pub channels: Vec<ChannelConfig>,
     /// Sinks, in the order of `<agent>.sinks`.
     pub sinks: Vec<SinkConfig>,
+    /// What Flume ignores and so does spate, sorted by file and line: unknown keys, components
+    /// configured but not listed, keys set twice in a file. The agent logs them at start;
+    /// [`AgentConfig::strict`] refuses them.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl AgentConfig {
+    /// For `--strict`: a configuration with warnings is refused, its warnings being the reasons.
+    pub fn strict(self) -> Result<AgentConfig, ConfigErrors> {
+        if self.warnings.is_empty() {
+            Ok(self)
+        } else {
+            Err(ConfigErrors(self.warnings))
+        }
+    }
 }
 
 /// Reads `files` (merged in order, a later key replacing an earlier one, as Flume 1.10+ does)
@@ -106,17 +123,13 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
     let mut entries = Vec::new();
     let mut errors = Vec::new();
     for file in files {
-        match std::fs::read_to_string(file) {
+        match read_file(file) {
             Ok(text) => {
                 let (e, errs) = properties::parse(&text, Some(file));
                 entries.extend(e);
                 errors.extend(errs);
             }
-            Err(e) => errors.push(
-                ConfigError::new(format!("cannot read the configuration file: {e}"))
-                    .located(Some(file), None)
-                    .hint("check the path given with -f"),
-            ),
+            Err(e) => errors.push(e),
         }
     }
     // A file that cannot be read: checking the rest would only report what it would have set.
@@ -128,7 +141,52 @@ pub fn load(files: &[PathBuf], agent: &str) -> Result<AgentConfig, ConfigErrors>
     if !unreadable.is_empty() {
         return Err(ConfigErrors::sorted(unreadable, files));
     }
-    build(properties::merge(entries), errors, agent, None, files)
+    build(
+        merge(entries, agent, &mut errors),
+        errors,
+        agent,
+        None,
+        files,
+    )
+}
+
+/// The largest configuration file spate reads. An agent configuration is a few kilobytes; a
+/// larger file is most likely not one (a log file given with -f by mistake), and reading it
+/// whole would only use memory.
+pub const MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Reads one configuration file, at most [`MAX_FILE_SIZE`] bytes of it.
+fn read_file(file: &Path) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let too_large = |size: Option<u64>| {
+        let size = size.map(|n| format!(" ({n} bytes)")).unwrap_or_default();
+        ConfigError::new(format!(
+            "the configuration file is larger than {} MiB{size}, the most spate reads",
+            MAX_FILE_SIZE >> 20
+        ))
+        .located(Some(file), None)
+        .hint("an agent configuration is a few kilobytes: check the path given with -f")
+    };
+    let cannot_read = |e: std::io::Error| {
+        ConfigError::new(format!("cannot read the configuration file: {e}"))
+            .located(Some(file), None)
+            .hint("check the path given with -f")
+    };
+    let f = std::fs::File::open(file).map_err(cannot_read)?;
+    // The size is known for a regular file; a pipe or a device is read up to the limit.
+    if let Ok(meta) = f.metadata() {
+        if meta.is_file() && meta.len() > MAX_FILE_SIZE {
+            return Err(too_large(Some(meta.len())));
+        }
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(too_large(None));
+    }
+    Ok(bytes)
 }
 
 /// Parses configuration text; `origin` names its file in errors.
@@ -137,9 +195,15 @@ pub fn parse_str(
     origin: Option<&Path>,
     agent: &str,
 ) -> Result<AgentConfig, ConfigErrors> {
-    let (entries, errors) = properties::parse(text, origin);
+    let (entries, mut errors) = properties::parse(text.as_bytes(), origin);
     let files: Vec<PathBuf> = origin.map(Path::to_path_buf).into_iter().collect();
-    build(properties::merge(entries), errors, agent, None, &files)
+    build(
+        merge(entries, agent, &mut errors),
+        errors,
+        agent,
+        None,
+        &files,
+    )
 }
 
 /// Loads [`DEFAULT_CONFIG`] (agent `a1`), resolving its relative paths against the current
@@ -155,8 +219,25 @@ pub fn load_default() -> Result<AgentConfig, ConfigErrors> {
 
 /// Parses `text`, allowing relative paths resolved against `base`.
 fn parse_with_base(text: &str, agent: &str, base: &Path) -> Result<AgentConfig, ConfigErrors> {
-    let (entries, errors) = properties::parse(text, None);
-    build(properties::merge(entries), errors, agent, Some(base), &[])
+    let (entries, mut errors) = properties::parse(text.as_bytes(), None);
+    build(
+        merge(entries, agent, &mut errors),
+        errors,
+        agent,
+        Some(base),
+        &[],
+    )
+}
+
+/// [`properties::merge`], its warnings about agent `agent`'s keys added to `errors`.
+fn merge(
+    entries: Vec<properties::Entry>,
+    agent: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<properties::Entry> {
+    let (merged, warnings) = properties::merge(entries, &format!("{agent}."));
+    errors.extend(warnings);
+    merged
 }
 
 /// `base.join(path)` without `.` components.
@@ -167,5 +248,7 @@ pub(crate) fn resolve_relative(base: &Path, path: &Path) -> PathBuf {
         .collect()
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

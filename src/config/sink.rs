@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::props::Props;
+use super::props::{Props, MAX_MILLIS};
 
 /// One configured sink.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,10 +125,15 @@ pub(crate) fn tcp_batch_key(p: &mut Props<'_>) -> &'static str {
 pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let hostname = match p.get("hostname") {
         Some(e) if !e.value.is_empty() => Some(e.value.clone()),
-        entry => {
-            let err = p
-                .error("hostname", entry, "the tcp sink needs a `hostname`")
-                .hint(format!("add `{} = HOST`", p.key("hostname")));
+        Some(e) => {
+            let err = ConfigError::at(e, "the tcp sink needs a `hostname`")
+                .hint(format!("give `{}` a value", p.shown("hostname")));
+            p.push(err);
+            None
+        }
+        None => {
+            let hint = format!("add `{} = HOST`", p.shown("hostname"));
+            let err = p.missing("hostname", "the tcp sink needs a `hostname`", hint);
             p.push(err);
             None
         }
@@ -136,9 +141,8 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let port = match p.get("port") {
         Some(_) => p.int("port", 0, 1, 65535, "TCP port").map(|n| n as u16),
         None => {
-            let err = p
-                .error("port", None, "the tcp sink needs a `port`")
-                .hint(format!("add `{} = PORT` (1 to 65535)", p.key("port")));
+            let hint = format!("add `{} = PORT` (1 to 65535)", p.shown("port"));
+            let err = p.missing("port", "the tcp sink needs a `port`", hint);
             p.push(err);
             None
         }
@@ -146,7 +150,7 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let batch_key = tcp_batch_key(p);
     if let (Some(a), Some(_)) = (p.get("batch-size"), p.get("batchSize")) {
         let err = ConfigError::at(a, "both `batch-size` and its alias `batchSize` are set")
-            .hint(format!("keep only `{}`", p.key("batch-size")));
+            .hint(format!("keep only `{}`", p.shown("batch-size")));
         p.push(err);
     }
     let batch_size = p.positive(batch_key, 100, "events");
@@ -158,9 +162,9 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
             ("octet-counting", Framing::OctetCounting),
         ],
     );
-    let connect_timeout = p.millis("connect-timeout", 20_000, 1);
-    let request_timeout = p.millis("request-timeout", 20_000, 1);
-    let max_backoff = p.millis("max-backoff", 5_000, 100);
+    let connect_timeout = p.millis("connect-timeout", 20_000, 1, MAX_MILLIS);
+    let request_timeout = p.millis("request-timeout", 20_000, 1, MAX_MILLIS);
+    let max_backoff = p.millis("max-backoff", 5_000, 100, MAX_MILLIS);
     Some(TcpSinkConfig {
         hostname: hostname?,
         port: port?,

@@ -1,10 +1,12 @@
 //! Source configurations: the TAILDIR source.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::error::ConfigError;
-use super::props::{parse_int, suggest, Props};
+use super::error::{shorten, ConfigError};
+use super::properties::Entry;
+use super::props::{parse_int, suggest, Props, JAVA_INT_MAX, MAX_MILLIS};
 use super::resolve_relative;
 
 /// One configured source.
@@ -128,12 +130,12 @@ pub struct TaildirConfig {
     pub file_header: bool,
     /// Flume key `fileHeaderKey`, default `file`.
     pub file_header_key: String,
-    /// spate extension, key `maxLineLength` (bytes), default 1048576: longer lines are split or
-    /// truncated according to [`line_overflow`](Self::line_overflow).
+    /// spate extension, key `maxLineLength` (bytes), default 1048576, at most 256 MiB: longer
+    /// lines are split or truncated according to [`line_overflow`](Self::line_overflow).
     pub max_line_length: usize,
     /// spate extension, key `lineOverflow` = `split` | `truncate`, default `split`.
     pub line_overflow: LineOverflow,
-    /// spate extension, key `readBufferSize` (bytes), default 262144, at least 4096.
+    /// spate extension, key `readBufferSize` (bytes), default 262144, from 4096 to 64 MiB.
     pub read_buffer_size: usize,
     /// spate extension, key `pollInterval` (ms), default 250: the stat-poll period used when
     /// inotify is unavailable.
@@ -205,7 +207,7 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
                         None,
                         "HOME is not set, so the default positionFile cannot be used",
                     )
-                    .hint(format!("set `{}`", p.key("positionFile")));
+                    .hint(format!("set `{}`", p.shown("positionFile")));
                 p.push(err);
                 None
             }
@@ -237,22 +239,29 @@ pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<Ta
         position_file: position_file.unwrap_or_default(),
         byte_offset_header: p.bool("byteOffsetHeader", false),
         skip_to_end: p.bool("skipToEnd", false),
-        idle_timeout: p.millis("idleTimeout", 120_000, 1),
-        write_pos_interval: p.millis("writePosInterval", DEFAULT_WRITE_POS_INTERVAL_MS, 1),
+        idle_timeout: p.millis("idleTimeout", 120_000, 1, JAVA_INT_MAX),
+        write_pos_interval: p.millis(
+            "writePosInterval",
+            DEFAULT_WRITE_POS_INTERVAL_MS,
+            1,
+            JAVA_INT_MAX,
+        ),
         batch_size: p.positive("batchSize", 100, "events"),
         max_batch_count,
-        backoff_sleep_increment: p.millis("backoffSleepIncrement", 1_000, 1),
-        max_backoff_sleep: p.millis("maxBackoffSleep", 5_000, 1),
+        backoff_sleep_increment: p.millis("backoffSleepIncrement", 1_000, 1, MAX_MILLIS),
+        max_backoff_sleep: p.millis("maxBackoffSleep", 5_000, 1, MAX_MILLIS),
         cache_pattern_matching: p.bool("cachePatternMatching", true),
         inert_keys,
         file_header: p.bool("fileHeader", false),
         file_header_key: p.string("fileHeaderKey", "file"),
-        max_line_length: p.positive("maxLineLength", 1_048_576, "bytes"),
+        max_line_length: p
+            .int("maxLineLength", 1_048_576, 1, MAX_LINE_LENGTH, "bytes")
+            .map_or(1_048_576, |n| n as usize),
         line_overflow,
         read_buffer_size: p
-            .int("readBufferSize", 262_144, 4096, i64::MAX as u64, "bytes")
+            .int("readBufferSize", 262_144, 4096, MAX_READ_BUFFER, "bytes")
             .map_or(262_144, |n| n as usize),
-        poll_interval: p.millis("pollInterval", 250, 1),
+        poll_interval: p.millis("pollInterval", 250, 1, MAX_MILLIS),
         watcher,
         shards: parse_shards(p),
     };
@@ -274,7 +283,7 @@ fn parse_shards(p: &mut Props<'_>) -> Shards {
                 e,
                 format!(
                     "invalid value `{}`: expected a number of workers from 1 to {MAX_SHARDS}, or `auto`",
-                    e.value
+                    shorten(&e.value)
                 ),
             )
             .hint("`auto` spreads the files over every worker; 1 (the default) keeps them on one");
@@ -284,6 +293,13 @@ fn parse_shards(p: &mut Props<'_>) -> Shards {
     }
 }
 
+/// Largest `maxLineLength`: a line is held whole up to this length, so it bounds the memory one
+/// file may take.
+pub(crate) const MAX_LINE_LENGTH: u64 = 256 << 20;
+
+/// Largest `readBufferSize`: one read allocates this much.
+pub(crate) const MAX_READ_BUFFER: u64 = 64 << 20;
+
 /// Largest `shards` accepted; more than the worker count is clamped at start anyway.
 const MAX_SHARDS: u64 = 1024;
 
@@ -292,35 +308,65 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
     let paths = p.take_prefixed("filegroups.");
     let headers = p.take_prefixed("headers.");
     let Some(list) = p.get("filegroups") else {
-        let err = p
-            .error("filegroups", None, "a TAILDIR source needs `filegroups`")
-            .hint(format!(
-                "list file groups and give each a path, e.g. `{0} = f1` and `{0}.f1 = {EXAMPLE_GROUP}`",
-                p.key("filegroups")
-            ));
+        let hint = format!(
+            "list file groups and give each a path, e.g. `{0} = f1` and `{0}.f1 = {EXAMPLE_GROUP}`",
+            p.shown("filegroups")
+        );
+        let err = p.missing("filegroups", "a TAILDIR source needs `filegroups`", hint);
         p.push(err);
         return None;
     };
+    if list.broken {
+        return None; // its own error says why; the groups cannot be checked against it
+    }
     let mut groups: Vec<FileGroup> = Vec::new();
     let names: Vec<&str> = list.value.split_whitespace().collect();
+    let listed: HashSet<&str> = names.iter().copied().collect();
+    let path_of: HashMap<&str, &Entry> = paths.iter().copied().collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    // Unlisted groups that a listed group without a path is probably a misspelling of: one
+    // error says so, and nothing more is said about them.
+    let mut paired: HashSet<&str> = HashSet::new();
     if names.is_empty() {
         p.push(
             ConfigError::at(list, "empty list of file groups")
                 .hint("name at least one group, e.g. `f1`"),
         );
     }
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
-            p.push(ConfigError::at(
-                list,
-                format!("file group `{name}` is listed twice"),
-            ));
+    for name in &names {
+        if !seen.insert(name) {
+            p.push(
+                ConfigError::at(
+                    list,
+                    format!(
+                        "file group `{}` is listed twice, once is enough",
+                        shorten(name)
+                    ),
+                )
+                .warning(),
+            );
             continue;
         }
-        let Some((_, entry)) = paths.iter().find(|(g, _)| g == name) else {
-            let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(
-                format!("add `{}{name} = {EXAMPLE_GROUP}`", p.key("filegroups.")),
-            );
+        let Some(entry) = path_of.get(name) else {
+            let unlisted = paths
+                .iter()
+                .map(|(g, _)| *g)
+                .filter(|g| !listed.contains(g) && !paired.contains(g));
+            let pair = suggest(name, unlisted);
+            let name = shorten(name);
+            let hint = match pair {
+                Some(g) => {
+                    paired.insert(g);
+                    format!(
+                        "did you mean `{}`? line {} sets `{}`",
+                        shorten(g),
+                        path_of[g].line,
+                        p.shown(&format!("filegroups.{g}"))
+                    )
+                }
+                None => format!("add `{}{name} = {EXAMPLE_GROUP}`", p.shown("filegroups.")),
+            };
+            let err = ConfigError::at(list, format!("file group `{name}` has no path")).hint(hint);
             p.push(err);
             continue;
         };
@@ -334,8 +380,13 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             Err((message, hint)) => p.push(ConfigError::at(entry, message).hint(hint)),
         }
     }
+    let index: HashMap<String, usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, fg)| (fg.name.clone(), i))
+        .collect();
     for (g, entry) in &paths {
-        if !names.contains(g) {
+        if !listed.contains(g) && !paired.contains(g) {
             p.push(unlisted_group(p, entry, g, &names));
         }
     }
@@ -345,40 +396,38 @@ fn parse_filegroups(p: &mut Props<'_>, base: Option<&Path>) -> Option<Vec<FileGr
             .filter(|(g, k)| !g.is_empty() && !k.is_empty())
         else {
             let err = ConfigError::at(entry, "expected `headers.<group>.<header name>`")
-                .hint(format!("e.g. `{}headers.f1.topic = app`", p.prefix));
+                .hint(format!("e.g. `{}`", p.shown("headers.f1.topic = app")));
             p.push(err);
             continue;
         };
-        if !names.contains(&g) {
-            p.push(unlisted_group(p, entry, g, &names));
-        } else if let Some(group) = groups.iter_mut().find(|fg| fg.name == g) {
-            group.headers.push((key.to_string(), entry.value.clone()));
+        if !listed.contains(g) {
+            if !paired.contains(g) {
+                p.push(unlisted_group(p, entry, g, &names));
+            }
+        } else if let Some(&i) = index.get(g) {
+            groups[i]
+                .headers
+                .push((key.to_string(), entry.value.clone()));
         }
     }
     Some(groups)
 }
 
-fn unlisted_group(
-    p: &Props<'_>,
-    entry: &super::properties::Entry,
-    g: &str,
-    names: &[&str],
-) -> ConfigError {
-    let hint = match suggest(g, names.iter().copied()) {
-        Some(s) => format!(
-            "did you mean `{s}`? otherwise add `{g}` to `{}`",
-            p.key("filegroups")
-        ),
-        None => format!("add `{g}` to `{}`", p.key("filegroups")),
+/// The warning for a path or headers of a group that is not listed: Flume ignores them.
+fn unlisted_group(p: &Props<'_>, entry: &Entry, g: &str, names: &[&str]) -> ConfigError {
+    let suggestion = suggest(g, names.iter().copied());
+    let g = shorten(g);
+    let list = p.shown("filegroups");
+    let hint = match suggestion {
+        Some(s) => format!("did you mean `{s}`? otherwise add `{g}` to `{list}`"),
+        None => format!("add `{g}` to `{list}`"),
     };
     ConfigError::at(
         entry,
-        format!(
-            "file group `{g}` is not listed in `{}`",
-            p.key("filegroups")
-        ),
+        format!("file group `{g}` is not listed in `{list}`, ignored"),
     )
     .hint(hint)
+    .warning()
 }
 
 /// Splits a `filegroups.<g>` value into its literal directory and file-name regex, as Flume
@@ -387,15 +436,16 @@ fn split_group_path(
     value: &str,
     base: Option<&Path>,
 ) -> Result<(PathBuf, String), (String, String)> {
+    let shown = shorten(value);
     let Some((dir, name)) = value.rsplit_once('/') else {
         return Err((
-            format!("`{value}` is not an absolute path"),
+            format!("`{shown}` is not an absolute path"),
             format!("Flume requires an absolute path: a directory, then a file-name regex, e.g. `{EXAMPLE_GROUP}`"),
         ));
     };
     if name.is_empty() {
         return Err((
-            format!("`{value}` ends with `/`: the file-name part is missing"),
+            format!("`{shown}` ends with `/`: the file-name part is missing"),
             format!("add a regular expression for the file names after the directory, e.g. `{EXAMPLE_GROUP}`"),
         ));
     }
@@ -410,13 +460,23 @@ fn split_group_path(
         resolve_relative(base, dir)
     } else {
         return Err((
-            format!("`{value}` is not an absolute path"),
+            format!("`{shown}` is not an absolute path"),
             "Flume requires absolute paths for file groups: start it with `/`".to_string(),
         ));
     };
     if let Err(e) = regex::Regex::new(&format!("^(?:{name})$")) {
+        // The regex crate shows the whole pattern; a long one only by its last line (the cause).
+        let e = e.to_string();
+        let cause = match shorten(name) {
+            std::borrow::Cow::Borrowed(_) => e.as_str(),
+            std::borrow::Cow::Owned(_) => e.lines().last().unwrap_or_default(),
+        };
         return Err((
-            format!("invalid regular expression `{name}` in the file-name part: {e}"),
+            format!(
+                "invalid regular expression `{}` in the file-name part: {}",
+                shorten(name),
+                shorten(cause)
+            ),
             "the directory part is literal and the file name is a regular expression; in a .properties \
              file a backslash must be doubled (`\\\\.` for a literal dot)"
                 .to_string(),

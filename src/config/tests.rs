@@ -26,15 +26,43 @@ fn parse(text: &str) -> Result<AgentConfig, ConfigErrors> {
     parse_str(text, Some(Path::new(FILE)), "a1")
 }
 
+/// The configuration of `text`, which must have neither errors nor warnings.
 fn ok(text: &str) -> AgentConfig {
-    parse(text).unwrap_or_else(|e| panic!("unexpected errors:\n{e}"))
+    let c = parse(text).unwrap_or_else(|e| panic!("unexpected errors:\n{e}"));
+    assert!(
+        c.warnings.is_empty(),
+        "unexpected warnings:\n{}",
+        ConfigErrors(c.warnings.clone())
+    );
+    c
 }
 
+/// The errors of `text` (not its warnings).
 fn errors(text: &str) -> Vec<ConfigError> {
     match parse(text) {
         Ok(c) => panic!("expected errors, got {c:#?}"),
-        Err(e) => e.0,
+        Err(e) => e.errors().cloned().collect(),
     }
+}
+
+/// The warnings of `text`, which must have no errors.
+fn warnings(text: &str) -> Vec<ConfigError> {
+    let c = parse(text).unwrap_or_else(|e| panic!("unexpected errors:\n{e}"));
+    assert!(c.warnings.iter().all(ConfigError::is_warning));
+    c.warnings
+}
+
+/// The single warning of `text` (which has no errors); its message contains `needle`.
+fn only_warning(text: &str, needle: &str) -> ConfigError {
+    let w = warnings(text);
+    assert_eq!(
+        w.len(),
+        1,
+        "expected one warning, got:\n{}",
+        ConfigErrors(w.clone())
+    );
+    assert!(w[0].message.contains(needle), "`{needle}` not in: {}", w[0]);
+    w.into_iter().next().unwrap()
 }
 
 /// `BASE` plus `extra` lines (starting at line 12).
@@ -115,13 +143,14 @@ a1.sinks.k1.channel = c1
 
 #[test]
 fn user_guide_taildir_example_typo_is_reported() {
-    let e = only_error(GUIDE, "configured but not listed");
+    // Flume starts on this file, ignoring `ri`; spate does too, with a warning.
+    let e = only_warning(GUIDE, "configured but not listed");
     assert_at(&e, 13, "a1.sources.ri.maxBatchCount");
     assert_hint(&e, "did you mean `r1`?");
     assert_hint(&e, "add `ri` to `a1.sources = r1`");
     assert!(
         e.to_string()
-            .starts_with("agent.properties:13: a1.sources.ri.maxBatchCount: source `ri`"),
+            .starts_with("agent.properties:13: warning: a1.sources.ri.maxBatchCount: source `ri`"),
         "{e}"
     );
 }
@@ -131,6 +160,7 @@ fn user_guide_taildir_example_parses() {
     let c = ok(&GUIDE.replace("sources.ri.", "sources.r1."));
     let expected = AgentConfig {
         name: "a1".into(),
+        warnings: vec![],
         sources: vec![SourceConfig {
             name: "r1".into(),
             channels: vec!["c1".into()],
@@ -462,21 +492,22 @@ fn unknown_and_missing_types() {
 }
 
 #[test]
-fn unknown_keys_get_suggestions() {
-    let e = only_error(
+fn unknown_keys_are_warnings_with_suggestions() {
+    // Flume ignores keys it does not read, and starts: so does spate, with a warning.
+    let e = only_warning(
         &with("a1.sources.r1.batchsize = 10\n"),
         "unknown key `batchsize`",
     );
     assert_at(&e, 12, "a1.sources.r1.batchsize");
     assert_hint(&e, "did you mean `batchSize`?");
 
-    let e = only_error(
+    let e = only_warning(
         &with("a1.channels.c1.transactioncapacity = 10\n"),
         "unknown key",
     );
     assert_hint(&e, "did you mean `transactionCapacity`?");
 
-    let e = only_error(
+    let e = only_warning(
         &with("a1.sinks.k1.zzz = 1\n"),
         "unknown key `zzz` for a logger sink",
     );
@@ -550,24 +581,24 @@ fn bad_numbers_and_booleans() {
     let cases = [
         (
             "a1.sources.r1.batchSize = abc",
-            "invalid value `abc`: expected a positive integer (events)",
+            "invalid value `abc`: expected an integer from 1 to 2147483647 (events)",
         ),
         (
             "a1.sources.r1.batchSize = 0",
-            "invalid value `0`: expected a positive integer",
+            "invalid value `0`: expected an integer from 1 to",
         ),
         (
             "a1.sources.r1.idleTimeout = -5",
-            "invalid value `-5`: expected a positive integer (milliseconds)",
+            "invalid value `-5`: expected an integer from 1 to 2147483647 (milliseconds)",
         ),
         ("a1.sources.r1.maxBatchCount = 1.5", "invalid value `1.5`"),
         (
             "a1.sources.r1.readBufferSize = 1024",
-            "expected an integer of at least 4096 (bytes)",
+            "expected an integer from 4096 to 67108864 (bytes)",
         ),
         (
             "a1.channels.c1.keep-alive = x",
-            "expected a non-negative integer (seconds)",
+            "expected an integer from 0 to 2147483647 (seconds)",
         ),
         (
             "a1.channels.c1.byteCapacityBufferPercentage = 100",
@@ -642,20 +673,20 @@ fn listed_but_not_configured() {
 
 #[test]
 fn configured_but_not_listed() {
-    let e = only_error(
+    // Flume ignores a component it does not list (a way to turn one off): a warning.
+    let e = only_warning(
         &with("a1.sinks.k9.type = null\na1.sinks.k9.channel = c1\n"),
         "sink `k9` is configured but not listed",
     );
     assert_at(&e, 12, "a1.sinks.k9.type");
     assert_hint(&e, "add `k9` to `a1.sinks = k1`");
 
-    // Without a list at all.
+    // Without a list at all, the agent would have no sink: an error.
     let text = BASE.replace("a1.sinks = k1\n", "");
-    let e = only_error(
-        &text,
-        "sink `k1` is configured but not listed in `a1.sinks`",
-    );
-    assert_hint(&e, "add `a1.sinks = k1`");
+    let e = only_error(&text, "agent `a1` lists no sinks");
+    assert_at(&e, 9, "a1.sinks");
+    assert_hint(&e, "k1 configured: add `a1.sinks = k1`");
+    assert!(parse(&text).unwrap_err().warnings().next().is_none());
 }
 
 #[test]
@@ -672,11 +703,22 @@ fn nothing_listed() {
         "lists no sinks",
     );
     assert_at(&e, 3, "a1.sinks");
-    let e = find_error(
+    // As in Flume, a name listed twice is one component.
+    let e = only_warning(
         &BASE.replace("a1.sinks = k1", "a1.sinks = k1 k1"),
         "listed twice",
     );
     assert_at(&e, 3, "a1.sinks");
+    let e = only_warning(
+        &BASE.replace("r1.channels = c1", "r1.channels = c1 c1"),
+        "listed twice",
+    );
+    assert_at(&e, 5, "a1.sources.r1.channels");
+    let e = only_warning(
+        &BASE.replace("filegroups = f1", "filegroups = f1 f1"),
+        "listed twice",
+    );
+    assert_at(&e, 7, "a1.sources.r1.filegroups");
 }
 
 #[test]
@@ -756,14 +798,15 @@ fn filegroup_errors() {
     assert_at(&e, 7, "a1.sources.r1.filegroups");
     assert_hint(&e, "a1.sources.r1.filegroups.f2 = ");
 
-    let e = only_error(
+    // Flume ignores a group that is not listed: a warning.
+    let e = only_warning(
         &with("a1.sources.r1.filegroups.f3 = /tmp/x\n"),
         "file group `f3` is not listed",
     );
     assert_at(&e, 12, "a1.sources.r1.filegroups.f3");
     assert_hint(&e, "add `f3` to `a1.sources.r1.filegroups`");
 
-    let e = only_error(
+    let e = only_warning(
         &with("a1.sources.r1.headers.g1.k = v\n"),
         "file group `g1` is not listed",
     );
@@ -829,9 +872,25 @@ fn env_substitution() {
     );
     assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
 
+    // Flume has no default values: the syntax is refused, not taken for a variable name.
+    let e = only_error(
+        &with("a1.sources.r1.fileHeaderKey = ${env:SPATE_CONFIG_TEST_UNSET_VAR:-file}\n"),
+        "unsupported syntax `${env:SPATE_CONFIG_TEST_UNSET_VAR:-file}`",
+    );
+    assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
+    assert_hint(
+        &e,
+        "set SPATE_CONFIG_TEST_UNSET_VAR in the agent's environment",
+    );
+    let e = only_error(
+        &with("a1.sources.r1.fileHeaderKey = ${env:SPATE_CONFIG_TEST_DIR:=x}\n"),
+        "unsupported syntax",
+    );
+    assert_at(&e, 12, "a1.sources.r1.fileHeaderKey");
+
     // Keys are not substituted; another agent's unset variables do not matter.
     // (`:` ends a key in a .properties file, so it has to be escaped to appear in one.)
-    let e = only_error(
+    let e = only_warning(
         &with("a1.sources.${env\\:SPATE_CONFIG_TEST_DIR}.type = x\n"),
         "not listed",
     );
@@ -868,13 +927,13 @@ fn several_agents_in_one_file() {
 
 #[test]
 fn unknown_agent_key() {
-    let e = only_error(
+    let e = only_warning(
         &with("a1.source.r1.type = TAILDIR\n"),
         "unknown agent key `source.r1.type`",
     );
     assert_at(&e, 12, "a1.source.r1.type");
     assert_hint(&e, "did you mean `a1.sources`?");
-    let e = only_error(
+    let e = only_warning(
         &with("a1.sources.r1 = x\n"),
         "expected a component property",
     );
@@ -882,16 +941,19 @@ fn unknown_agent_key() {
 }
 
 #[test]
-fn duplicate_key_later_wins() {
-    let c = ok(&with(
-        "a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 20\n",
-    ));
+fn duplicate_key_later_wins_with_a_warning_naming_both_lines() {
+    let text = with("a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 20\n");
+    let c = parse(&text).unwrap();
     assert_eq!(taildir(&c).batch_size, 20);
+    let w = only_warning(&text, "set twice in this file: line 13 replaces line 12");
+    assert_at(&w, 13, "a1.sources.r1.batchSize");
     let e = only_error(
         &with("a1.sources.r1.batchSize = 10\na1.sources.r1.batchSize = 0\n"),
         "invalid value `0`",
     );
     assert_eq!(e.line, Some(13));
+    // Another agent's keys are not this agent's business.
+    ok(&with("a2.sources = x\na2.sources = y\n"));
 }
 
 #[test]
@@ -985,9 +1047,10 @@ fn several_files_merged_in_order() {
         .iter()
         .all(|e| e.file.as_deref() == Some(over.as_path())));
     assert_eq!((errs[0].line, errs[1].line), (Some(1), Some(2)));
+    assert!(!errs[0].is_warning() && errs[1].is_warning());
     std::fs::write(&over, "a1.sources.r1.batchSize = zero\n").unwrap();
     let errs = load(&[over.clone(), base.clone()], "a1").unwrap_err().0;
-    assert_eq!(errs[0].to_string().lines().next().unwrap(), format!("{}:1: a1.sources.r1.batchSize: invalid value `zero`: expected a positive integer (events)", over.display()));
+    assert_eq!(errs[0].to_string().lines().next().unwrap(), format!("{}:1: a1.sources.r1.batchSize: invalid value `zero`: expected an integer from 1 to 2147483647 (events)", over.display()));
 
     let missing = dir.path().join("missing.properties");
     let errs = load(&[base.clone(), missing.clone()], "a1").unwrap_err().0;
@@ -1034,7 +1097,8 @@ fn only_error_agent(text: &str, needle: &str) -> ConfigError {
 
 #[test]
 fn describe_shows_every_effective_setting() {
-    let tcp = with("a1.sinks = k1 k2\na1.sinks.k2.type = tcp\na1.sinks.k2.channel = c1\na1.sinks.k2.hostname = h\na1.sinks.k2.port = 9\na1.sources.r1.headers.f1.topic = app\n");
+    let tcp = BASE.replace("a1.sinks = k1", "a1.sinks = k1 k2")
+        + "a1.sinks.k2.type = tcp\na1.sinks.k2.channel = c1\na1.sinks.k2.hostname = h\na1.sinks.k2.port = 9\na1.sources.r1.headers.f1.topic = app\n";
     let d = ok(&tcp).describe();
     let expected = "\
 agent a1
@@ -1099,7 +1163,7 @@ fn errors_without_a_file_show_the_line() {
     let errs = parse_str(&with("a1.sources.r1.batchSize = x\n"), None, "a1").unwrap_err();
     assert_eq!(
         errs.to_string(),
-        "line 12: a1.sources.r1.batchSize: invalid value `x`: expected a positive integer (events)"
+        "line 12: a1.sources.r1.batchSize: invalid value `x`: expected an integer from 1 to 2147483647 (events)"
     );
     let errs: &dyn std::error::Error = &errs;
     assert!(!errs.to_string().is_empty());
@@ -1125,4 +1189,444 @@ fn unreadable_file_is_the_only_error() {
     assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
     assert_eq!(errs[0].file.as_deref(), Some(missing.as_path()));
     assert_hint(&errs[0], "-f");
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.properties");
+    std::fs::write(&big, BASE).unwrap();
+    // Sparse beyond the text: the size is what counts, not what is on disk.
+    let f = std::fs::OpenOptions::new().append(true).open(&big).unwrap();
+    f.set_len(MAX_FILE_SIZE + 1).unwrap();
+    let errs = load(std::slice::from_ref(&big), "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert_eq!(errs[0].file.as_deref(), Some(big.as_path()));
+    assert_eq!(
+        errs[0].message,
+        format!(
+            "the configuration file is larger than 16 MiB ({} bytes), the most spate reads",
+            MAX_FILE_SIZE + 1
+        )
+    );
+    // At the limit, it is read.
+    f.set_len(MAX_FILE_SIZE).unwrap();
+    let c = load(&[big], "a1").unwrap();
+    assert_eq!(c.name, "a1");
+}
+
+#[test]
+fn a_stream_over_the_size_limit_is_refused() {
+    // /dev/zero has no size to check first: it is read up to the limit, no further.
+    let zero = Path::new("/dev/zero");
+    let errs = load(&[zero.to_path_buf()], "a1").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{}", ConfigErrors(errs.clone()));
+    assert!(
+        errs[0].message.contains("larger than 16 MiB"),
+        "{}",
+        errs[0]
+    );
+}
+
+#[test]
+fn absurd_sizes_are_refused_with_the_allowed_range() {
+    let tcp = BASE.replace(
+        "a1.sinks.k1.type = logger\n",
+        "a1.sinks.k1.type = tcp\na1.sinks.k1.hostname = h\na1.sinks.k1.port = 9\n",
+    );
+    let null = BASE.replace("k1.type = logger", "k1.type = null");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            BASE,
+            "sources.r1.batchSize",
+            "from 1 to 2147483647 (events)",
+        ),
+        (
+            BASE,
+            "sources.r1.idleTimeout",
+            "from 1 to 2147483647 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.writePosInterval",
+            "from 1 to 2147483647 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.backoffSleepIncrement",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.maxBackoffSleep",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.pollInterval",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            BASE,
+            "sources.r1.maxLineLength",
+            "from 1 to 268435456 (bytes)",
+        ),
+        (
+            BASE,
+            "sources.r1.readBufferSize",
+            "from 4096 to 67108864 (bytes)",
+        ),
+        (
+            BASE,
+            "channels.c1.capacity",
+            "from 1 to 2147483647 (events)",
+        ),
+        (
+            BASE,
+            "channels.c1.transactionCapacity",
+            "from 1 to 2147483647 (events)",
+        ),
+        (
+            BASE,
+            "channels.c1.keep-alive",
+            "from 0 to 2147483647 (seconds)",
+        ),
+        (
+            BASE,
+            "channels.c1.byteCapacity",
+            "from 1 to 1099511627776 (bytes)",
+        ),
+        (
+            BASE,
+            "sinks.k1.maxBytesToLog",
+            "from 1 to 2147483647 (bytes)",
+        ),
+        (&null, "sinks.k1.batchSize", "from 1 to 2147483647 (events)"),
+        (&tcp, "sinks.k1.batch-size", "from 1 to 2147483647 (events)"),
+        (
+            &tcp,
+            "sinks.k1.connect-timeout",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            &tcp,
+            "sinks.k1.request-timeout",
+            "from 1 to 31536000000 (milliseconds)",
+        ),
+        (
+            &tcp,
+            "sinks.k1.max-backoff",
+            "from 100 to 31536000000 (milliseconds)",
+        ),
+    ];
+    for (base, key, range) in cases {
+        let line = base.lines().count() + 1;
+        let text = format!("{base}a1.{key} = 99999999999999\n");
+        let e = only_error(&text, "invalid value `99999999999999`");
+        assert_at(&e, line, &format!("a1.{key}"));
+        assert!(
+            e.message.ends_with(&format!("expected an integer {range}")),
+            "{key}: {e}"
+        );
+    }
+}
+
+/// Every error and warning of `text`, whether it parses or not.
+fn everything(text: &str) -> Vec<ConfigError> {
+    match parse(text) {
+        Ok(c) => c.warnings,
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn long_values_are_shortened_in_messages() {
+    let long = "x".repeat(10_000);
+    let path = "/var/log/app/.*\\\\.log";
+    let cases = [
+        with(&format!("a1.sources.r1.batchSize = {long}\n")),
+        with(&format!("a1.sources.r1.skipToEnd = {long}\n")),
+        with(&format!("a1.sources.r1.lineOverflow = {long}\n")),
+        with(&format!("a1.sources.r1.shards = {long}\n")),
+        with(&format!("a1.sources.r1.fileHeaderKey = ${{env:{long}}}\n")),
+        with(&format!(
+            "a1.sources.r1.fileHeaderKey = ${{env:{long}:-x}}\n"
+        )),
+        with(&format!("a1.sources.r1.{long} = 1\n")),
+        with(&format!("a1.sources.r1.headers.{long}.k = v\n")),
+        with(&format!("a1.sources.r1.filegroups.{long} = /x\n")),
+        with(&format!("a1.sinks.{long}.type = null\n")),
+        with(&format!("a1.{long} = 1\n")),
+        BASE.replace("r1.type = TAILDIR", &format!("r1.type = {long}")),
+        BASE.replace(
+            "c1.type = memory",
+            &format!("c1.type = org.apache.flume.{long}"),
+        ),
+        BASE.replace("k1.channel = c1", &format!("k1.channel = {long}")),
+        BASE.replace("r1.channels = c1", &format!("r1.channels = c1 {long}")),
+        BASE.replace("a1.sinks = k1", &format!("a1.sinks = k1 {long}")),
+        BASE.replace("a1.sinks = k1", &format!("a1.sinks = k1 {long} {long}")),
+        BASE.replace("filegroups = f1", &format!("filegroups = f1 {long}")),
+        BASE.replace(path, &format!("/var/log/{long}(")),
+        BASE.replace(path, &long),
+        BASE.replace(path, &format!("/{long}/")),
+        BASE.replace("a1.sinks = k1\n", "")
+            .replace("a1.sinks.k1.", &format!("a1.sinks.k{long}.")),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        let all = everything(text);
+        assert!(!all.is_empty(), "case {i}: nothing reported");
+        for e in all {
+            let shown = e.to_string();
+            assert!(
+                shown.len() <= 1000,
+                "case {i}: {} bytes: {}…",
+                shown.len(),
+                &shown[..300]
+            );
+        }
+    }
+    // Another agent's name is not shown whole either.
+    let errs = parse_str(&format!("{long}.sources = r1\n"), None, "a1").unwrap_err();
+    assert!(
+        errs.to_string().len() <= 1000,
+        "{}",
+        &errs.to_string()[..300]
+    );
+}
+
+/// Runs `parse` on `text` and returns what it found and how long it took.
+fn timed(text: &str) -> (Vec<ConfigError>, Duration) {
+    let start = std::time::Instant::now();
+    let found = everything(text);
+    (found, start.elapsed())
+}
+
+#[test]
+fn a_long_name_among_long_names_is_checked_in_bounded_time() {
+    // The issue's case: a 10,000-character name compared with 100,000 characters of names.
+    let names: Vec<String> = (0..10)
+        .map(|i| format!("c{i}{}", "x".repeat(10_000)))
+        .collect();
+    let text = BASE
+        .replace(
+            "a1.channels = c1",
+            &format!("a1.channels = c1 {}", names.join(" ")),
+        )
+        .replace(
+            "r1.channels = c1",
+            &format!("r1.channels = c1 y{}", "x".repeat(10_000)),
+        );
+    let (found, took) = timed(&text);
+    assert!(found.iter().any(|e| e.message.contains("is not listed")));
+    // A sanity bound only (the structure is tested in props.rs): it took 16 s before.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[test]
+fn many_components_are_checked_in_bounded_time() {
+    // 20,000 names listed, 20,000 others configured: every check is linear in them.
+    let n = 20_000;
+    let mut text = String::from(BASE);
+    let listed: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+    text = text.replace(
+        "a1.sinks = k1",
+        &format!("a1.sinks = k1 {}", listed.join(" ")),
+    );
+    for i in 0..n {
+        text.push_str(&format!("a1.sinks.u{i}.type = null\n"));
+    }
+    let (found, took) = timed(&text);
+    assert!(found.len() >= n, "{}", found.len());
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn one_mistake_is_one_report() {
+    let tcp = BASE.replace(
+        "a1.sinks.k1.type = logger\n",
+        "a1.sinks.k1.type = tcp\na1.sinks.k1.hostname = h\na1.sinks.k1.port = 9\n",
+    );
+    let capacity = with("a1.channels.c1.capacity = 1000\n");
+    let cases: Vec<(String, &str)> = vec![
+        // A name misspelt in a list, or where a component is configured.
+        (
+            BASE.replace("a1.channels = c1", "a1.channels = c2"),
+            "channel `c2` is listed but not configured",
+        ),
+        (
+            BASE.replace("a1.sources = r1", "a1.sources = r2"),
+            "source `r2` is listed but not configured",
+        ),
+        (
+            BASE.replace("a1.channels.c1.type", "a1.channels.cl.type"),
+            "channel `c1` is listed but not configured",
+        ),
+        (
+            capacity.replace("a1.channels.c1.type", "a1.channels.cl.type"),
+            "the channel has no `type`",
+        ),
+        (
+            BASE.replace("k1.channel = c1", "k1.channel = c2"),
+            "channel `c2` is not listed",
+        ),
+        (
+            BASE.replace("r1.channels = c1", "r1.channels = c2"),
+            "channel `c2` is not listed",
+        ),
+        (
+            BASE.replace("a1.channels = c1", "a1.channels = c9")
+                .replace("k1.channel = c1", "k1.channel = c9")
+                + "a1.channels.c9.type = memory\n",
+            "channel `c1` is not listed",
+        ),
+        (
+            BASE.replace("a1.sinks = k1", "a1.sink = k1"),
+            "lists no sinks",
+        ),
+        (
+            BASE.replace("a1.channels = c1", "a1.channel = c1"),
+            "lists no channels",
+        ),
+        (
+            BASE.replace("r1.filegroups = f1", "r1.filegroups = f2"),
+            "file group `f2` has no path",
+        ),
+        // A misspelt required key.
+        (
+            BASE.replace("r1.type = ", "r1.typ = "),
+            "the source has no `type`",
+        ),
+        (
+            BASE.replace("r1.channels = ", "r1.channel = "),
+            "the source has no `channels`",
+        ),
+        (
+            BASE.replace("r1.filegroups = ", "r1.filegroup = "),
+            "needs `filegroups`",
+        ),
+        (
+            tcp.replace("k1.hostname", "k1.hostnme"),
+            "needs a `hostname`",
+        ),
+        (tcp.replace("k1.port", "k1.prt"), "needs a `port`"),
+        // A value that cannot be read.
+        (
+            BASE.replace(
+                "k1.type = logger",
+                "k1.type = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace(
+                "r1.channels = c1",
+                "r1.channels = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace(
+                "a1.channels = c1",
+                "a1.channels = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace(
+                "k1.channel = c1",
+                "k1.channel = ${env:SPATE_CONFIG_TEST_UNSET_VAR}",
+            ),
+            "is not set",
+        ),
+        (
+            BASE.replace("c1.type = memory", "c1.type = \\u00"),
+            "malformed",
+        ),
+        (
+            with("a1.channels.c1.transactionCapacity = 500\na1.channels.c1.capacity = lots\n"),
+            "invalid value `lots`",
+        ),
+        (
+            with("a1.channels.c1.transactionCapacity = 10\na1.sources.r1.batchSize = lots\n"),
+            "invalid value `lots`",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (text, needle)) in cases.iter().enumerate() {
+        let all = everything(text);
+        if all.len() != 1 || all[0].is_warning() || !all[0].message.contains(needle) {
+            failures.push(format!(
+                "case {i}: expected one error containing `{needle}`, got:\n{}",
+                ConfigErrors(all)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    // Bytes that are not UTF-8, in a list or a type.
+    for (from, to) in [
+        ("a1.channels = c1", "a1.channels = c1\u{e9}"),
+        ("= memory", "= memory\u{e9}"),
+    ] {
+        let bytes: Vec<u8> = BASE
+            .replace(from, to)
+            .bytes()
+            .flat_map(|b| {
+                if b == 0xC3 {
+                    None
+                } else if b == 0xA9 {
+                    Some(0xE9)
+                } else {
+                    Some(b)
+                }
+            })
+            .collect();
+        let (entries, errors) = properties::parse(&bytes, Some(Path::new(FILE)));
+        let mut errs = errors;
+        let found = match agent::build(
+            merge(entries, "a1", &mut errs),
+            errs,
+            "a1",
+            None,
+            &[PathBuf::from(FILE)],
+        ) {
+            Ok(c) => c.warnings,
+            Err(e) => e.0,
+        };
+        assert_eq!(found.len(), 1, "{}", ConfigErrors(found.clone()));
+        assert!(found[0].message.contains("not UTF-8"), "{}", found[0]);
+    }
+}
+
+#[test]
+fn a_misspelt_required_key_is_reported_at_its_line() {
+    let e = only_error(
+        &BASE.replace("r1.type = ", "r1.typ = "),
+        "the source has no `type`",
+    );
+    assert_at(&e, 4, "a1.sources.r1.typ");
+    assert_hint(&e, "did you mean `type`?");
+    let e = only_error(
+        &BASE.replace("a1.sinks = k1", "a1.sink = k1"),
+        "lists no sinks",
+    );
+    assert_at(&e, 3, "a1.sink");
+    assert_hint(&e, "did you mean `a1.sinks`?");
+    let e = only_error(
+        &BASE.replace("a1.channels = c1", "a1.channels = c2"),
+        "listed but not configured",
+    );
+    assert_at(&e, 2, "a1.channels");
+    assert_hint(&e, "did you mean `c1`?");
+    let e = only_error(
+        &BASE.replace("r1.filegroups = f1", "r1.filegroups = f2"),
+        "has no path",
+    );
+    assert_hint(&e, "did you mean `f1`?");
 }
