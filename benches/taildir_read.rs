@@ -41,7 +41,15 @@ async fn read_file(
         ino: stat.ino,
     };
     let headers = Arc::new(Headers::new());
-    let mut tailed = TailedFile::new(0, id, path.to_owned(), file, 0, None, headers);
+    let mut tailed = TailedFile::new(
+        0,
+        id,
+        path.to_owned(),
+        file,
+        0,
+        spate::source::taildir::copies::Head::EMPTY,
+        headers,
+    );
     let mut events = 0;
     loop {
         loop {

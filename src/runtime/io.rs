@@ -145,10 +145,16 @@ impl ReadFile {
     /// Reads the file's first `len` bytes (fewer if it is shorter), synchronously: a small read
     /// done once per opened file, for its fingerprint.
     pub fn read_prefix(&self, len: usize) -> io::Result<Vec<u8>> {
+        self.read_range(0, len)
+    }
+
+    /// Reads up to `len` bytes at `offset`, synchronously (fewer at end of file). For small
+    /// reads off the data path, such as comparing a few bytes of two files.
+    pub fn read_range(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let mut buf = BytesMut::with_capacity(len);
         while buf.len() < len {
-            let offset = buf.len() as u64;
-            let n = pread_into(self.fd(), &mut buf, offset)?;
+            let at = offset + buf.len() as u64;
+            let n = pread_into(self.fd(), &mut buf, at)?;
             if n == 0 {
                 break;
             }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
+use super::copies::{Content, CopyCheck, Head, Resume, Tail};
 use super::lines::FrameState;
 use super::position::Fingerprint;
 use crate::event::Headers;
@@ -72,8 +73,14 @@ pub struct TailedFile {
     pub delivered: u64,
     /// Incremented on truncation, so acks for the old content are not taken for the new.
     pub generation: u32,
-    /// Fingerprint of the first bytes, once there are any.
-    pub fingerprint: Option<Fingerprint>,
+    /// The first bytes, as far as read (the fingerprint is taken of them).
+    pub head: Head,
+    /// The last bytes read, ending at [`TailedFile::read_pos`].
+    pub tail: Tail,
+    /// Set while the file may be a copy of another (see [`super::copies`]): it is not read.
+    pub copy: Option<CopyCheck>,
+    /// What the file held before it was found truncated, until the source takes it.
+    pub old_content: Option<Content>,
     /// Headers of every event from this file (group headers, file header).
     pub headers: Arc<Headers>,
     /// Matched by the last scan. An unmatched file was renamed away or deleted: it is read to
@@ -106,7 +113,7 @@ impl TailedFile {
         path: PathBuf,
         file: ReadFile,
         pos: u64,
-        fingerprint: Option<Fingerprint>,
+        head: Head,
         headers: Arc<Headers>,
     ) -> Self {
         TailedFile {
@@ -119,7 +126,10 @@ impl TailedFile {
             frame: FrameState::default(),
             delivered: pos,
             generation: 0,
-            fingerprint,
+            head,
+            tail: Tail::EMPTY,
+            copy: None,
+            old_content: None,
             headers,
             matched: true,
             last_data: Instant::now(),
@@ -128,6 +138,38 @@ impl TailedFile {
             wants_read: true,
             read_ahead: None,
             prefetched_to: 0,
+        }
+    }
+
+    /// Fingerprint of the first bytes, once there are any.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.head.fingerprint()
+    }
+
+    /// Reads up to `len` bytes at `offset`, off the data path (see [`ReadFile::read_range`]).
+    pub fn read_range(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.file.read_range(offset, len)
+    }
+
+    /// Moves the offsets of a file nothing was read from (a copy, see [`super::copies`]) to
+    /// `pos`: the bytes before it were sent from another file.
+    pub fn start_at(&mut self, pos: u64) {
+        debug_assert!(self.buf.is_empty() && self.in_flight == 0);
+        self.buf_pos = pos;
+        self.delivered = pos;
+    }
+
+    /// What the file holds up to its read offset, to recognise a copy of it by.
+    pub fn content(&self) -> Content {
+        Content {
+            id: self.id,
+            dir: self.path.parent().map(PathBuf::from).unwrap_or_default(),
+            head: self.head,
+            resume: Resume {
+                end: self.buf_pos,
+                tail: self.tail,
+                tail_end: self.read_pos(),
+            },
         }
     }
 
@@ -178,13 +220,9 @@ impl TailedFile {
             n => {
                 self.last_data = Instant::now();
                 self.wants_read = false;
-                if self
-                    .fingerprint
-                    .is_none_or(|f| (f.len as usize) < Fingerprint::MAX_LEN)
-                    && self.buf_pos == 0
-                {
-                    self.fingerprint = Some(Fingerprint::of(&self.buf));
-                }
+                let new = &self.buf[self.buf.len() - n..];
+                self.head.extend(pos, new);
+                self.tail.push(new);
                 Ok(Fill::Data(n))
             }
         }
@@ -209,12 +247,14 @@ impl TailedFile {
     }
 
     fn restart_after_truncation(&mut self) {
+        self.old_content = Some(self.content());
+        self.head = Head::EMPTY;
+        self.tail = Tail::EMPTY;
         self.buf = BytesMut::new();
         self.buf_pos = 0;
         self.delivered = 0;
         self.frame = FrameState::default();
         self.generation = self.generation.wrapping_add(1);
-        self.fingerprint = None;
         self.prefetched_to = 0;
     }
 

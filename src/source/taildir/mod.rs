@@ -7,7 +7,8 @@
 //! * [`watch`]: when to look again (inotify, or stat polling where inotify is unavailable);
 //! * [`file`]: one open file, its offsets and partial line;
 //! * [`lines`]: cutting read buffers into batches of whole lines;
-//! * [`position`]: the position file and its sidecar.
+//! * [`position`]: the position file and its sidecar;
+//! * [`copies`]: recognising copies of tailed files (copytruncate).
 //!
 //! This module ties them together in one task per source. The task owns all its state; sinks
 //! reach it only through the lock-free ack queue.
@@ -32,7 +33,12 @@
 //!
 //! A file idle for `idleTimeout` is closed (parked) with its position kept, and reopened there
 //! when it grows.
+//!
+//! A file found while running (or at start without a recorded position) whose first bytes are
+//! those of a file the source knows is a copy of it (copytruncate with the copy in the file
+//! group): it is read only from where the original had been read to (see [`copies`]).
 
+pub mod copies;
 pub mod file;
 pub mod lines;
 pub mod position;
@@ -46,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
+use self::copies::{Content, CopyCheck, Head, Likeness, Recent, Resume, Tail};
 use self::file::{FileId, Fill, TailedFile};
 use self::lines::{Framed, LineFramer};
 use self::position::{
@@ -125,7 +132,22 @@ struct Parked {
     /// The file group its path matched.
     group: usize,
     pos: u64,
-    fingerprint: Option<Fingerprint>,
+    /// Its first bytes, and its last bytes read, which end at `tail_end` (a partial last line
+    /// may follow `pos`): to recognise a copy of it.
+    head: Head,
+    tail: Tail,
+    tail_end: u64,
+}
+
+impl Parked {
+    /// Where a copy of it is read from.
+    fn resume(&self) -> Resume {
+        Resume {
+            end: self.pos,
+            tail: self.tail,
+            tail_end: self.tail_end,
+        }
+    }
 }
 
 /// One batch in flight.
@@ -224,6 +246,7 @@ impl Taildir {
             parked_paths: HashMap::new(),
             ready: VecDeque::new(),
             unreadable: HashSet::new(),
+            copies: Recent::default(),
             overlong_unreported: 0,
             overlong_warned_at: None,
             next_serial: 0,
@@ -263,6 +286,8 @@ struct State {
     ready: VecDeque<usize>,
     /// Matching entries that the last scan could not look at (symlink loops, ...), warned once.
     unreadable: HashSet<PathBuf>,
+    /// Contents of files truncated or closed lately, to recognise copies of them by.
+    copies: Recent,
     /// Lines over `maxLineLength` not yet reported, and when they last were.
     overlong_unreported: u64,
     overlong_warned_at: Option<Instant>,
@@ -378,6 +403,7 @@ impl State {
             // A sweep costs a look at every open file: at most once a second, not per wake-up.
             if Instant::now() >= next_idle_sweep {
                 self.close_idle_files();
+                self.enqueue_copies();
                 next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
             }
 
@@ -450,6 +476,9 @@ impl State {
     /// cut and put before anything more is read, which keeps the buffer bounded by one read plus
     /// one partial line.
     async fn read_turn(&mut self, slot: usize) -> Turn {
+        if self.files[slot].as_ref().is_some_and(|f| f.copy.is_some()) && !self.check_copy(slot) {
+            return Turn::Done;
+        }
         let read_size = self.src.config.read_buffer_size.max(4096);
         let max_batches = self.src.config.max_batch_count.unwrap_or(u64::MAX);
         let mut batches = 0u64;
@@ -534,12 +563,147 @@ impl State {
                 Ok(Fill::Truncated) => {
                     info!(file = %file.path.display(), "file was truncated; reading it again from the start");
                     self.positions_dirty = true;
+                    if let Some(old) = file.old_content.take() {
+                        self.copies.push(old);
+                        self.enqueue_copies();
+                    }
                 }
                 Err(e) => {
                     self.src.counters.event_read_fail.add(1);
                     warn!(file = %file.path.display(), "read failed: {e}");
                     return Turn::Done;
                 }
+            }
+        }
+    }
+
+    /// Settles, at its turn, whether a file that may be a copy (see [`copies`]) is one, and
+    /// whether it may be read now (from where, when it is a copy).
+    fn check_copy(&mut self, slot: usize) -> bool {
+        let Some(file) = self.files[slot].as_ref() else {
+            return false;
+        };
+        let check = file.copy.expect("called for possible copies");
+        let (Ok(size), Ok(head)) = (file.size(), file.read_range(0, copies::HEAD_LEN)) else {
+            // The read fails again at the turn, which says so.
+            self.files[slot].as_mut().expect("checked").copy = None;
+            return true;
+        };
+        if let CopyCheck::SkipTo(resume) = check {
+            return self.skip_copy(slot, resume, size);
+        }
+        if head.is_empty() {
+            return false; // nothing to tell by yet, nor to read
+        }
+        let dir = file.path.parent().unwrap_or(Path::new("")).to_path_buf();
+        // The content of a file truncated or closed lately, or parked: read from where it was.
+        let (content, mut maybe) = self.copies.find(&dir, &head);
+        let mut resume = content.map(|c| c.resume);
+        if resume.is_none() {
+            for p in self.parked.values() {
+                if p.path.parent() != Some(dir.as_path()) {
+                    continue;
+                }
+                match copies::likeness(&head, p.head.as_slice()) {
+                    Likeness::Copy => {
+                        resume = Some(p.resume());
+                        break;
+                    }
+                    Likeness::Maybe => maybe = true,
+                    Likeness::Unlike => {}
+                }
+            }
+        }
+        if let Some(resume) = resume {
+            let file = self.files[slot].as_mut().expect("checked");
+            info!(
+                file = %file.path.display(),
+                from = resume.end,
+                "a copy of a file read before (copytruncate): reading it from where that file was read to"
+            );
+            file.copy = Some(CopyCheck::SkipTo(resume));
+            return self.skip_copy(slot, resume, size);
+        }
+        // An open file it is a copy of, which delivers the same lines itself.
+        let file = self.files[slot].as_ref().expect("checked");
+        let mut original = None;
+        for other in self.files.iter().flatten() {
+            if other.id == file.id || other.copy.is_some() || other.path.parent() != Some(&dir) {
+                continue;
+            }
+            match copies::likeness(&head, other.head.as_slice()) {
+                Likeness::Copy if !differs(file, size, other) => {
+                    original = Some(other.id);
+                    break;
+                }
+                Likeness::Maybe => maybe = true,
+                _ => {}
+            }
+        }
+        let file = self.files[slot].as_mut().expect("checked");
+        if let Some(id) = original {
+            if file.copy != Some(CopyCheck::WaitsFor(id)) {
+                debug!(file = %file.path.display(), "begins like an open file: read only once that file is truncated or closed, from where it was read to");
+                file.copy = Some(CopyCheck::WaitsFor(id));
+            }
+            return false;
+        }
+        if maybe {
+            // Its few bytes begin a known file: a copy being made grows at once.
+            match check {
+                CopyCheck::Unchecked { size: seen, since }
+                    if seen == size && since.elapsed() >= copies::PATIENCE => {}
+                CopyCheck::Unchecked { size: seen, .. } if seen == size => return false,
+                _ => {
+                    file.copy = Some(CopyCheck::Unchecked {
+                        size,
+                        since: Instant::now(),
+                    });
+                    return false;
+                }
+            }
+        }
+        if matches!(check, CopyCheck::WaitsFor(_)) {
+            info!(file = %file.path.display(), "no copy of the file it began like: reading it from its start");
+        }
+        file.copy = None;
+        true
+    }
+
+    /// A copy of a content whose lines were sent up to `resume.end`: read from there once it
+    /// holds that much, and holds there the bytes read last from the content; until then it
+    /// holds nothing that was not sent, and its offsets follow its size. One that differs
+    /// there is no copy, and is read from its start.
+    fn skip_copy(&mut self, slot: usize, resume: Resume, size: u64) -> bool {
+        let file = self.files[slot].as_mut().expect("called for an open file");
+        self.positions_dirty = true;
+        if size < resume.end {
+            if size > file.buf_pos {
+                file.start_at(size);
+            }
+            return false;
+        }
+        let (at, expected) = resume.overlap(size);
+        let same = expected.is_empty()
+            || file
+                .read_range(at, expected.len())
+                .is_ok_and(|b| b == expected);
+        file.copy = None;
+        if same {
+            file.start_at(resume.end);
+        } else {
+            info!(file = %file.path.display(), "no copy of the file it began like: reading it from its start");
+            file.start_at(0);
+        }
+        true
+    }
+
+    /// Looks again at the files that may be copies (the file each waits for may have been
+    /// truncated, closed or parked).
+    fn enqueue_copies(&mut self) {
+        for slot in 0..self.files.len() {
+            if self.files[slot].as_ref().is_some_and(|f| f.copy.is_some()) {
+                self.enqueue(slot);
             }
         }
     }
@@ -595,7 +759,7 @@ impl State {
             }
             if files[slot]
                 .as_ref()
-                .is_some_and(|f| f.wants_read && f.read_ahead.is_none())
+                .is_some_and(|f| f.wants_read && f.read_ahead.is_none() && f.copy.is_none())
             {
                 let file = files[slot].take().expect("checked");
                 early.push((slot, file));
@@ -611,13 +775,22 @@ impl State {
         let read_size = self.src.config.read_buffer_size.max(4096);
         let results =
             futures_util::future::join_all(early.iter_mut().map(|(_, f)| f.fill(read_size))).await;
+        let mut truncated = false;
         for ((slot, mut file), result) in early.into_iter().zip(results) {
             // New data is in the buffer already, for the turn to cut; only a truncation or an
             // error still needs the turn's handling.
             if matches!(result, Ok(Fill::Truncated) | Err(_)) {
                 file.read_ahead = Some(result);
             }
+            // A copy of the old content may have its turn before this file does.
+            if let Some(old) = file.old_content.take() {
+                self.copies.push(old);
+                truncated = true;
+            }
             self.files[slot] = Some(file);
+        }
+        if truncated {
+            self.enqueue_copies();
         }
     }
 
@@ -862,10 +1035,24 @@ impl State {
             return None;
         }
         let prefix = file.read_prefix(Fingerprint::MAX_LEN).ok()?;
-        let fingerprint = (!prefix.is_empty()).then(|| Fingerprint::of(&prefix));
-        let pos = match self.parked.remove(&id) {
-            Some(parked) => resume_position(&parked, found, stat.size, &prefix),
-            None => self.start_position(found, id, stat.size, &prefix, at_start),
+        let (pos, new) = match self.parked.remove(&id) {
+            Some(parked) => {
+                let pos = resume_position(&parked, found, stat.size, &prefix);
+                if pos < parked.pos {
+                    // Truncated or replaced: a copy of what it held may show up.
+                    self.copies.push(Content {
+                        id,
+                        dir: found.path.parent().map(PathBuf::from).unwrap_or_default(),
+                        head: parked.head,
+                        resume: parked.resume(),
+                    });
+                }
+                (pos, false)
+            }
+            None => (
+                self.start_position(found, id, stat.size, &prefix, at_start),
+                true,
+            ),
         };
         let group = &self.src.config.filegroups[found.group];
         let mut headers: Headers = group.headers.iter().cloned().collect();
@@ -877,15 +1064,19 @@ impl State {
         }
         let serial = self.next_serial;
         self.next_serial += 1;
-        let tailed = TailedFile::new(
+        let mut tailed = TailedFile::new(
             serial,
             id,
             found.path.clone(),
             file,
             pos,
-            fingerprint,
+            Head::of(&prefix),
             Arc::new(headers),
         );
+        if new && pos == 0 {
+            // Perhaps a copy of a file read already: settled at its first turn.
+            tailed.copy = Some(CopyCheck::unchecked());
+        }
         info!(
             file = %found.path.display(),
             inode = id.ino,
@@ -954,9 +1145,14 @@ impl State {
         for slot in 0..self.files.len() {
             // A deleted file is closed as soon as it is read and delivered: its descriptor is
             // all that keeps its disk space from being freed.
-            let close = self.files[slot].as_ref().is_some_and(|f| {
-                (now.duration_since(f.last_data) >= idle || (!f.matched && f.deleted()))
-                    && f.quiet()
+            // A file that may be a copy stays open until that is settled (it would be read
+            // whole if reopened), unless it is deleted: its lines are the original's.
+            let close = self.files[slot].as_ref().is_some_and(|f| match f.copy {
+                None => {
+                    (now.duration_since(f.last_data) >= idle || (!f.matched && f.deleted()))
+                        && f.quiet()
+                }
+                Some(_) => !f.matched && f.in_flight == 0 && f.deleted(),
             });
             if !close {
                 continue;
@@ -969,6 +1165,7 @@ impl State {
             let group = self.src.matchers.iter().position(|m| m.matches(&f.path));
             if let Some(group) = group.filter(|_| f.matched) {
                 debug!(file = %f.path.display(), pos = f.delivered, "closing idle file");
+                let tail_end = f.read_pos();
                 self.parked_paths.insert(f.path.clone(), f.id);
                 self.parked.insert(
                     f.id,
@@ -976,11 +1173,14 @@ impl State {
                         path: f.path,
                         group,
                         pos: f.delivered,
-                        fingerprint: f.fingerprint,
+                        head: f.head,
+                        tail: f.tail,
+                        tail_end,
                     },
                 );
             } else {
                 info!(file = %f.path.display(), "closing rotated-away file, read to its end");
+                self.copies.push(f.content());
             }
             self.src.counters.open_connection.sub(1);
             self.free.push(slot);
@@ -1056,11 +1256,11 @@ impl State {
             .files
             .iter()
             .flatten()
-            .map(|f| (f.id, f.delivered, &f.path, f.fingerprint));
+            .map(|f| (f.id, f.delivered, &f.path, f.fingerprint()));
         let parked = self
             .parked
             .iter()
-            .map(|(&id, p)| (id, p.pos, &p.path, p.fingerprint));
+            .map(|(&id, p)| (id, p.pos, &p.path, p.head.fingerprint()));
         let mut snapshot = Snapshot {
             delivered_events: self.delivered_events,
             ..Snapshot::default()
@@ -1104,10 +1304,33 @@ fn starts_with(path: &Path, fingerprint: Fingerprint) -> bool {
         .is_ok_and(|_| fingerprint.matches(&prefix))
 }
 
+/// Whether `copy` (of `size` bytes), which begins like the open file `original`, holds other
+/// bytes than it where both were read: then it is no copy. The bytes are compared just before
+/// the shorter end, and a difference counts only if `original` was not truncated meanwhile
+/// (its turn will see that, and the copy waits for it).
+fn differs(copy: &TailedFile, size: u64, original: &TailedFile) -> bool {
+    let end = size.min(original.read_pos());
+    let head = original.head.as_slice();
+    let len = (Tail::LEN as u64).min(end.saturating_sub(head.len() as u64)) as usize;
+    if len == 0 {
+        return false;
+    }
+    let at = end - len as u64;
+    let (Ok(a), Ok(b)) = (copy.read_range(at, len), original.read_range(at, len)) else {
+        return false;
+    };
+    a != b
+        && original.size().is_ok_and(|s| s >= original.read_pos())
+        && original.read_range(0, head.len()).is_ok_and(|h| h == head)
+}
+
 /// Where a parked file reopens: where it was left, unless it was truncated (it is shorter) or
 /// its inode now holds another file (its first bytes changed), which are read from the start.
 fn resume_position(parked: &Parked, found: &Found, size: u64, prefix: &[u8]) -> u64 {
-    let reused = parked.fingerprint.is_some_and(|fp| !fp.matches(prefix));
+    let reused = parked
+        .head
+        .fingerprint()
+        .is_some_and(|fp| !fp.matches(prefix));
     if reused || size < parked.pos {
         info!(
             file = %found.path.display(),
