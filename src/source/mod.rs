@@ -9,20 +9,20 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use crate::channel::MemoryChannel;
+use crate::component::Channel;
 use crate::event::Batch;
 use crate::metrics::SourceCounters;
 
 /// The channels a source writes to.
 #[derive(Debug, Clone)]
 pub struct Output {
-    channels: Vec<Arc<MemoryChannel>>,
+    channels: Vec<Arc<dyn Channel>>,
     counters: Arc<SourceCounters>,
 }
 
 impl Output {
     /// An output replicating to `channels`.
-    pub fn new(channels: Vec<Arc<MemoryChannel>>, counters: Arc<SourceCounters>) -> Self {
+    pub fn new(channels: Vec<Arc<dyn Channel>>, counters: Arc<SourceCounters>) -> Self {
         assert!(
             !channels.is_empty(),
             "a source writes to at least one channel"
@@ -45,14 +45,19 @@ impl Output {
         let last = self.channels.len() - 1;
         let mut batch = Some(batch);
         for (i, channel) in self.channels.iter().enumerate() {
-            let mut copy = if i == last {
+            let copy = if i == last {
                 batch.take().expect("moved once, at the last channel")
             } else {
                 batch.clone().expect("present until the last channel")
             };
+            // Most puts find room at once; only a full channel is waited on.
+            let mut copy = match channel.try_put(copy) {
+                Ok(()) => continue,
+                Err(back) => back,
+            };
             let mut waits = 0u64;
             loop {
-                match channel.put(copy).await {
+                match channel.put_waiting(copy).await {
                     Ok(()) => break,
                     Err(back) => {
                         self.counters.channel_write_fail.add(1);
