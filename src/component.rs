@@ -22,6 +22,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use crate::config::Props;
 use crate::event::Batch;
 use crate::lifecycle::Lifecycle;
@@ -29,8 +31,7 @@ use crate::metrics::{ChannelCounters, SinkCounters, SourceCounters};
 use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
 
-/// A future a channel or sink returns through a trait object: awaited on the worker that
-/// asked for it.
+/// A future a sink returns through a trait object: awaited on the worker that asked for it.
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// Equality across trait objects: two configurations are equal when they are of one type and
@@ -217,17 +218,17 @@ pub trait ChannelSpec: Component {
 /// A batch is put whole or not at all. A take moves batches out in order (up to a number of
 /// events); the taker then commits them (they are gone, and their sources' acks fire as the
 /// batches drop) or rolls them back (they are taken again first, in the same order).
+///
+/// Every method returns at once; waiting for room or for events is done by
+/// [`crate::channel::put`] and [`crate::channel::wait_for_events`] on the channel's two
+/// signals, so that neither a put nor a take costs an allocation through the trait object.
 pub trait Channel: fmt::Debug + Send + Sync {
     /// The channel's name.
     fn name(&self) -> &str;
 
-    /// Starts a put: puts `batch` if there is room now, and gives it back otherwise (then
-    /// [`Channel::put_waiting`] waits for room). Counted as one put attempt.
+    /// Puts `batch` if there is room now; gives it back otherwise. Counts nothing: the put
+    /// attempt is counted once by [`crate::channel::put`], however often it tries.
     fn try_put(&self, batch: Batch) -> Result<(), Batch>;
-
-    /// Puts `batch` that [`Channel::try_put`] gave back, waiting for room up to the channel's
-    /// keep-alive; gives it back if there was none by then.
-    fn put_waiting(&self, batch: Batch) -> LocalFuture<'_, Result<(), Batch>>;
 
     /// Moves whole batches of up to `max_events` events (at least one batch if any is there)
     /// into `into`; returns the number of events taken.
@@ -239,14 +240,20 @@ pub trait Channel: fmt::Debug + Send + Sync {
     /// Ends a take without delivery: the batches in `taken` go back to the front, in order.
     fn rollback(&self, taken: &mut Vec<Batch>);
 
-    /// Completes when there may be events to take.
-    fn wait_for_events(&self) -> LocalFuture<'_, ()>;
-
-    /// Whether it holds nothing, taken or not.
+    /// Whether no batch waits to be taken (taken and uncommitted ones do not count).
     fn is_drained(&self) -> bool;
 
     /// Events held (taken and not committed included).
     fn size(&self) -> usize;
+
+    /// How long a put waits for room before its batch is handed back (Flume's `keep-alive`).
+    fn keep_alive(&self) -> Duration;
+
+    /// Notified (one waiter) when a commit frees room.
+    fn room(&self) -> &Notify;
+
+    /// Notified (one waiter) when a batch arrives: a put, or a rollback.
+    fn arrivals(&self) -> &Notify;
 
     /// Its counters.
     fn counters(&self) -> &ChannelCounters;

@@ -102,7 +102,7 @@ pub async fn run(
                 break;
             }
             tokio::select! {
-                _ = channel.wait_for_events() => {}
+                _ = crate::channel::wait_for_events(&*channel) => {}
                 _ = control.reached(Phase::Drain) => {}
             }
             continue;
@@ -235,8 +235,7 @@ mod tests {
                 let channel = channel.clone();
                 tokio::task::spawn_local(async move {
                     for b in batches {
-                        channel
-                            .put(b)
+                        crate::channel::put(&*channel, b)
                             .await
                             .expect("the sink takes within keep-alive");
                     }

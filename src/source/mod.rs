@@ -45,19 +45,14 @@ impl Output {
         let last = self.channels.len() - 1;
         let mut batch = Some(batch);
         for (i, channel) in self.channels.iter().enumerate() {
-            let copy = if i == last {
+            let mut copy = if i == last {
                 batch.take().expect("moved once, at the last channel")
             } else {
                 batch.clone().expect("present until the last channel")
             };
-            // Most puts find room at once; only a full channel is waited on.
-            let mut copy = match channel.try_put(copy) {
-                Ok(()) => continue,
-                Err(back) => back,
-            };
             let mut waits = 0u64;
             loop {
-                match channel.put_waiting(copy).await {
+                match crate::channel::put(&**channel, copy).await {
                     Ok(()) => break,
                     Err(back) => {
                         self.counters.channel_write_fail.add(1);

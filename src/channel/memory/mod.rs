@@ -19,10 +19,11 @@
 //!
 //! # Waiting
 //!
-//! A full channel makes [`MemoryChannel::put`] wait, up to `keep-alive`, for a commit to free
+//! A full channel makes [`crate::channel::put`] wait, up to `keep-alive`, for a commit to free
 //! space; a source that gets its batch back waits again and reads nothing meanwhile. Sinks wait
-//! for data with [`MemoryChannel::wait_for_events`]. Both use `tokio::sync::Notify`, which wakes a
-//! task on another worker thread without a lock on the fast path.
+//! for data with [`crate::channel::wait_for_events`]. Both use the channel's
+//! `tokio::sync::Notify`s, which wake a task on another worker thread without a lock on the fast
+//! path.
 
 mod config;
 
@@ -38,7 +39,7 @@ use tokio::sync::Notify;
 pub use self::config::{parse, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
 
 use crate::ack::Ack;
-use crate::component::{Channel, LocalFuture};
+use crate::component::Channel;
 use crate::event::Batch;
 use crate::metrics::ChannelCounters;
 
@@ -112,36 +113,7 @@ impl MemoryChannel {
         &self.counters
     }
 
-    /// Puts `batch`, waiting up to the channel's keep-alive for room. On timeout the batch is
-    /// handed back and nothing was put: the caller keeps it and tries again.
-    pub async fn put(&self, batch: Batch) -> Result<(), Batch> {
-        self.counters.put_attempt.add(batch.len() as u64);
-        match self.put_now(batch) {
-            Ok(()) => Ok(()),
-            Err(batch) => self.put_when_room(batch).await,
-        }
-    }
-
-    /// The waiting part of [`MemoryChannel::put`].
-    async fn put_when_room(&self, mut batch: Batch) -> Result<(), Batch> {
-        let deadline = tokio::time::Instant::now() + self.keep_alive;
-        loop {
-            let notified = self.not_full.notified();
-            tokio::pin!(notified);
-            // Register before the second look, so a commit in between is not missed.
-            notified.as_mut().enable();
-            batch = match self.put_now(batch) {
-                Ok(()) => return Ok(()),
-                Err(batch) => batch,
-            };
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(batch);
-            }
-        }
-    }
-
-    /// Puts `batch` if there is room now; hands it back otherwise. Not counted as a put
-    /// attempt (see [`Channel::try_put`]).
+    /// Puts `batch` if there is room now; hands it back otherwise.
     pub fn put_now(&self, batch: Batch) -> Result<(), Batch> {
         let (events, bytes) = (batch.len(), batch.body_bytes());
         if !self.reserve(events, bytes) {
@@ -202,18 +174,6 @@ impl MemoryChannel {
         self.has_returned.store(true, Ordering::Release);
         drop(returned);
         self.not_empty.notify_one();
-    }
-
-    /// Waits until the channel holds a batch to take. May return spuriously; callers take and
-    /// wait again when the take came back empty.
-    pub async fn wait_for_events(&self) {
-        let notified = self.not_empty.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if !self.ring.is_empty() || self.has_returned.load(Ordering::Acquire) {
-            return;
-        }
-        notified.await;
     }
 
     /// Whether no batch is waiting to be taken (taken but uncommitted batches don't count).
@@ -287,12 +247,7 @@ impl Channel for MemoryChannel {
     }
 
     fn try_put(&self, batch: Batch) -> Result<(), Batch> {
-        self.counters.put_attempt.add(batch.len() as u64);
         self.put_now(batch)
-    }
-
-    fn put_waiting(&self, batch: Batch) -> LocalFuture<'_, Result<(), Batch>> {
-        Box::pin(self.put_when_room(batch))
     }
 
     fn take(&self, max_events: usize, into: &mut Vec<Batch>) -> usize {
@@ -307,16 +262,24 @@ impl Channel for MemoryChannel {
         MemoryChannel::rollback(self, taken);
     }
 
-    fn wait_for_events(&self) -> LocalFuture<'_, ()> {
-        Box::pin(MemoryChannel::wait_for_events(self))
-    }
-
     fn is_drained(&self) -> bool {
         MemoryChannel::is_drained(self)
     }
 
     fn size(&self) -> usize {
         MemoryChannel::size(self)
+    }
+
+    fn keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+
+    fn room(&self) -> &Notify {
+        &self.not_full
+    }
+
+    fn arrivals(&self) -> &Notify {
+        &self.not_empty
     }
 
     fn counters(&self) -> &ChannelCounters {
@@ -449,7 +412,7 @@ mod tests {
             for _ in 0..50 {
                 let mut batch = lines(2);
                 loop {
-                    match ch.put(batch).await {
+                    match crate::channel::put(&*ch, batch).await {
                         Ok(()) => break,
                         Err(back) => batch = back,
                     }
