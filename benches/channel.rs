@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use spate::channel::memory::MemoryChannelConfig;
 use spate::channel::MemoryChannel;
-use spate::config::MemoryChannelConfig;
+use spate::component::Channel;
 use spate::event::Batch;
 
 fn config() -> MemoryChannelConfig {

@@ -3,9 +3,9 @@
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use spate::config::LineOverflow;
 use spate::metrics::SourceCounters;
 use spate::source::taildir::lines::{FrameState, Framed, LineFramer};
+use spate::source::taildir::LineOverflow;
 
 /// A 4 MiB buffer of `size`-byte lines, as one large read would produce.
 fn buffer(size: usize) -> BytesMut {

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use spate::config::LineOverflow;
 use spate::event::Headers;
 use spate::metrics::SourceCounters;
 use spate::runtime::io::ReadFile;
 use spate::runtime::{block_on, Backend};
 use spate::source::taildir::file::{FileId, Fill, TailedFile};
 use spate::source::taildir::lines::{Framed, LineFramer};
+use spate::source::taildir::LineOverflow;
 
 const LINES: usize = 1 << 20; // 128 MiB
 

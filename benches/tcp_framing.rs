@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use spate::config::{Framing, TcpSinkConfig};
 use spate::event::Batch;
 use spate::metrics::SinkCounters;
 use spate::runtime::Backend;
 use spate::sink::tcp::TcpSink;
+use spate::sink::tcp::{Framing, TcpSinkConfig};
 
 const LINE: usize = 128;
 const LINES_PER_BATCH: usize = 100;

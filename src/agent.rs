@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
-use crate::channel::MemoryChannel;
-use crate::config::{AgentConfig, ChannelKind, SinkKind, SourceKind};
+use crate::component::{Channel, Finish, SinkContext, SourceContext, StartError};
+use crate::config::AgentConfig;
 use crate::lifecycle::{Lifecycle, Phase, Report};
 use crate::metrics::{SinkCounters, SourceCounters};
 use crate::runtime::{self, Backend, TaskFactory};
-use crate::sink::{self, logger::LoggerSink, null::NullSink, tcp::TcpSink};
-use crate::source::taildir::position::{FinalWriteError, PositionWriter};
-use crate::source::taildir::{Taildir, TaildirError};
+use crate::sink;
 use crate::source::Output;
 
 /// How the agent runs, beyond its configuration.
@@ -39,26 +37,13 @@ pub struct AgentOptions {
 /// The agent could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    /// A TAILDIR source could not be set up.
+    /// A source could not be set up.
     #[error("source `{name}`: {source}")]
-    Taildir {
+    Source {
         /// The source.
         name: String,
         /// Why.
-        source: TaildirError,
-    },
-    /// Two sources would overwrite each other's positions.
-    #[error(
-        "sources `{first}` and `{second}` use the same position file {path}; give each TAILDIR \
-         source its own positionFile"
-    )]
-    SharedPositionFile {
-        /// One source.
-        first: String,
-        /// The other.
-        second: String,
-        /// The file.
-        path: String,
+        source: StartError,
     },
     /// A worker thread could not start.
     #[error("cannot start worker thread: {0}")]
@@ -71,7 +56,7 @@ pub struct Registry {
     /// Sources.
     pub sources: Vec<(String, Arc<SourceCounters>)>,
     /// Channels.
-    pub channels: Vec<Arc<MemoryChannel>>,
+    pub channels: Vec<Arc<dyn Channel>>,
     /// Sinks.
     pub sinks: Vec<(String, Arc<SinkCounters>)>,
 }
@@ -84,8 +69,9 @@ pub struct Agent {
     registry: Registry,
     /// Source tasks running: one per shard of each source.
     source_tasks: usize,
-    /// The position file writers, which hold their files' locks until stopped.
-    position_writers: Vec<PositionWriter>,
+    /// What the sources leave to finish once the workers end (position files' last writes,
+    /// whose locks are held until then).
+    finishing: Vec<Box<dyn Finish>>,
     drain_timeout: Duration,
 }
 
@@ -96,15 +82,15 @@ pub struct Stopped {
     pub undelivered: usize,
     /// Whether the drain was cut short by a second stop request.
     pub interrupted: bool,
-    /// Position files whose final write failed: the next start resends what was delivered
-    /// since their last write.
-    pub position_errors: Vec<FinalWriteError>,
+    /// What could not be finished (a position file's final write): the next start resends
+    /// what was delivered since the last record of it. Each error says so.
+    pub finish_errors: Vec<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl Stopped {
     /// Whether the stop lost track of nothing: every final position is on disk.
     pub fn is_clean(&self) -> bool {
-        self.position_errors.is_empty()
+        self.finish_errors.is_empty()
     }
 }
 
@@ -119,14 +105,10 @@ impl Agent {
         let mut tasks: Vec<(usize, TaskFactory)> = Vec::new();
         let place = Placement::new(config, worker_count);
 
-        let channels: HashMap<&str, Arc<MemoryChannel>> = config
+        let channels: HashMap<&str, Arc<dyn Channel>> = config
             .channels
             .iter()
-            .map(|c| match &c.kind {
-                ChannelKind::Memory(m) => {
-                    (c.name.as_str(), Arc::new(MemoryChannel::new(&c.name, m)))
-                }
-            })
+            .map(|c| (c.name.as_str(), c.spec.build(&c.name)))
             .collect();
         registry.channels = config
             .channels
@@ -134,8 +116,7 @@ impl Agent {
             .map(|c| channels[c.name.as_str()].clone())
             .collect();
 
-        let mut position_files: HashMap<std::path::PathBuf, &str> = HashMap::new();
-        let mut position_writers = Vec::new();
+        let mut finishing = Vec::new();
         let mut source_tasks = 0;
         for source in &config.sources {
             let counters = Arc::new(SourceCounters::default());
@@ -147,43 +128,23 @@ impl Agent {
                     .collect(),
                 counters.clone(),
             );
-            match &source.kind {
-                SourceKind::Taildir(cfg) => {
-                    if let Some(first) =
-                        position_files.insert(cfg.position_file.clone(), &source.name)
-                    {
-                        return Err(AgentError::SharedPositionFile {
-                            first: first.to_owned(),
-                            second: source.name.clone(),
-                            path: cfg.position_file.display().to_string(),
-                        });
-                    }
-                    if !cfg.inert_keys.is_empty() {
-                        info!(
-                            source = %source.name,
-                            keys = ?cfg.inert_keys,
-                            "set, and kept for Flume compatibility, but without effect: spate is \
-                             woken by inotify (or watcher = poll) instead of sleeping and matching \
-                             file names again"
-                        );
-                    }
-                    let workers = place.source(&source.name);
-                    let (shards, writer) =
-                        Taildir::new(&source.name, cfg, output, counters.clone(), workers.len())
-                            .map_err(|e| AgentError::Taildir {
-                                name: source.name.clone(),
-                                source: e,
-                            })?;
-                    position_writers.push(writer);
-                    for (taildir, &worker) in shards.into_iter().zip(workers) {
-                        let control = lifecycle.control();
-                        tasks.push((
-                            worker,
-                            Box::new(move || Box::pin(taildir.run(backend, control))),
-                        ));
-                        source_tasks += 1;
-                    }
-                }
+            let workers = place.source(&source.name);
+            let ctx = SourceContext {
+                name: &source.name,
+                output,
+                counters: counters.clone(),
+                shards: workers.len(),
+                backend,
+                lifecycle: &lifecycle,
+            };
+            let started = source.spec.start(ctx).map_err(|e| AgentError::Source {
+                name: source.name.clone(),
+                source: e,
+            })?;
+            finishing.extend(started.finish);
+            for (task, &worker) in started.tasks.into_iter().zip(workers) {
+                tasks.push((worker, task));
+                source_tasks += 1;
             }
             registry.sources.push((source.name.clone(), counters));
         }
@@ -193,38 +154,26 @@ impl Agent {
             let channel = channels[sink_cfg.channel.as_str()].clone();
             let control = lifecycle.control();
             let name = sink_cfg.name.clone();
-            let c = counters.clone();
             let worker = place.sink(&sink_cfg.name);
-            let task: TaskFactory = match sink_cfg.kind.clone() {
-                SinkKind::Logger(cfg) => Box::new(move || {
-                    Box::pin(sink::run(
-                        name,
-                        channel,
-                        100,
-                        LoggerSink::new(cfg.max_bytes_to_log),
-                        c,
-                        control,
-                    ))
-                }),
-                SinkKind::Null(cfg) => Box::new(move || {
-                    Box::pin(sink::run(
-                        name,
-                        channel,
-                        cfg.batch_size,
-                        NullSink,
-                        c,
-                        control,
-                    ))
-                }),
-                SinkKind::Tcp(cfg) => {
-                    let hold_back = place.fed_only_from(config, &sink_cfg.channel, worker);
-                    Box::new(move || {
-                        let batch_size = cfg.batch_size;
-                        let tcp = TcpSink::new(cfg, backend, c.clone()).holding_back_for(hold_back);
-                        Box::pin(sink::run(name, channel, batch_size, tcp, c, control))
-                    })
-                }
+            let ctx = SinkContext {
+                backend,
+                counters: counters.clone(),
+                sources_on_this_worker: place.fed_only_from(config, &sink_cfg.channel, worker),
             };
+            let spec = sink_cfg.spec.clone();
+            let task: TaskFactory = Box::new(move || {
+                // Built on its worker: a sink's state (its connection) never moves.
+                let sink = spec.build(&ctx);
+                let batch_size = spec.batch_size();
+                Box::pin(sink::run(
+                    name,
+                    channel,
+                    batch_size,
+                    sink,
+                    ctx.counters,
+                    control,
+                ))
+            });
             tasks.push((worker, task));
             registry.sinks.push((sink_cfg.name.clone(), counters));
         }
@@ -261,7 +210,7 @@ impl Agent {
             workers,
             registry,
             source_tasks,
-            position_writers,
+            finishing,
             drain_timeout: options.drain_timeout,
         })
     }
@@ -345,19 +294,19 @@ impl Agent {
         }
         // Every source has handed over its final positions; wait for them to reach the disk,
         // which also releases the position files' locks for whoever starts next.
-        let position_errors: Vec<FinalWriteError> = self
-            .position_writers
+        let finish_errors: Vec<_> = self
+            .finishing
             .into_iter()
-            .filter_map(|w| w.join().err())
+            .filter_map(|f| f.finish().err())
             .collect();
-        for e in &position_errors {
+        for e in &finish_errors {
             error!("{e}");
         }
         log_counters(&self.registry, "summary");
         Stopped {
             undelivered: left,
             interrupted,
-            position_errors,
+            finish_errors,
         }
     }
 }
@@ -389,23 +338,20 @@ impl Placement {
         let mut feeders: HashMap<&str, (usize, usize)> = HashMap::new();
         let mut next = 0;
         for source in &config.sources {
-            let SourceKind::Taildir(t) = &source.kind;
-            let shards = t.shards.resolve(workers);
+            let shards = source.spec.shards(workers).clamp(1, workers);
             let placed: Vec<usize> = (next..next + shards).map(|i| i % workers).collect();
             next += shards;
             let worker = placed[0];
             sources.insert(source.name.clone(), placed);
             for channel in &source.channels {
                 let entry = feeders.entry(channel.as_str()).or_insert((worker, 0));
-                entry.1 = entry.1.max(t.batch_size);
+                entry.1 = entry.1.max(source.spec.batch_size());
             }
         }
         let capacity: HashMap<&str, usize> = config
             .channels
             .iter()
-            .map(|c| match &c.kind {
-                ChannelKind::Memory(m) => (c.name.as_str(), m.capacity),
-            })
+            .map(|c| (c.name.as_str(), c.spec.capacity()))
             .collect();
         let mut sinks = HashMap::new();
         for sink in &config.sinks {

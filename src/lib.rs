@@ -5,6 +5,7 @@
 //! io_uring. The pieces, in data-path order:
 //!
 //! * [`config`]: Flume `.properties` files, resolved into typed component configurations;
+//! * [`component`] and [`registry`]: what every component type provides, and the list of types;
 //! * [`source`]: where events come from (`TAILDIR`);
 //! * [`event`]: the [`event::Batch`] that carries events, zero-copy from the read buffer;
 //! * [`channel`]: the bounded lock-free memory channel between sources and sinks;
@@ -33,10 +34,12 @@
 pub mod ack;
 pub mod agent;
 pub mod channel;
+pub mod component;
 pub mod config;
 pub mod event;
 pub mod lifecycle;
 pub mod metrics;
+pub mod registry;
 pub mod runtime;
 pub mod sink;
 pub mod source;

@@ -317,7 +317,7 @@ fn stopped(stop: Stopped) -> bool {
         return true;
     }
     error!(
-        files = stop.position_errors.len(),
+        files = stop.finish_errors.len(),
         "stopped, but final positions were NOT written (see above): the next start sends again \
          what was delivered since their last write"
     );

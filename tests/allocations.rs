@@ -8,12 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use spate::channel::memory::MemoryChannelConfig;
 use spate::channel::MemoryChannel;
-use spate::config::{Framing, LineOverflow, MemoryChannelConfig, TcpSinkConfig};
+use spate::component::Channel;
 use spate::metrics::{SinkCounters, SourceCounters};
 use spate::runtime::Backend;
 use spate::sink::tcp::TcpSink;
+use spate::sink::tcp::{Framing, TcpSinkConfig};
 use spate::source::taildir::lines::{FrameState, Framed, LineFramer};
+use spate::source::taildir::LineOverflow;
 
 /// Counts the allocations of the current thread (tests run on threads of their own).
 struct Counting;

@@ -5,15 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::channel;
 use super::error::{shorten, ConfigError, ConfigErrors};
 use super::properties::Entry;
 use super::props::{suggest, Props};
-use super::sink;
-use super::source;
-use super::{
-    AgentConfig, ChannelConfig, ChannelKind, SinkConfig, SinkKind, SourceConfig, SourceKind,
-};
+use super::{AgentConfig, ChannelConfig, SinkConfig, SourceConfig};
+use crate::component::{ParseContext, Type};
+use crate::registry;
 
 /// The three component kinds, with their names in keys and in messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,22 +40,21 @@ impl Kind {
         }
     }
 
-    /// (canonical name, accepted spellings) of the types spate implements.
-    fn types(self) -> &'static [(&'static str, &'static [&'static str])] {
+    /// (name, other accepted spellings) of the types spate implements.
+    fn types(self) -> Vec<(&'static str, &'static [&'static str])> {
         match self {
-            Kind::Source => &[(
-                "TAILDIR",
-                &["taildir", "org.apache.flume.source.taildir.TaildirSource"],
-            )],
-            Kind::Channel => &[(
-                "memory",
-                &["memory", "org.apache.flume.channel.MemoryChannel"],
-            )],
-            Kind::Sink => &[
-                ("logger", &["logger", "org.apache.flume.sink.LoggerSink"]),
-                ("null", &["null", "org.apache.flume.sink.NullSink"]),
-                ("tcp", &["tcp"]),
-            ],
+            Kind::Source => registry::SOURCES
+                .iter()
+                .map(|t| (t.name, t.aliases))
+                .collect(),
+            Kind::Channel => registry::CHANNELS
+                .iter()
+                .map(|t| (t.name, t.aliases))
+                .collect(),
+            Kind::Sink => registry::SINKS
+                .iter()
+                .map(|t| (t.name, t.aliases))
+                .collect(),
         }
     }
 
@@ -66,37 +62,9 @@ impl Kind {
     /// `org.apache.flume.`, are recognised separately).
     fn flume_types(self) -> &'static [&'static str] {
         match self {
-            Kind::Source => &[
-                "avro",
-                "thrift",
-                "exec",
-                "jms",
-                "spooldir",
-                "seq",
-                "netcat",
-                "netcatudp",
-                "syslogtcp",
-                "multiport_syslogtcp",
-                "syslogudp",
-                "http",
-                "kafka",
-            ],
-            Kind::Channel => &["file", "jdbc", "kafka", "spillablememory"],
-            Kind::Sink => &[
-                "avro",
-                "thrift",
-                "hdfs",
-                "file_roll",
-                "irc",
-                "hbase",
-                "hbase2",
-                "asynchbase",
-                "elasticsearch",
-                "morphline_solr",
-                "hive",
-                "http",
-                "kafka",
-            ],
+            Kind::Source => registry::FLUME_ONLY_SOURCES,
+            Kind::Channel => registry::FLUME_ONLY_CHANNELS,
+            Kind::Sink => registry::FLUME_ONLY_SINKS,
         }
     }
 
@@ -104,11 +72,11 @@ impl Kind {
     fn resolve_type(self, entry: &Entry) -> Result<&'static str, ConfigError> {
         let value = entry.value.as_str();
         let types = self.types();
-        if let Some((canonical, _)) = types
-            .iter()
-            .find(|(_, spellings)| spellings.iter().any(|s| s.eq_ignore_ascii_case(value)))
-        {
-            return Ok(canonical);
+        if let Some((name, _)) = types.iter().find(|(name, aliases)| {
+            name.eq_ignore_ascii_case(value)
+                || aliases.iter().any(|a| a.eq_ignore_ascii_case(value))
+        }) {
+            return Ok(name);
         }
         let supported: Vec<&str> = types.iter().map(|(c, _)| *c).collect();
         let supported_list = format!(
@@ -285,6 +253,7 @@ pub(crate) fn build(
     }
     let [sources_d, channels_d, sinks_d] = &declared;
 
+    let ctx = ParseContext { base };
     // Channels first: sources and sinks are checked against their transaction capacity.
     let mut channels = Vec::new();
     for name in &channels_d.names {
@@ -292,19 +261,12 @@ pub(crate) fn build(
             continue;
         };
         let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
-        if let Some(kind) = component_type(&mut p, Kind::Channel, channels_d.type_hints.get(name)) {
-            let kind = match kind {
-                "memory" => {
-                    let m = channel::parse_memory(&mut p);
-                    p.finish("a memory channel", channel::MEMORY_KEYS);
-                    ChannelKind::Memory(m)
-                }
-                other => unreachable!("channel type {other}"),
-            };
-            if !p.has_errors() {
+        if let Some(t) = component_type(&mut p, Kind::Channel, channels_d.type_hints.get(name)) {
+            let spec = (of_type(registry::CHANNELS, t).parse)(&mut p, &ctx);
+            if let (Some(spec), false) = (spec, p.has_errors()) {
                 channels.push(ChannelConfig {
                     name: name.clone(),
-                    kind,
+                    spec,
                 });
             }
         }
@@ -312,7 +274,7 @@ pub(crate) fn build(
     }
     let capacities: HashMap<&str, usize> = channels
         .iter()
-        .map(|ch| (ch.name.as_str(), ch.kind.transaction_capacity()))
+        .map(|ch| (ch.name.as_str(), ch.spec.transaction_capacity()))
         .collect();
     let tx_capacity = |c: &str| capacities.get(c).copied();
 
@@ -324,35 +286,31 @@ pub(crate) fn build(
         let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
         let wired = source_channels(&mut p, channels_d, &prefix);
         unsupported_source_features(&mut p);
-        if let Some(kind) = component_type(&mut p, Kind::Source, sources_d.type_hints.get(name)) {
-            let kind = match kind {
-                "TAILDIR" => {
-                    let t = source::parse_taildir(&mut p, base);
-                    p.finish("a TAILDIR source", source::TAILDIR_KEYS);
-                    t.map(|t| {
-                        check_batch(
-                            &mut p,
-                            "batchSize",
-                            t.batch_size,
-                            &wired,
-                            &tx_capacity,
-                            &prefix,
-                        );
-                        SourceKind::Taildir(t)
-                    })
-                }
-                other => unreachable!("source type {other}"),
-            };
-            if let (Some(kind), Some(channels), true) = (kind, wired, !p.has_errors()) {
+        if let Some(t) = component_type(&mut p, Kind::Source, sources_d.type_hints.get(name)) {
+            let spec = (of_type(registry::SOURCES, t).parse)(&mut p, &ctx);
+            if let Some(spec) = spec.as_ref().filter(|s| !s.batch_keys().is_empty()) {
+                let key = batch_key(&mut p, spec.batch_keys());
+                check_batch(
+                    &mut p,
+                    key,
+                    spec.batch_size(),
+                    &wired,
+                    &tx_capacity,
+                    &prefix,
+                );
+            }
+            if let (Some(spec), Some(channels), false) = (spec, wired, p.has_errors()) {
                 sources.push(SourceConfig {
                     name: name.clone(),
                     channels,
-                    kind,
+                    spec,
                 });
             }
         }
         errors.append(&mut p.errors);
     }
+
+    exclusive_use(&sources, sources_d, &prefix, &mut errors);
 
     let mut sinks = Vec::new();
     for name in &sinks_d.names {
@@ -361,37 +319,27 @@ pub(crate) fn build(
         };
         let mut p = Props::new(format!("{prefix}sinks.{name}."), entries.clone());
         let channel = sink_channel(&mut p, channels_d, &prefix);
-        if let Some(kind) = component_type(&mut p, Kind::Sink, sinks_d.type_hints.get(name)) {
-            let (kind, batch_key) = match kind {
-                "logger" => {
-                    let k = SinkKind::Logger(sink::parse_logger(&mut p));
-                    p.finish("a logger sink", sink::LOGGER_KEYS);
-                    (Some(k), "batchSize")
-                }
-                "null" => {
-                    let k = SinkKind::Null(sink::parse_null(&mut p));
-                    p.finish("a null sink", sink::NULL_KEYS);
-                    (Some(k), "batchSize")
-                }
-                "tcp" => {
-                    let key = sink::tcp_batch_key(&mut p);
-                    let k = sink::parse_tcp(&mut p).map(SinkKind::Tcp);
-                    p.finish("a tcp sink", sink::TCP_KEYS);
-                    (k, key)
-                }
-                other => unreachable!("sink type {other}"),
-            };
-            if let (Some(kind), Some(c)) = (&kind, &channel) {
-                if let Some(batch) = kind.batch_size() {
+        if let Some(t) = component_type(&mut p, Kind::Sink, sinks_d.type_hints.get(name)) {
+            let spec = (of_type(registry::SINKS, t).parse)(&mut p, &ctx);
+            if let (Some(spec), Some(c)) = (&spec, &channel) {
+                if !spec.batch_keys().is_empty() {
+                    let key = batch_key(&mut p, spec.batch_keys());
                     let wired = Some(vec![c.clone()]);
-                    check_batch(&mut p, batch_key, batch, &wired, &tx_capacity, &prefix);
+                    check_batch(
+                        &mut p,
+                        key,
+                        spec.batch_size(),
+                        &wired,
+                        &tx_capacity,
+                        &prefix,
+                    );
                 }
             }
-            if let (Some(kind), Some(channel), true) = (kind, channel, !p.has_errors()) {
+            if let (Some(spec), Some(channel), false) = (spec, channel, p.has_errors()) {
                 sinks.push(SinkConfig {
                     name: name.clone(),
                     channel,
-                    kind,
+                    spec,
                 });
             }
         }
@@ -992,6 +940,64 @@ fn unsupported_source_features(p: &mut Props<'_>) {
                 .hint("remove the interceptors keys; events are passed on unchanged"),
         );
     }
+}
+
+/// Two sources naming one resource only one may use (a position file): an error at the second.
+fn exclusive_use(
+    sources: &[SourceConfig],
+    declared: &Declared<'_>,
+    prefix: &str,
+    errors: &mut Vec<ConfigError>,
+) {
+    let mut claimed: HashMap<std::path::PathBuf, &str> = HashMap::new();
+    for source in sources {
+        for (key, path) in source.spec.exclusive() {
+            let Some(first) = claimed.get(&path).copied() else {
+                claimed.insert(path, &source.name);
+                continue;
+            };
+            let Some(props) = declared.props_of(&source.name) else {
+                continue;
+            };
+            let entry = props
+                .iter()
+                .find(|(p, _)| *p == key)
+                .or_else(|| props.iter().find(|(p, _)| *p == "type"))
+                .unwrap_or(&props[0])
+                .1;
+            errors.push(
+                ConfigError::at(
+                    entry,
+                    format!(
+                        "source `{}` uses the same {key} as source `{}`: {}",
+                        shorten(&source.name),
+                        shorten(first),
+                        shorten(&path.display().to_string())
+                    ),
+                )
+                .key(format!("{prefix}sources.{}.{key}", source.name))
+                .hint(format!(
+                    "give each source its own `{key}`: two sources would overwrite each other's"
+                )),
+            );
+        }
+    }
+}
+
+/// The registry entry of type `name` (resolved from that registry).
+fn of_type<T: ?Sized>(types: &'static [Type<T>], name: &str) -> &'static Type<T> {
+    types
+        .iter()
+        .find(|t| t.name == name)
+        .expect("type names are resolved from the registry")
+}
+
+/// Which of `keys` the batch size was read from: the first one set, else the first.
+fn batch_key(p: &mut Props<'_>, keys: &'static [&'static str]) -> &'static str {
+    keys.iter()
+        .copied()
+        .find(|k| p.get(k).is_some())
+        .unwrap_or(keys[0])
 }
 
 /// Checks a batch size against the transaction capacity of the channels it is used with.

@@ -28,28 +28,28 @@
 //! ([`AgentConfig::warnings`], [`Severity::Warning`]).
 //!
 //! Layout: `properties` reads the `.properties` text (keeping each key's file and line), `agent`
-//! picks one agent's keys and checks its wiring, `source`, `channel` and `sink` hold one
-//! component kind each (its config struct, keys and defaults), `props` is the typed getter they
-//! share (it reports unknown keys), and `describe` renders the result for `spate check`.
+//! picks one agent's keys, finds each component's type in [`crate::registry`], has the type's
+//! own module read its keys, and checks the wiring; `props` is the typed getter the component
+//! modules share (it reports unknown keys), and `describe` renders the result for `spate check`.
+//! What is particular to a component type lives beside its runtime code (for example
+//! [`crate::source::taildir::config`]).
 
 mod agent;
-mod channel;
 mod describe;
 mod error;
 mod properties;
 mod props;
-mod sink;
-mod source;
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
-pub use channel::{ChannelConfig, ChannelKind, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
+pub(crate) use error::shorten;
 pub use error::{ConfigError, ConfigErrors, Severity};
-pub use sink::{Framing, LoggerSinkConfig, NullSinkConfig, SinkConfig, SinkKind, TcpSinkConfig};
-pub use source::{
-    FileGroup, LineOverflow, Shards, SourceConfig, SourceKind, TaildirConfig, WatchMode,
-};
+pub use properties::Entry;
+pub(crate) use props::{parse_int, suggest};
+pub use props::{Props, JAVA_INT_MAX, MAX_MILLIS};
 
+use crate::component::{ChannelSpec, SinkSpec, SourceSpec};
 use agent::build;
 
 /// The pipeline `spate agent` runs when no configuration file is given: agent `a1` tails
@@ -80,6 +80,57 @@ a1.channels.c1.transactionCapacity = 1000
 a1.sinks.k1.type = logger
 a1.sinks.k1.channel = c1
 ";
+
+/// One configured source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// The component name, as listed in `<agent>.sources`.
+    pub name: String,
+    /// Flume key `channels` (required, space separated): every event goes to all of them
+    /// (Flume's default `replicating` selector), in this order.
+    pub channels: Vec<String>,
+    /// Flume key `type` and the type's own settings.
+    pub spec: Arc<dyn SourceSpec>,
+}
+
+/// One configured channel.
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    /// The component name, as listed in `<agent>.channels`.
+    pub name: String,
+    /// Flume key `type` and the type's own settings.
+    pub spec: Arc<dyn ChannelSpec>,
+}
+
+/// One configured sink.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    /// The component name, as listed in `<agent>.sinks`.
+    pub name: String,
+    /// Flume key `channel` (required): the one channel this sink reads.
+    pub channel: String,
+    /// Flume key `type` and the type's own settings.
+    pub spec: Arc<dyn SinkSpec>,
+}
+
+// By hand: a derived `PartialEq` cannot compare `Arc<dyn Trait>` fields (rust-lang/rust#31740).
+impl PartialEq for SourceConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.channels == other.channels && *self.spec == *other.spec
+    }
+}
+
+impl PartialEq for ChannelConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && *self.spec == *other.spec
+    }
+}
+
+impl PartialEq for SinkConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.channel == other.channel && *self.spec == *other.spec
+    }
+}
 
 /// The resolved configuration of one agent.
 #[derive(Debug, Clone, PartialEq)]

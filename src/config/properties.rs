@@ -14,7 +14,7 @@ use super::error::ConfigError;
 
 /// One `key = value` pair and where it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Entry {
+pub struct Entry {
     /// The unescaped key.
     pub key: String,
     /// The unescaped value, trailing whitespace removed.

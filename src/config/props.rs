@@ -13,7 +13,7 @@ use super::properties::Entry;
 
 /// The properties of one component and the errors found while reading them.
 #[derive(Debug)]
-pub(crate) struct Props<'a> {
+pub struct Props<'a> {
     /// `a1.sources.r1.`: prepended to property names to form full keys.
     pub prefix: String,
     /// The prefix as shown in messages, a long component name shortened.
@@ -261,11 +261,11 @@ impl<'a> Props<'a> {
 
 /// The largest Java `int`: Flume reads most numbers with `Context.getInteger`, so a larger value
 /// does not start Flume either.
-pub(crate) const JAVA_INT_MAX: u64 = i32::MAX as u64;
+pub const JAVA_INT_MAX: u64 = i32::MAX as u64;
 
 /// The longest duration accepted where Flume reads a `long` of milliseconds: one year, far above
 /// any useful setting and far below what would overflow a deadline.
-pub(crate) const MAX_MILLIS: u64 = 365 * 24 * 3600 * 1000;
+pub const MAX_MILLIS: u64 = 365 * 24 * 3600 * 1000;
 
 /// Parses a decimal integer as Java's `Long.parseLong` does for non-negative values (an
 /// optional `+`, then digits).

@@ -1,9 +1,15 @@
 //! Tests of agent resolution: the Flume user guide example, defaults, wiring and every error.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::channel::memory::MemoryChannelConfig;
+use crate::sink::logger::LoggerSinkConfig;
+use crate::sink::null::NullSinkConfig;
+use crate::sink::tcp::{Framing, TcpSinkConfig};
+use crate::source::taildir::{FileGroup, LineOverflow, Shards, TaildirConfig, WatchMode};
 
 const FILE: &str = "agent.properties";
 
@@ -108,15 +114,11 @@ fn assert_hint(e: &ConfigError, needle: &str) {
 }
 
 fn taildir(c: &AgentConfig) -> &TaildirConfig {
-    match &c.sources[0].kind {
-        SourceKind::Taildir(t) => t,
-    }
+    c.sources[0].spec.get().expect("a TAILDIR source")
 }
 
 fn memory(c: &AgentConfig) -> &MemoryChannelConfig {
-    match &c.channels[0].kind {
-        ChannelKind::Memory(m) => m,
-    }
+    c.channels[0].spec.get().expect("a memory channel")
 }
 
 /// The TAILDIR example of the Flume 1.11 user guide, plus the channel and sink it leaves out.
@@ -164,7 +166,7 @@ fn user_guide_taildir_example_parses() {
         sources: vec![SourceConfig {
             name: "r1".into(),
             channels: vec!["c1".into()],
-            kind: SourceKind::Taildir(TaildirConfig {
+            spec: Arc::new(TaildirConfig {
                 filegroups: vec![
                     FileGroup {
                         name: "f1".into(),
@@ -205,7 +207,7 @@ fn user_guide_taildir_example_parses() {
         }],
         channels: vec![ChannelConfig {
             name: "c1".into(),
-            kind: ChannelKind::Memory(MemoryChannelConfig {
+            spec: Arc::new(MemoryChannelConfig {
                 capacity: 100,
                 transaction_capacity: 100,
                 keep_alive: Duration::from_secs(3),
@@ -216,7 +218,7 @@ fn user_guide_taildir_example_parses() {
         sinks: vec![SinkConfig {
             name: "k1".into(),
             channel: "c1".into(),
-            kind: SinkKind::Logger(LoggerSinkConfig {
+            spec: Arc::new(LoggerSinkConfig {
                 max_bytes_to_log: 16,
             }),
         }],
@@ -285,7 +287,7 @@ a1.sources.r1.selector.type = replicating
     assert_eq!((t.batch_size, t.max_batch_count), (50, Some(7)));
     assert_eq!(t.backoff_sleep_increment, Duration::from_millis(10));
     assert_eq!(t.max_backoff_sleep, Duration::from_millis(20));
-    assert_eq!(t.inert_keys, crate::config::source::INERT_KEYS);
+    assert_eq!(t.inert_keys, crate::source::taildir::config::INERT_KEYS);
     assert_eq!(t.file_header_key, "path");
     assert_eq!(
         (t.max_line_length, t.line_overflow),
@@ -341,13 +343,13 @@ a1.channels.c1.byteCapacityBufferPercentage = 0
 fn sink_defaults_and_settings() {
     let null = ok(&BASE.replace("k1.type = logger", "k1.type = null"));
     assert_eq!(
-        null.sinks[0].kind,
-        SinkKind::Null(NullSinkConfig { batch_size: 100 })
+        null.sinks[0].spec.get(),
+        Some(&NullSinkConfig { batch_size: 100 })
     );
     let logger = ok(&with("a1.sinks.k1.maxBytesToLog = 64\n"));
     assert_eq!(
-        logger.sinks[0].kind,
-        SinkKind::Logger(LoggerSinkConfig {
+        logger.sinks[0].spec.get(),
+        Some(&LoggerSinkConfig {
             max_bytes_to_log: 64
         })
     );
@@ -365,16 +367,14 @@ fn sink_defaults_and_settings() {
         request_timeout: Duration::from_millis(20_000),
         max_backoff: Duration::from_millis(5_000),
     };
-    assert_eq!(c.sinks[0].kind, SinkKind::Tcp(expected));
+    assert_eq!(c.sinks[0].spec.get(), Some(&expected));
 
     let c = ok(&format!(
         "{tcp}a1.sinks.k1.hostname = h\na1.sinks.k1.port = 1\na1.sinks.k1.batchSize = 10
 a1.sinks.k1.framing = octet-counting\na1.sinks.k1.connect-timeout = 1\na1.sinks.k1.request-timeout = 2
 a1.sinks.k1.max-backoff = 100\n"
     ));
-    let SinkKind::Tcp(t) = &c.sinks[0].kind else {
-        panic!()
-    };
+    let t: &TcpSinkConfig = c.sinks[0].spec.get().expect("a tcp sink");
     assert_eq!(
         (t.port, t.batch_size, t.framing),
         (1, 10, Framing::OctetCounting)
@@ -910,10 +910,10 @@ fn several_agents_in_one_file() {
     let text = format!("{BASE}{a2}");
     let c1 = ok(&text);
     assert_eq!(c1.name, "a1");
-    assert!(matches!(c1.sinks[0].kind, SinkKind::Logger(_)));
+    assert_eq!(c1.sinks[0].spec.type_name(), "logger");
     let c2 = parse_str(&text, Some(Path::new(FILE)), "a2").unwrap();
     assert_eq!(c2.name, "a2");
-    assert!(matches!(c2.sinks[0].kind, SinkKind::Null(_)));
+    assert_eq!(c2.sinks[0].spec.type_name(), "null");
 
     let errs = parse_str(&text, Some(Path::new(FILE)), "a3").unwrap_err().0;
     assert_eq!(errs.len(), 1);
@@ -1078,8 +1078,8 @@ fn default_config_loads() {
     assert_eq!((m.capacity, m.transaction_capacity), (10_000, 1_000));
     assert!(t.batch_size <= m.transaction_capacity);
     assert_eq!(
-        c.sinks[0].kind,
-        SinkKind::Logger(LoggerSinkConfig {
+        c.sinks[0].spec.get(),
+        Some(&LoggerSinkConfig {
             max_bytes_to_log: 16
         })
     );
@@ -1629,4 +1629,26 @@ fn a_misspelt_required_key_is_reported_at_its_line() {
         "has no path",
     );
     assert_hint(&e, "did you mean `f1`?");
+}
+
+#[test]
+fn two_sources_cannot_share_a_position_file() {
+    let second = "a1.sources = r1 r2
+a1.sources.r2.type = TAILDIR
+a1.sources.r2.channels = c1
+a1.sources.r2.filegroups = g
+a1.sources.r2.filegroups.g = /var/log/other/.*
+a1.sources.r2.positionFile = /var/lib/spate/pos.json
+";
+    let text = BASE.replace("a1.sources = r1\n", "") + second;
+    let e = only_error(&text, "uses the same positionFile as source `r1`");
+    assert_at(&e, 16, "a1.sources.r2.positionFile");
+    assert_hint(&e, "its own `positionFile`");
+    // Both left at the default: said at the second source's type.
+    let text = text
+        .replace("a1.sources.r1.positionFile = /var/lib/spate/pos.json\n", "")
+        .replace("a1.sources.r2.positionFile = /var/lib/spate/pos.json\n", "");
+    let e = only_error(&text, "uses the same positionFile");
+    assert_eq!(e.key.as_deref(), Some("a1.sources.r2.positionFile"));
+    assert_eq!(e.line, Some(11));
 }

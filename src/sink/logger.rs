@@ -2,11 +2,58 @@
 //! the first `maxBytesToLog` bytes of the body in hex and as text.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use tracing::info;
 
 use super::Deliver;
+use crate::component::{Component, ParseContext, Setting, Sink, SinkContext, SinkSpec};
+use crate::config::Props;
 use crate::event::{Batch, Headers};
+
+/// Settings of the logger sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggerSinkConfig {
+    /// Flume key `maxBytesToLog`, default 16: body bytes shown per event.
+    pub max_bytes_to_log: usize,
+}
+
+/// Every property a logger sink accepts.
+const KEYS: &[&str] = &["type", "channel", "maxBytesToLog"];
+
+/// Reads a logger sink's settings (the registry's parser).
+pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn SinkSpec>> {
+    let config = LoggerSinkConfig {
+        max_bytes_to_log: p.positive("maxBytesToLog", 16, "bytes"),
+    };
+    p.finish("a logger sink", KEYS);
+    Some(Arc::new(config))
+}
+
+impl Component for LoggerSinkConfig {
+    fn type_name(&self) -> &'static str {
+        "logger"
+    }
+
+    fn describe(&self) -> Vec<Setting> {
+        vec![Setting::new("maxBytesToLog", self.max_bytes_to_log)]
+    }
+}
+
+impl SinkSpec for LoggerSinkConfig {
+    /// Flume's logger sink takes 100 events per transaction; it has no key for it.
+    fn batch_size(&self) -> usize {
+        100
+    }
+
+    fn batch_keys(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn build(&self, _: &SinkContext) -> Box<dyn Sink> {
+        Box::new(LoggerSink::new(self.max_bytes_to_log))
+    }
+}
 
 /// Logs every event; meant for trying a pipeline out, not for volume.
 #[derive(Debug)]

@@ -15,12 +15,14 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::channel::MemoryChannel;
+use crate::component::{Channel, LocalFuture, Sink};
 use crate::event::Batch;
 use crate::lifecycle::{Control, Phase, Report};
 use crate::metrics::SinkCounters;
 
-/// How a sink kind delivers batches.
+/// How a sink type delivers batches: what each sink type implements. The agent holds sinks as
+/// [`Sink`] trait objects, which every `Deliver` is (one boxed future per delivery, that is per
+/// take, never per event).
 pub trait Deliver {
     /// Delivers `batches` in order. On error nothing is committed and the same batches are
     /// offered again after [`Deliver::retry_delay`].
@@ -48,12 +50,34 @@ pub trait Deliver {
     fn succeeded(&mut self) {}
 }
 
+impl<D: Deliver> Sink for D {
+    fn deliver<'a>(&'a mut self, batches: &'a [Batch]) -> LocalFuture<'a, std::io::Result<()>> {
+        Box::pin(Deliver::deliver(self, batches))
+    }
+
+    fn holding_back(&self) -> bool {
+        Deliver::holding_back(self)
+    }
+
+    fn idle(&mut self) {
+        Deliver::idle(self);
+    }
+
+    fn retry_delay(&mut self) -> Duration {
+        Deliver::retry_delay(self)
+    }
+
+    fn succeeded(&mut self) {
+        Deliver::succeeded(self);
+    }
+}
+
 /// Runs a sink: takes from `channel`, delivers with `deliver`, until the lifecycle ends it.
-pub async fn run<D: Deliver>(
+pub async fn run(
     name: String,
-    channel: Arc<MemoryChannel>,
+    channel: Arc<dyn Channel>,
     batch_size: usize,
-    mut deliver: D,
+    mut deliver: Box<dyn Sink>,
     counters: Arc<SinkCounters>,
     mut control: Control,
 ) {
@@ -78,7 +102,7 @@ pub async fn run<D: Deliver>(
                 break;
             }
             tokio::select! {
-                _ = channel.wait_for_events() => {}
+                _ = crate::channel::wait_for_events(&*channel) => {}
                 _ = control.reached(Phase::Drain) => {}
             }
             continue;
@@ -117,13 +141,13 @@ pub async fn run<D: Deliver>(
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
                         _ = control.reached(Phase::Finish) => {
-                            give_back(&name, &channel, &mut taken, &counters);
+                            give_back(&name, &*channel, &mut taken, &counters);
                             break 'sink;
                         }
                     }
                 }
                 None => {
-                    give_back(&name, &channel, &mut taken, &counters);
+                    give_back(&name, &*channel, &mut taken, &counters);
                     break 'sink;
                 }
             }
@@ -134,7 +158,7 @@ pub async fn run<D: Deliver>(
 
 /// The agent is finishing with batches undelivered: roll them back. They are not acknowledged,
 /// so their source reads them again at the next start.
-fn give_back(name: &str, channel: &MemoryChannel, taken: &mut Vec<Batch>, counters: &SinkCounters) {
+fn give_back(name: &str, channel: &dyn Channel, taken: &mut Vec<Batch>, counters: &SinkCounters) {
     let events: usize = taken.iter().map(Batch::len).sum();
     warn!(sink = %name, events, "stopping with undelivered events; they will be read again at the next start");
     counters.rollback.add(1);
@@ -149,7 +173,8 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::config::MemoryChannelConfig;
+    use crate::channel::memory::MemoryChannelConfig;
+    use crate::channel::MemoryChannel;
     use crate::lifecycle::Lifecycle;
     use crate::runtime::{block_on, test_backends as backends, Backend};
 
@@ -210,8 +235,7 @@ mod tests {
                 let channel = channel.clone();
                 tokio::task::spawn_local(async move {
                     for b in batches {
-                        channel
-                            .put(b)
+                        crate::channel::put(&*channel, b)
                             .await
                             .expect("the sink takes within keep-alive");
                     }
@@ -221,7 +245,7 @@ mod tests {
                 "k1".into(),
                 channel,
                 2,
-                recorder,
+                Box::new(recorder),
                 counters,
                 lifecycle.control(),
             ));

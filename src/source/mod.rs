@@ -9,20 +9,20 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use crate::channel::MemoryChannel;
+use crate::component::Channel;
 use crate::event::Batch;
 use crate::metrics::SourceCounters;
 
 /// The channels a source writes to.
 #[derive(Debug, Clone)]
 pub struct Output {
-    channels: Vec<Arc<MemoryChannel>>,
+    channels: Vec<Arc<dyn Channel>>,
     counters: Arc<SourceCounters>,
 }
 
 impl Output {
     /// An output replicating to `channels`.
-    pub fn new(channels: Vec<Arc<MemoryChannel>>, counters: Arc<SourceCounters>) -> Self {
+    pub fn new(channels: Vec<Arc<dyn Channel>>, counters: Arc<SourceCounters>) -> Self {
         assert!(
             !channels.is_empty(),
             "a source writes to at least one channel"
@@ -52,7 +52,7 @@ impl Output {
             };
             let mut waits = 0u64;
             loop {
-                match channel.put(copy).await {
+                match crate::channel::put(&**channel, copy).await {
                     Ok(()) => break,
                     Err(back) => {
                         self.counters.channel_write_fail.add(1);

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use crate::config::LineOverflow;
+use super::config::LineOverflow;
 use crate::event::Batch;
 use crate::metrics::SourceCounters;
 

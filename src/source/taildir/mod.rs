@@ -8,6 +8,7 @@
 //! * [`file`]: one open file, its offsets and partial line;
 //! * [`lines`]: cutting read buffers into batches of whole lines;
 //! * [`position`]: the position file and its sidecar;
+//! * [`config`]: the source's keys, defaults and `spate check` description;
 //! * [`copies`]: recognising copies of tailed files (copytruncate).
 //!
 //! This module ties them together in one task per source. The task owns all its state; sinks
@@ -38,6 +39,7 @@
 //! those of a file the source knows is a copy of it (copytruncate with the copy in the file
 //! group): it is read only from where the original had been read to (see [`copies`]).
 
+pub mod config;
 pub mod copies;
 pub mod file;
 pub mod lines;
@@ -52,6 +54,10 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info, warn};
 
+pub use self::config::{
+    parse, FileGroup, LineOverflow, Shards, TaildirConfig, WatchMode, DEFAULT_WRITE_POS_INTERVAL_MS,
+};
+
 use self::copies::{Content, CopyCheck, Head, Likeness, Recent, Resume, Tail};
 use self::file::{FileId, Fill, TailedFile};
 use self::lines::{Framed, LineFramer};
@@ -62,12 +68,12 @@ use self::position::{
 use self::scan::{Found, Matcher};
 use self::watch::Watcher;
 use crate::ack::{Ack, AckQueue, Tracker};
-use crate::config::TaildirConfig;
+use crate::component::{Finish, SourceContext, SourceSpec, StartError, Started};
 use crate::event::{Batch, Headers};
 use crate::lifecycle::{Control, Phase, Report};
 use crate::metrics::SourceCounters;
 use crate::runtime::io::ReadFile;
-use crate::runtime::Backend;
+use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
 
 /// Turns taken between two looks at the watcher's news (and two yields to the worker's other
@@ -123,6 +129,52 @@ pub struct Taildir {
     shards: usize,
     /// Moved into the running state by [`Taildir::run`].
     persister: Option<Persister>,
+}
+
+impl SourceSpec for TaildirConfig {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn shards(&self, workers: usize) -> usize {
+        self.shards.resolve(workers)
+    }
+
+    fn exclusive(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![("positionFile", self.position_file.clone())]
+    }
+
+    fn start(&self, ctx: SourceContext<'_>) -> Result<Started, StartError> {
+        if !self.inert_keys.is_empty() {
+            info!(
+                source = %ctx.name,
+                keys = ?self.inert_keys,
+                "set, and kept for Flume compatibility, but without effect: spate is woken by \
+                 inotify (or watcher = poll) instead of sleeping and matching file names again"
+            );
+        }
+        let (shards, writer) = Taildir::new(ctx.name, self, ctx.output, ctx.counters, ctx.shards)
+            .map_err(StartError::new)?;
+        let backend = ctx.backend;
+        let tasks = shards
+            .into_iter()
+            .map(|taildir| {
+                let control = ctx.lifecycle.control();
+                let task: TaskFactory = Box::new(move || Box::pin(taildir.run(backend, control)));
+                task
+            })
+            .collect();
+        Ok(Started {
+            tasks,
+            finish: Some(Box::new(writer)),
+        })
+    }
+}
+
+impl Finish for PositionWriter {
+    fn finish(self: Box<Self>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.join().map_err(|e| Box::new(e) as _)
+    }
 }
 
 /// A file closed for idleness, read and delivered up to `pos`.
@@ -229,11 +281,7 @@ impl Taildir {
             overflow: self.config.line_overflow,
         };
         let mut state = State {
-            watcher: Watcher::new(
-                backend,
-                dirs,
-                self.config.watcher == crate::config::WatchMode::Poll,
-            ),
+            watcher: Watcher::new(backend, dirs, self.config.watcher == WatchMode::Poll),
             framer,
             backend,
             acks: AckQueue::new(),
@@ -717,10 +765,8 @@ impl State {
         }
         let cfg = &self.src.config;
         let what = match cfg.line_overflow {
-            crate::config::LineOverflow::Split => {
-                "split into events of at most that size (LinesSplitCount)"
-            }
-            crate::config::LineOverflow::Truncate => {
+            LineOverflow::Split => "split into events of at most that size (LinesSplitCount)",
+            LineOverflow::Truncate => {
                 "truncated to that size (LinesTruncatedCount, BytesTruncatedCount)"
             }
         };

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use crate::config::FileGroup;
+use super::config::FileGroup;
 use crate::runtime::io::{stat_path, FileStat};
 
 /// A file found by a scan.

@@ -19,10 +19,13 @@
 //!
 //! # Waiting
 //!
-//! A full channel makes [`MemoryChannel::put`] wait, up to `keep-alive`, for a commit to free
+//! A full channel makes [`crate::channel::put`] wait, up to `keep-alive`, for a commit to free
 //! space; a source that gets its batch back waits again and reads nothing meanwhile. Sinks wait
-//! for data with [`MemoryChannel::wait_for_events`]. Both use `tokio::sync::Notify`, which wakes a
-//! task on another worker thread without a lock on the fast path.
+//! for data with [`crate::channel::wait_for_events`]. Both use the channel's
+//! `tokio::sync::Notify`s, which wake a task on another worker thread without a lock on the fast
+//! path.
+
+mod config;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,8 +36,10 @@ use std::time::Duration;
 use crossbeam_queue::ArrayQueue;
 use tokio::sync::Notify;
 
+pub use self::config::{parse, MemoryChannelConfig, DEFAULT_BYTE_CAPACITY};
+
 use crate::ack::Ack;
-use crate::config::MemoryChannelConfig;
+use crate::component::Channel;
 use crate::event::Batch;
 use crate::metrics::ChannelCounters;
 
@@ -108,32 +113,8 @@ impl MemoryChannel {
         &self.counters
     }
 
-    /// Puts `batch`, waiting up to the channel's keep-alive for room. On timeout the batch is
-    /// handed back and nothing was put: the caller keeps it and tries again.
-    pub async fn put(&self, batch: Batch) -> Result<(), Batch> {
-        self.counters.put_attempt.add(batch.len() as u64);
-        let mut batch = match self.try_put(batch) {
-            Ok(()) => return Ok(()),
-            Err(batch) => batch,
-        };
-        let deadline = tokio::time::Instant::now() + self.keep_alive;
-        loop {
-            let notified = self.not_full.notified();
-            tokio::pin!(notified);
-            // Register before the second look, so a commit in between is not missed.
-            notified.as_mut().enable();
-            batch = match self.try_put(batch) {
-                Ok(()) => return Ok(()),
-                Err(batch) => batch,
-            };
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(batch);
-            }
-        }
-    }
-
     /// Puts `batch` if there is room now; hands it back otherwise.
-    pub fn try_put(&self, batch: Batch) -> Result<(), Batch> {
+    pub fn put_now(&self, batch: Batch) -> Result<(), Batch> {
         let (events, bytes) = (batch.len(), batch.body_bytes());
         if !self.reserve(events, bytes) {
             return Err(batch);
@@ -193,18 +174,6 @@ impl MemoryChannel {
         self.has_returned.store(true, Ordering::Release);
         drop(returned);
         self.not_empty.notify_one();
-    }
-
-    /// Waits until the channel holds a batch to take. May return spuriously; callers take and
-    /// wait again when the take came back empty.
-    pub async fn wait_for_events(&self) {
-        let notified = self.not_empty.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if !self.ring.is_empty() || self.has_returned.load(Ordering::Acquire) {
-            return;
-        }
-        notified.await;
     }
 
     /// Whether no batch is waiting to be taken (taken but uncommitted batches don't count).
@@ -272,6 +241,52 @@ impl fmt::Debug for MemoryChannel {
     }
 }
 
+impl Channel for MemoryChannel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn try_put(&self, batch: Batch) -> Result<(), Batch> {
+        self.put_now(batch)
+    }
+
+    fn take(&self, max_events: usize, into: &mut Vec<Batch>) -> usize {
+        MemoryChannel::take(self, max_events, into)
+    }
+
+    fn commit(&self, taken: &mut Vec<Batch>) {
+        MemoryChannel::commit(self, taken);
+    }
+
+    fn rollback(&self, taken: &mut Vec<Batch>) {
+        MemoryChannel::rollback(self, taken);
+    }
+
+    fn is_drained(&self) -> bool {
+        MemoryChannel::is_drained(self)
+    }
+
+    fn size(&self) -> usize {
+        MemoryChannel::size(self)
+    }
+
+    fn keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+
+    fn room(&self) -> &Notify {
+        &self.not_full
+    }
+
+    fn arrivals(&self) -> &Notify {
+        &self.not_empty
+    }
+
+    fn counters(&self) -> &ChannelCounters {
+        &self.counters
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -299,11 +314,11 @@ mod tests {
     #[test]
     fn full_channel_refuses_and_hands_the_batch_back() {
         let ch = MemoryChannel::new("c1", &config(10, 1 << 20));
-        ch.try_put(lines(6)).unwrap();
-        let back = ch.try_put(lines(6)).unwrap_err();
+        ch.put_now(lines(6)).unwrap();
+        let back = ch.put_now(lines(6)).unwrap_err();
         assert_eq!(back.len(), 6, "the refused batch comes back whole");
         assert_eq!(ch.size(), 6);
-        ch.try_put(lines(4)).unwrap();
+        ch.put_now(lines(4)).unwrap();
         assert_eq!(ch.size(), 10);
     }
 
@@ -318,8 +333,8 @@ mod tests {
                 .chain([b'\n'])
                 .collect::<Vec<_>>(),
         );
-        ch.try_put(Batch::from_lines(body.clone(), 1)).unwrap();
-        assert!(ch.try_put(Batch::from_lines(body, 1)).is_err());
+        ch.put_now(Batch::from_lines(body.clone(), 1)).unwrap();
+        assert!(ch.put_now(Batch::from_lines(body, 1)).is_err());
         assert_eq!(ch.byte_size(), 50);
     }
 
@@ -329,12 +344,12 @@ mod tests {
         let queue = AckQueue::new();
         let mut tracker = Tracker::default();
         let token = tracker.push(1, "batch");
-        ch.try_put(lines(4).with_ack(Ack::new(queue.clone(), token)))
+        ch.put_now(lines(4).with_ack(Ack::new(queue.clone(), token)))
             .unwrap();
         let mut taken = Vec::new();
         assert_eq!(ch.take(100, &mut taken), 4);
         assert!(
-            ch.try_put(lines(1)).is_err(),
+            ch.put_now(lines(1)).is_err(),
             "taken, not committed: still full"
         );
         queue.drain(|t| tracker.ack(t));
@@ -352,13 +367,13 @@ mod tests {
     fn rollback_redelivers_in_order_before_newer_batches() {
         let ch = MemoryChannel::new("c1", &config(100, 1 << 20));
         for n in 1..=3 {
-            ch.try_put(lines(n)).unwrap();
+            ch.put_now(lines(n)).unwrap();
         }
         let mut taken = Vec::new();
         ch.take(3, &mut taken); // batches of 1 and 2 events
         assert_eq!(taken.len(), 2);
         ch.rollback(&mut taken);
-        ch.try_put(lines(4)).unwrap();
+        ch.put_now(lines(4)).unwrap();
         let mut again = Vec::new();
         ch.take(100, &mut again);
         let sizes: Vec<usize> = again.iter().map(Batch::len).collect();
@@ -368,8 +383,8 @@ mod tests {
     #[test]
     fn an_oversized_batch_enters_an_empty_channel() {
         let ch = MemoryChannel::new("c1", &config(100, 10));
-        ch.try_put(lines(50)).unwrap();
-        assert!(ch.try_put(lines(1)).is_err());
+        ch.put_now(lines(50)).unwrap();
+        assert!(ch.put_now(lines(1)).is_err());
     }
 
     #[test]
@@ -379,7 +394,7 @@ mod tests {
             .enable_time()
             .build()
             .unwrap();
-        ch.try_put(lines(2)).unwrap();
+        ch.put_now(lines(2)).unwrap();
         let sink = {
             let ch = ch.clone();
             std::thread::spawn(move || {
@@ -397,7 +412,7 @@ mod tests {
             for _ in 0..50 {
                 let mut batch = lines(2);
                 loop {
-                    match ch.put(batch).await {
+                    match crate::channel::put(&*ch, batch).await {
                         Ok(()) => break,
                         Err(back) => batch = back,
                     }

@@ -27,8 +27,11 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use tracing::{debug, info, warn};
 
+mod config;
+
+pub use self::config::{parse, Framing, TcpSinkConfig};
+
 use super::Deliver;
-use crate::config::{Framing, TcpSinkConfig};
 use crate::event::{Batch, Layout};
 use crate::metrics::SinkCounters;
 use crate::runtime::io::TcpConn;

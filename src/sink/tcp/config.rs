@@ -1,56 +1,11 @@
-//! Sink configurations: logger, null and spate's own tcp sink.
+//! The tcp sink's configuration. Key names follow Flume's avro sink.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::ConfigError;
-use super::props::{Props, MAX_MILLIS};
-
-/// One configured sink.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SinkConfig {
-    /// The component name, as listed in `<agent>.sinks`.
-    pub name: String,
-    /// Flume key `channel` (required): the one channel this sink reads.
-    pub channel: String,
-    /// Flume key `type` and the type's own settings.
-    pub kind: SinkKind,
-}
-
-/// The sink types spate implements.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SinkKind {
-    /// `type = logger` (or `org.apache.flume.sink.LoggerSink`).
-    Logger(LoggerSinkConfig),
-    /// `type = null` (or `org.apache.flume.sink.NullSink`).
-    Null(NullSinkConfig),
-    /// `type = tcp`: spate's own sink (not in Flume), writing event bodies to a TCP peer.
-    Tcp(TcpSinkConfig),
-}
-
-impl SinkKind {
-    /// The most events the sink takes in one channel transaction, when it batches.
-    pub fn batch_size(&self) -> Option<usize> {
-        match self {
-            SinkKind::Logger(_) => None,
-            SinkKind::Null(n) => Some(n.batch_size),
-            SinkKind::Tcp(t) => Some(t.batch_size),
-        }
-    }
-}
-
-/// Settings of the logger sink.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggerSinkConfig {
-    /// Flume key `maxBytesToLog`, default 16: body bytes shown per event.
-    pub max_bytes_to_log: usize,
-}
-
-/// Settings of the null sink (drops every event).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NullSinkConfig {
-    /// Flume key `batchSize`, default 100.
-    pub batch_size: usize,
-}
+use super::TcpSink;
+use crate::component::{Component, ParseContext, Setting, Sink, SinkContext, SinkSpec};
+use crate::config::{ConfigError, Props, MAX_MILLIS};
 
 /// How the tcp sink delimits events on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,12 +38,8 @@ pub struct TcpSinkConfig {
     pub max_backoff: Duration,
 }
 
-/// Every property a logger sink accepts.
-pub(crate) const LOGGER_KEYS: &[&str] = &["type", "channel", "maxBytesToLog"];
-/// Every property a null sink accepts.
-pub(crate) const NULL_KEYS: &[&str] = &["type", "channel", "batchSize"];
 /// Every property a tcp sink accepts.
-pub(crate) const TCP_KEYS: &[&str] = &[
+const KEYS: &[&str] = &[
     "type",
     "channel",
     "hostname",
@@ -101,20 +52,15 @@ pub(crate) const TCP_KEYS: &[&str] = &[
     "max-backoff",
 ];
 
-pub(crate) fn parse_logger(p: &mut Props<'_>) -> LoggerSinkConfig {
-    LoggerSinkConfig {
-        max_bytes_to_log: p.positive("maxBytesToLog", 16, "bytes"),
-    }
-}
-
-pub(crate) fn parse_null(p: &mut Props<'_>) -> NullSinkConfig {
-    NullSinkConfig {
-        batch_size: p.positive("batchSize", 100, "events"),
-    }
+/// Reads a tcp sink's settings (the registry's parser).
+pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn SinkSpec>> {
+    let config = parse_tcp(p);
+    p.finish("a tcp sink", KEYS);
+    Some(Arc::new(config?))
 }
 
 /// The property the tcp sink's batch size was read from (for error messages).
-pub(crate) fn tcp_batch_key(p: &mut Props<'_>) -> &'static str {
+fn batch_key(p: &mut Props<'_>) -> &'static str {
     if p.get("batch-size").is_none() && p.get("batchSize").is_some() {
         "batchSize"
     } else {
@@ -122,7 +68,7 @@ pub(crate) fn tcp_batch_key(p: &mut Props<'_>) -> &'static str {
     }
 }
 
-pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
+fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
     let hostname = match p.get("hostname") {
         Some(e) if !e.value.is_empty() => Some(e.value.clone()),
         Some(e) => {
@@ -147,7 +93,7 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
             None
         }
     };
-    let batch_key = tcp_batch_key(p);
+    let batch_key = batch_key(p);
     if let (Some(a), Some(_)) = (p.get("batch-size"), p.get("batchSize")) {
         let err = ConfigError::at(a, "both `batch-size` and its alias `batchSize` are set")
             .hint(format!("keep only `{}`", p.shown("batch-size")));
@@ -174,4 +120,47 @@ pub(crate) fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
         request_timeout,
         max_backoff,
     })
+}
+
+impl Component for TcpSinkConfig {
+    fn type_name(&self) -> &'static str {
+        "tcp"
+    }
+
+    fn spate_extension(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> Vec<Setting> {
+        let framing = match self.framing {
+            Framing::Newline => "newline",
+            Framing::OctetCounting => "octet-counting",
+        };
+        vec![
+            Setting::new("hostname", &self.hostname),
+            Setting::new("port", self.port),
+            Setting::new("batch-size", self.batch_size),
+            Setting::new("framing", framing),
+            Setting::millis("connect-timeout", self.connect_timeout),
+            Setting::millis("request-timeout", self.request_timeout),
+            Setting::millis("max-backoff", self.max_backoff),
+        ]
+    }
+}
+
+impl SinkSpec for TcpSinkConfig {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn batch_keys(&self) -> &'static [&'static str] {
+        &["batch-size", "batchSize"]
+    }
+
+    fn build(&self, ctx: &SinkContext) -> Box<dyn Sink> {
+        Box::new(
+            TcpSink::new(self.clone(), ctx.backend, ctx.counters.clone())
+                .holding_back_for(ctx.sources_on_this_worker),
+        )
+    }
 }

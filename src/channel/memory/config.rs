@@ -1,33 +1,11 @@
-//! Channel configurations: the memory channel.
+//! The memory channel's configuration: Flume's keys and defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::props::{Props, JAVA_INT_MAX};
-
-/// One configured channel.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChannelConfig {
-    /// The component name, as listed in `<agent>.channels`.
-    pub name: String,
-    /// Flume key `type` and the type's own settings.
-    pub kind: ChannelKind,
-}
-
-/// The channel types spate implements.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChannelKind {
-    /// `type = memory` (or `org.apache.flume.channel.MemoryChannel`).
-    Memory(MemoryChannelConfig),
-}
-
-impl ChannelKind {
-    /// The most events one transaction may carry (`transactionCapacity`).
-    pub fn transaction_capacity(&self) -> usize {
-        match self {
-            ChannelKind::Memory(m) => m.transaction_capacity,
-        }
-    }
-}
+use super::MemoryChannel;
+use crate::component::{Channel, ChannelSpec, Component, ParseContext, Setting};
+use crate::config::{Props, JAVA_INT_MAX};
 
 /// Default of `byteCapacity`: Flume uses 80% of the JVM heap, which is 16 MiB under flume-ng's
 /// default `-Xmx20m`.
@@ -55,7 +33,7 @@ pub struct MemoryChannelConfig {
 }
 
 /// Every property a memory channel accepts.
-pub(crate) const MEMORY_KEYS: &[&str] = &[
+const KEYS: &[&str] = &[
     "type",
     "capacity",
     "transactionCapacity",
@@ -64,8 +42,14 @@ pub(crate) const MEMORY_KEYS: &[&str] = &[
     "byteCapacityBufferPercentage",
 ];
 
-/// Reads a memory channel's settings.
-pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
+/// Reads a memory channel's settings (the registry's parser).
+pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn ChannelSpec>> {
+    let config = parse_memory(p);
+    p.finish("a memory channel", KEYS);
+    Some(Arc::new(config))
+}
+
+fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
     let capacity = p.positive("capacity", 100, "events");
     let transaction_capacity = p.positive("transactionCapacity", 100, "events");
     let both_valid = !p.failed("capacity") && !p.failed("transactionCapacity");
@@ -110,5 +94,43 @@ pub(crate) fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
         keep_alive: Duration::from_secs(keep_alive),
         byte_capacity,
         byte_capacity_buffer_percentage: pct as u8,
+    }
+}
+
+impl Component for MemoryChannelConfig {
+    fn type_name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn describe(&self) -> Vec<Setting> {
+        let byte_note = if self.byte_capacity == DEFAULT_BYTE_CAPACITY {
+            "Flume's default: 80% of flume-ng's default 20 MiB heap"
+        } else {
+            ""
+        };
+        vec![
+            Setting::new("capacity", self.capacity),
+            Setting::new("transactionCapacity", self.transaction_capacity),
+            Setting::new("keep-alive", self.keep_alive.as_secs()),
+            Setting::new("byteCapacity", self.byte_capacity).note(byte_note),
+            Setting::new(
+                "byteCapacityBufferPercentage",
+                self.byte_capacity_buffer_percentage,
+            ),
+        ]
+    }
+}
+
+impl ChannelSpec for MemoryChannelConfig {
+    fn transaction_capacity(&self) -> usize {
+        self.transaction_capacity
+    }
+
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn build(&self, name: &str) -> Arc<dyn Channel> {
+        Arc::new(MemoryChannel::new(name, self))
     }
 }

@@ -1,32 +1,15 @@
-//! Source configurations: the TAILDIR source.
+//! The TAILDIR source's configuration: Flume's keys and defaults, and spate's extensions.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::error::{shorten, ConfigError};
-use super::properties::Entry;
-use super::props::{parse_int, suggest, Props, JAVA_INT_MAX, MAX_MILLIS};
-use super::resolve_relative;
-
-/// One configured source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceConfig {
-    /// The component name, as listed in `<agent>.sources`.
-    pub name: String,
-    /// Flume key `channels` (required, space separated): every event goes to all of them
-    /// (Flume's default `replicating` selector), in this order.
-    pub channels: Vec<String>,
-    /// Flume key `type` and the type's own settings.
-    pub kind: SourceKind,
-}
-
-/// The source types spate implements.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceKind {
-    /// `type = TAILDIR` (or `org.apache.flume.source.taildir.TaildirSource`).
-    Taildir(TaildirConfig),
-}
+use crate::component::{Component, ParseContext, Setting, SourceSpec};
+use crate::config::{
+    parse_int, resolve_relative, shorten, suggest, ConfigError, Entry, Props, JAVA_INT_MAX,
+    MAX_MILLIS,
+};
 
 /// One TAILDIR file group: the files of one directory whose names match a pattern.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +17,7 @@ pub struct FileGroup {
     /// The group name, from Flume key `filegroups` (space separated list).
     pub name: String,
     /// The directory part of Flume key `filegroups.<name>`, taken literally. Absolute (Flume
-    /// requires it); only [`DEFAULT_CONFIG`](super::DEFAULT_CONFIG) may use a relative path, which
+    /// requires it); only [`DEFAULT_CONFIG`](crate::config::DEFAULT_CONFIG) may use a relative path, which
     /// is resolved against the current directory when it is loaded.
     pub dir: PathBuf,
     /// The file-name part of `filegroups.<name>`: a regular expression that must match the
@@ -101,7 +84,7 @@ pub struct TaildirConfig {
     pub filegroups: Vec<FileGroup>,
     /// Flume key `positionFile`, default `$HOME/.flume/taildir_position.json`. A relative path
     /// is kept as written (relative to the agent's working directory, as in Flume), except in
-    /// [`DEFAULT_CONFIG`](super::DEFAULT_CONFIG), where it is resolved when loaded.
+    /// [`DEFAULT_CONFIG`](crate::config::DEFAULT_CONFIG), where it is resolved when loaded.
     pub position_file: PathBuf,
     /// Flume key `byteOffsetHeader`, default false: add header `byteoffset`.
     pub byte_offset_header: bool,
@@ -148,7 +131,7 @@ pub struct TaildirConfig {
 }
 
 /// Every property a TAILDIR source accepts (for unknown-key hints).
-pub(crate) const TAILDIR_KEYS: &[&str] = &[
+const KEYS: &[&str] = &[
     "type",
     "channels",
     "selector.type",
@@ -185,9 +168,16 @@ pub const INERT_KEYS: [&str; 3] = [
 
 const EXAMPLE_GROUP: &str = "/var/log/app/.*\\\\.log";
 
+/// Reads a TAILDIR source's settings (the registry's parser).
+pub fn parse(p: &mut Props<'_>, ctx: &ParseContext<'_>) -> Option<Arc<dyn SourceSpec>> {
+    let config = parse_taildir(p, ctx.base);
+    p.finish("a TAILDIR source", KEYS);
+    Some(Arc::new(config?))
+}
+
 /// Reads a TAILDIR source's settings. `base` is the directory relative paths are resolved
 /// against (only for the embedded default); `None` requires absolute paths.
-pub(crate) fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<TaildirConfig> {
+fn parse_taildir(p: &mut Props<'_>, base: Option<&Path>) -> Option<TaildirConfig> {
     let filegroups = parse_filegroups(p, base);
     let position_file = match p.get("positionFile") {
         Some(e) if e.value.is_empty() => {
@@ -483,4 +473,58 @@ fn split_group_path(
         ));
     }
     Ok((dir, name.to_string()))
+}
+
+impl Component for TaildirConfig {
+    fn type_name(&self) -> &'static str {
+        "TAILDIR"
+    }
+
+    fn describe(&self) -> Vec<Setting> {
+        let names: Vec<&str> = self.filegroups.iter().map(|g| g.name.as_str()).collect();
+        let mut v = vec![Setting::new("filegroups", names.join(" "))];
+        for g in &self.filegroups {
+            let path = g.dir.join(&g.pattern).display().to_string();
+            v.push(Setting::new(format!("filegroups.{}", g.name), path));
+            for (k, value) in &g.headers {
+                v.push(Setting::new(format!("headers.{}.{k}", g.name), value));
+            }
+        }
+        let overflow = match self.line_overflow {
+            LineOverflow::Split => "split",
+            LineOverflow::Truncate => "truncate",
+        };
+        let max_batch_count = self
+            .max_batch_count
+            .map_or("unlimited".to_string(), |n| n.to_string());
+        let watcher = match self.watcher {
+            WatchMode::Inotify => "inotify",
+            WatchMode::Poll => "poll",
+        };
+        let shards = match self.shards {
+            Shards::Count(n) => n.to_string(),
+            Shards::Auto => "auto".into(),
+        };
+        v.extend([
+            Setting::new("positionFile", self.position_file.display()),
+            Setting::new("byteOffsetHeader", self.byte_offset_header),
+            Setting::new("skipToEnd", self.skip_to_end),
+            Setting::millis("idleTimeout", self.idle_timeout),
+            Setting::millis("writePosInterval", self.write_pos_interval),
+            Setting::new("batchSize", self.batch_size),
+            Setting::new("maxBatchCount", max_batch_count),
+            Setting::millis("backoffSleepIncrement", self.backoff_sleep_increment),
+            Setting::millis("maxBackoffSleep", self.max_backoff_sleep),
+            Setting::new("cachePatternMatching", self.cache_pattern_matching),
+            Setting::new("fileHeader", self.file_header),
+            Setting::new("fileHeaderKey", &self.file_header_key),
+            Setting::new("maxLineLength", self.max_line_length).extension(),
+            Setting::new("lineOverflow", overflow).extension(),
+            Setting::new("readBufferSize", self.read_buffer_size).extension(),
+            Setting::millis("pollInterval", self.poll_interval).extension(),
+            Setting::new("watcher", watcher).extension(),
+            Setting::new("shards", shards).extension(),
+        ]);
+        v
+    }
 }

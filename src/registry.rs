@@ -1,0 +1,92 @@
+//! Every component type spate implements: one line each, with the names a Flume configuration
+//! may give it in `type` (the short name first, then Flume's class name), and the parser of its
+//! module. Adding a type is its module (configuration beside runtime code, see
+//! [`crate::component`]) plus its line here.
+
+use crate::component::{ChannelSpec, SinkSpec, SourceSpec, Type};
+use crate::{channel, sink, source};
+
+/// Source types.
+#[rustfmt::skip]
+pub static SOURCES: &[Type<dyn SourceSpec>] = &[
+    Type { name: "TAILDIR", aliases: &["org.apache.flume.source.taildir.TaildirSource"], parse: source::taildir::parse },
+];
+
+/// Channel types.
+#[rustfmt::skip]
+pub static CHANNELS: &[Type<dyn ChannelSpec>] = &[
+    Type { name: "memory", aliases: &["org.apache.flume.channel.MemoryChannel"], parse: channel::memory::parse },
+];
+
+/// Sink types. `tcp` is spate's own.
+#[rustfmt::skip]
+pub static SINKS: &[Type<dyn SinkSpec>] = &[
+    Type { name: "logger", aliases: &["org.apache.flume.sink.LoggerSink"], parse: sink::logger::parse },
+    Type { name: "null", aliases: &["org.apache.flume.sink.NullSink"], parse: sink::null::parse },
+    Type { name: "tcp", aliases: &[], parse: sink::tcp::parse },
+];
+
+/// Flume's source types that spate does not implement yet: named as such in errors (any
+/// `org.apache.flume.` class name is too).
+pub const FLUME_ONLY_SOURCES: &[&str] = &[
+    "avro",
+    "thrift",
+    "exec",
+    "jms",
+    "spooldir",
+    "seq",
+    "netcat",
+    "netcatudp",
+    "syslogtcp",
+    "multiport_syslogtcp",
+    "syslogudp",
+    "http",
+    "kafka",
+];
+
+/// Flume's channel types that spate does not implement yet.
+pub const FLUME_ONLY_CHANNELS: &[&str] = &["file", "jdbc", "kafka", "spillablememory"];
+
+/// Flume's sink types that spate does not implement yet.
+pub const FLUME_ONLY_SINKS: &[&str] = &[
+    "avro",
+    "thrift",
+    "hdfs",
+    "file_roll",
+    "irc",
+    "hbase",
+    "hbase2",
+    "asynchbase",
+    "elasticsearch",
+    "morphline_solr",
+    "hive",
+    "http",
+    "kafka",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every spelling of every kind, lowercased, with the Flume-only names.
+    fn spellings<T: ?Sized>(types: &[Type<T>], flume_only: &[&str]) -> Vec<String> {
+        types
+            .iter()
+            .flat_map(|t| std::iter::once(t.name).chain(t.aliases.iter().copied()))
+            .chain(flume_only.iter().copied())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+
+    #[test]
+    fn each_name_means_one_type() {
+        for names in [
+            spellings(SOURCES, FLUME_ONLY_SOURCES),
+            spellings(CHANNELS, FLUME_ONLY_CHANNELS),
+            spellings(SINKS, FLUME_ONLY_SINKS),
+        ] {
+            let unique: std::collections::HashSet<&String> = names.iter().collect();
+            assert_eq!(unique.len(), names.len(), "a name twice in {names:?}");
+        }
+    }
+}
