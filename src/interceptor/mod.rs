@@ -221,3 +221,6 @@ pub(crate) fn regex_key(p: &mut Props<'_>, prop: &str, pattern: &str) -> Option<
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
