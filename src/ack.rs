@@ -119,8 +119,11 @@ pub struct Tracker<T> {
 
 #[derive(Debug)]
 struct Entry<T> {
-    /// Acks still expected; 0 means delivered everywhere.
+    /// Acks still expected; 0 means delivered everywhere. Until the number of copies is known
+    /// ([`Tracker::expect`]), the acks that came in already.
     pending: u32,
+    /// Whether the number of copies is known.
+    known: bool,
     value: T,
 }
 
@@ -136,27 +139,60 @@ impl<T> Default for Tracker<T> {
 impl<T> Tracker<T> {
     /// Records a batch that will be acknowledged `copies` times; returns its token.
     pub fn push(&mut self, copies: u32, value: T) -> u64 {
+        let seq = self.push_unknown(value);
+        self.expect(seq, copies);
+        seq
+    }
+
+    /// Records a batch whose number of copies is not known yet (the channel selector decides
+    /// it as the batch is put); returns its token. It is not released before
+    /// [`Tracker::expect`] says how many acks to wait for: a put cut short by a stop keeps it,
+    /// and everything after it, unreleased.
+    pub fn push_unknown(&mut self, value: T) -> u64 {
         let seq = self.base + self.entries.len() as u64;
         self.entries.push_back(Entry {
-            pending: copies,
+            pending: 0,
+            known: false,
             value,
         });
         seq
     }
 
-    /// Counts one ack for `token`. Unknown or already released tokens are ignored (a stale ack
-    /// from before a restart of the component cannot corrupt the order).
-    pub fn ack(&mut self, token: u64) {
-        if let Some(index) = token.checked_sub(self.base) {
-            if let Some(entry) = self.entries.get_mut(index as usize) {
-                entry.pending = entry.pending.saturating_sub(1);
+    /// Says how many acks the batch of `token` waits for: 0 when it went into no channel
+    /// (every event filtered out, or only optional channels).
+    pub fn expect(&mut self, token: u64, copies: u32) {
+        if let Some(entry) = self.entry(token) {
+            if !entry.known {
+                entry.pending = copies.saturating_sub(entry.pending);
+                entry.known = true;
             }
         }
     }
 
+    /// Counts one ack for `token`. Unknown or already released tokens are ignored (a stale ack
+    /// from before a restart of the component cannot corrupt the order).
+    pub fn ack(&mut self, token: u64) {
+        if let Some(entry) = self.entry(token) {
+            if entry.known {
+                entry.pending = entry.pending.saturating_sub(1);
+            } else {
+                entry.pending += 1;
+            }
+        }
+    }
+
+    fn entry(&mut self, token: u64) -> Option<&mut Entry<T>> {
+        let index = token.checked_sub(self.base)?;
+        self.entries.get_mut(usize::try_from(index).ok()?)
+    }
+
     /// Removes the delivered entries at the front, oldest first, handing each to `f`.
     pub fn release(&mut self, mut f: impl FnMut(T)) {
-        while self.entries.front().is_some_and(|e| e.pending == 0) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|e| e.known && e.pending == 0)
+        {
             let entry = self.entries.pop_front().expect("front checked");
             self.base += 1;
             f(entry.value);
@@ -248,5 +284,23 @@ mod tests {
         let mut tokens = Vec::new();
         queue.drain(|t| tokens.push(t));
         assert_eq!(tokens, [1]);
+    }
+
+    #[test]
+    fn a_batch_waits_for_the_copies_its_put_made_even_if_acks_came_first() {
+        let mut t: Tracker<u32> = Tracker::default();
+        let a = t.push_unknown(1);
+        let b = t.push_unknown(2);
+        t.ack(a); // a sink committed before the put told how many copies there are
+        let mut out = Vec::new();
+        t.release(|v| out.push(v));
+        assert!(out.is_empty(), "unknown copies: nothing released");
+        t.expect(a, 2);
+        t.expect(b, 0); // every event filtered out
+        t.release(|v| out.push(v));
+        assert!(out.is_empty(), "a waits for its second ack, b for a");
+        t.ack(a);
+        t.release(|v| out.push(v));
+        assert_eq!(out, [1, 2]);
     }
 }

@@ -15,9 +15,11 @@ use tracing::{error, info, warn};
 
 use crate::component::{Channel, Finish, SinkContext, SourceContext, StartError};
 use crate::config::AgentConfig;
+use crate::interceptor::Chain;
 use crate::lifecycle::{Lifecycle, Phase, Report};
 use crate::metrics::{SinkCounters, SourceCounters};
 use crate::runtime::{self, Backend, TaskFactory};
+use crate::selector::Selector;
 use crate::sink;
 use crate::source::Output;
 
@@ -120,12 +122,19 @@ impl Agent {
         let mut source_tasks = 0;
         for source in &config.sources {
             let counters = Arc::new(SourceCounters::default());
+            let interceptors =
+                Chain::build(&source.interceptors).map_err(|e| AgentError::Source {
+                    name: source.name.clone(),
+                    source: e,
+                })?;
             let output = Output::new(
                 source
                     .channels
                     .iter()
                     .map(|c| channels[c.as_str()].clone())
                     .collect(),
+                interceptors,
+                Selector::new(&source.selector, &source.channels),
                 counters.clone(),
             );
             let workers = place.source(&source.name);

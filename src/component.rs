@@ -8,7 +8,9 @@
 //! * [`SourceSpec`]: how many events it puts per transaction, on how many workers it runs, and
 //!   how it starts (every check that can fail at start is made before any worker runs);
 //! * [`ChannelSpec`]: its capacities, and the [`Channel`] it builds;
-//! * [`SinkSpec`]: its batch size, and the [`Sink`] it builds on its worker.
+//! * [`SinkSpec`]: its batch size, and the [`Sink`] it builds on its worker;
+//! * [`InterceptorSpec`]: the [`Interceptor`] it builds, which changes or drops the events of a
+//!   batch between a source and its channels.
 //!
 //! The data path stays statically typed where it is hot: a source's read loop, a channel's
 //! queue and a sink's delivery are plain code; the agent reaches them through these traits once
@@ -318,6 +320,25 @@ pub trait Sink {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Interceptors
+
+/// A configured interceptor type.
+pub trait InterceptorSpec: Component {
+    /// Builds the interceptor, once per source (its shards share it).
+    fn build(&self) -> Result<Arc<dyn Interceptor>, StartError>;
+}
+
+/// Changes or drops the events of a batch between a source and its channels, as Flume's
+/// interceptors do event by event. It works on the whole batch: a header every event gets the
+/// same value of is set once, as a shared header; bodies are copied only by an interceptor that
+/// changes them or drops some of them.
+pub trait Interceptor: fmt::Debug + Send + Sync {
+    /// The batch, changed; `None` when no event is left. The batch's acknowledgement stays with
+    /// it (a dropped batch's is not delivered: its source is told it went into no channel).
+    fn intercept(&self, batch: Batch) -> Option<Batch>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Registry entries
 
 /// One component type in [`crate::registry`]: its names and its parser.
@@ -361,6 +382,13 @@ impl dyn SinkSpec {
     }
 }
 
+impl dyn InterceptorSpec {
+    /// The configuration as a `T`, if it is one.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref()
+    }
+}
+
 macro_rules! dyn_partial_eq {
     ($($t:ident),*) => {$(
         impl PartialEq for dyn $t {
@@ -370,4 +398,4 @@ macro_rules! dyn_partial_eq {
         }
     )*};
 }
-dyn_partial_eq!(SourceSpec, ChannelSpec, SinkSpec);
+dyn_partial_eq!(SourceSpec, ChannelSpec, SinkSpec, InterceptorSpec);

@@ -56,6 +56,22 @@ impl Headers {
         }
     }
 
+    /// Removes `key`; returns its value if it was set.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// Keeps only the headers for which `keep(key)` holds.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.0.retain(|(k, _)| keep(k));
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Whether no header is set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -229,6 +245,140 @@ impl Batch {
         self.event_headers.as_deref()
     }
 
+    /// The value of header `key` of event `i`: its own, else the shared one.
+    pub fn header(&self, i: usize, key: &str) -> Option<&str> {
+        self.event_headers
+            .as_ref()
+            .and_then(|h| h[i].get(key))
+            .or_else(|| self.headers.as_ref().and_then(|h| h.get(key)))
+    }
+
+    /// Sets header `key` to `value` on every event, as one shared header. With
+    /// `preserve_existing`, an event that has the header keeps its value.
+    pub fn set_header(&mut self, key: &str, value: &str, preserve_existing: bool) {
+        let shared_has = self.headers.as_ref().is_some_and(|h| h.get(key).is_some());
+        if preserve_existing && shared_has {
+            return;
+        }
+        // An event's own header overrides the shared one: keep it (preserve) or drop it.
+        if !preserve_existing
+            && self
+                .event_headers
+                .as_ref()
+                .is_some_and(|hs| hs.iter().any(|h| h.get(key).is_some()))
+        {
+            self.modify_event_headers(|_, h| {
+                h.remove(key);
+            });
+        }
+        let mut shared = self.headers.as_deref().cloned().unwrap_or_default();
+        shared.insert(key, value);
+        self.headers = Some(Arc::new(shared));
+    }
+
+    /// Removes the headers whose key matches `remove`, shared and per event.
+    pub fn remove_headers(&mut self, mut remove: impl FnMut(&str) -> bool) {
+        if let Some(shared) = &self.headers {
+            if shared.iter().any(|(k, _)| remove(k)) {
+                let mut h = Headers::clone(shared);
+                h.retain(|k| !remove(k));
+                self.headers = (!h.is_empty()).then(|| Arc::new(h));
+            }
+        }
+        if self
+            .event_headers
+            .as_ref()
+            .is_some_and(|hs| hs.iter().any(|h| h.iter().any(|(k, _)| remove(k))))
+        {
+            self.modify_event_headers(|_, h| h.retain(|k| !remove(k)));
+        }
+    }
+
+    /// Changes each event's own headers (`f(index, headers)`), creating them if the batch had
+    /// none. Costs an allocation per event: for headers whose values differ between events.
+    pub fn modify_event_headers(&mut self, mut f: impl FnMut(usize, &mut Headers)) {
+        let mut all: Vec<Headers> = match self.event_headers.take() {
+            Some(hs) => hs.to_vec(),
+            None => vec![Headers::new(); self.count as usize],
+        };
+        for (i, h) in all.iter_mut().enumerate() {
+            f(i, h);
+        }
+        self.event_headers = all.iter().any(|h| !h.is_empty()).then(|| Arc::from(all));
+    }
+
+    /// The batch of the events `keep` says to keep, in order, with their headers, the ack and
+    /// the `more_ready` hint; `None` if it keeps none. Bodies are copied, unless all are kept.
+    pub fn select(self, mut keep: impl FnMut(usize) -> bool) -> Option<Batch> {
+        let kept: Vec<usize> = (0..self.len()).filter(|&i| keep(i)).collect();
+        if kept.len() == self.len() {
+            return Some(self);
+        }
+        if kept.is_empty() {
+            return None;
+        }
+        let bodies: Vec<&[u8]> = self.bodies().collect();
+        let lines = matches!(self.layout, Layout::Lines);
+        let size: usize = kept
+            .iter()
+            .map(|&i| bodies[i].len() + usize::from(lines))
+            .sum();
+        let mut data = bytes::BytesMut::with_capacity(size);
+        let mut ends = Vec::with_capacity(if lines { 0 } else { kept.len() });
+        for &i in &kept {
+            data.extend_from_slice(bodies[i]);
+            if lines {
+                data.extend_from_slice(b"\n");
+            } else {
+                ends.push(data.len() as u32);
+            }
+        }
+        let mut batch = if lines {
+            Batch::from_lines(data.freeze(), kept.len() as u32)
+        } else {
+            Batch::from_ends(data.freeze(), Arc::from(ends))
+        };
+        batch.headers = self.headers.clone();
+        batch.event_headers = self
+            .event_headers
+            .as_ref()
+            .map(|hs| kept.iter().map(|&i| hs[i].clone()).collect());
+        batch.ack = self.ack.clone();
+        batch.more_ready = self.more_ready;
+        Some(batch)
+    }
+
+    /// The batch with each body replaced by what `f(body, out)` appends to `out`, headers, ack
+    /// and hint kept. Bodies are copied into one new chunk, in the `Lines` layout when the batch
+    /// had it and no new body holds a `\n` (a newline-framed sink then writes the chunk as it
+    /// is).
+    pub fn map_bodies(self, mut f: impl FnMut(&[u8], &mut Vec<u8>)) -> Batch {
+        let mut data = Vec::with_capacity(self.data.len());
+        let mut ends = Vec::with_capacity(self.len());
+        for body in self.bodies() {
+            f(body, &mut data);
+            ends.push(u32::try_from(data.len()).expect("a batch is smaller than 4 GiB"));
+        }
+        let lines = matches!(self.layout, Layout::Lines) && memchr::memchr(b'\n', &data).is_none();
+        let mut batch = if lines {
+            let mut chunk = Vec::with_capacity(data.len() + ends.len());
+            let mut start = 0;
+            for &end in &ends {
+                chunk.extend_from_slice(&data[start..end as usize]);
+                chunk.push(b'\n');
+                start = end as usize;
+            }
+            Batch::from_lines(Bytes::from(chunk), self.count)
+        } else {
+            Batch::from_ends(Bytes::from(data), Arc::from(ends))
+        };
+        batch.headers = self.headers;
+        batch.event_headers = self.event_headers;
+        batch.ack = self.ack;
+        batch.more_ready = self.more_ready;
+        batch
+    }
+
     /// Takes the acknowledgement out of the batch, to deliver it once the batch is committed.
     pub fn take_ack(&mut self) -> Option<Ack> {
         self.ack.take()
@@ -340,5 +490,76 @@ mod tests {
     #[should_panic]
     fn ends_must_cover_the_chunk() {
         Batch::from_ends(Bytes::from_static(b"abc"), Arc::from(vec![2u32]));
+    }
+
+    fn three() -> Batch {
+        Batch::from_lines(Bytes::from_static(b"a1\nb2\nc3\n"), 3)
+    }
+
+    #[test]
+    fn a_shared_header_is_overridden_by_an_events_own_unless_preserved() {
+        let mut b = three();
+        b.modify_event_headers(|i, h| {
+            if i == 1 {
+                h.insert("k", "own");
+            }
+        });
+        b.set_header("k", "shared", true);
+        let values: Vec<_> = (0..3).map(|i| b.header(i, "k")).collect();
+        assert_eq!(values, [Some("shared"), Some("own"), Some("shared")]);
+        b.set_header("k", "all", false);
+        let values: Vec<_> = (0..3).map(|i| b.header(i, "k")).collect();
+        assert_eq!(values, [Some("all"); 3]);
+        assert!(
+            b.event_headers().is_none(),
+            "no event keeps a header of its own"
+        );
+    }
+
+    #[test]
+    fn removing_headers_reaches_shared_and_own_ones() {
+        let mut b = three().with_headers(Arc::new([("a", "1"), ("b", "2")].into_iter().collect()));
+        b.modify_event_headers(|i, h| h.insert("a", i.to_string()));
+        b.remove_headers(|k| k == "a");
+        assert_eq!(
+            (0..3).map(|i| b.header(i, "a")).collect::<Vec<_>>(),
+            [None; 3]
+        );
+        assert_eq!(b.header(2, "b"), Some("2"));
+    }
+
+    #[test]
+    fn select_keeps_bodies_headers_and_layout() {
+        let mut b = three();
+        b.modify_event_headers(|i, h| h.insert("i", i.to_string()));
+        let kept = b.clone().select(|i| i != 1).unwrap();
+        assert_eq!(kept.bodies().collect::<Vec<_>>(), [&b"a1"[..], b"c3"]);
+        assert_eq!(
+            (kept.header(0, "i"), kept.header(1, "i")),
+            (Some("0"), Some("2"))
+        );
+        assert!(matches!(kept.layout(), Layout::Lines));
+        assert!(b.clone().select(|_| false).is_none());
+        let ends = Batch::from_ends(Bytes::from_static(b"x\nyz"), Arc::from(vec![2u32, 4]));
+        let kept = ends.select(|i| i == 0).unwrap();
+        assert_eq!(kept.bodies().collect::<Vec<_>>(), [&b"x\n"[..]]);
+    }
+
+    #[test]
+    fn mapped_bodies_stay_lines_unless_a_newline_appears() {
+        let upper = three().map_bodies(|b, out| out.extend(b.to_ascii_uppercase()));
+        assert!(matches!(upper.layout(), Layout::Lines));
+        assert_eq!(upper.data().as_ref(), b"A1\nB2\nC3\n");
+        let split = three().map_bodies(|b, out| {
+            out.extend_from_slice(b);
+            out.extend_from_slice(b"\n!");
+        });
+        assert!(matches!(split.layout(), Layout::Ends(_)));
+        assert_eq!(
+            split.bodies().collect::<Vec<_>>(),
+            [&b"a1\n!"[..], b"b2\n!", b"c3\n!"]
+        );
+        let empty = three().map_bodies(|_, _| {});
+        assert_eq!(empty.bodies().collect::<Vec<_>>(), [&b""[..]; 3]);
     }
 }

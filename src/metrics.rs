@@ -74,6 +74,11 @@ counters! {
         lines_truncated => "LinesTruncatedCount",
         /// Bytes dropped by truncation.
         bytes_truncated => "BytesTruncatedCount",
+        /// Events an interceptor dropped (`regex_filter`).
+        event_filtered => "EventFilteredCount",
+        /// Events the channel selector sent to no channel (multiplexing, a value not mapped and
+        /// no default).
+        event_unrouted => "EventUnroutedCount",
     }
 }
 

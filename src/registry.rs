@@ -3,8 +3,8 @@
 //! module. Adding a type is its module (configuration beside runtime code, see
 //! [`crate::component`]) plus its line here.
 
-use crate::component::{ChannelSpec, SinkSpec, SourceSpec, Type};
-use crate::{channel, sink, source};
+use crate::component::{ChannelSpec, InterceptorSpec, SinkSpec, SourceSpec, Type};
+use crate::{channel, interceptor, sink, source};
 
 /// Source types.
 #[rustfmt::skip]
@@ -24,6 +24,19 @@ pub static SINKS: &[Type<dyn SinkSpec>] = &[
     Type { name: "logger", aliases: &["org.apache.flume.sink.LoggerSink"], parse: sink::logger::parse },
     Type { name: "null", aliases: &["org.apache.flume.sink.NullSink"], parse: sink::null::parse },
     Type { name: "tcp", aliases: &[], parse: sink::tcp::parse },
+];
+
+/// Interceptor types. Flume knows the UUID interceptor by its class name only.
+#[rustfmt::skip]
+pub static INTERCEPTORS: &[Type<dyn InterceptorSpec>] = &[
+    Type { name: "timestamp", aliases: &["org.apache.flume.interceptor.TimestampInterceptor$Builder"], parse: interceptor::timestamp::parse },
+    Type { name: "host", aliases: &["org.apache.flume.interceptor.HostInterceptor$Builder"], parse: interceptor::host::parse },
+    Type { name: "static", aliases: &["org.apache.flume.interceptor.StaticInterceptor$Builder"], parse: interceptor::static_header::parse },
+    Type { name: "remove_header", aliases: &["org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder"], parse: interceptor::remove_header::parse },
+    Type { name: "search_replace", aliases: &["org.apache.flume.interceptor.SearchAndReplaceInterceptor$Builder"], parse: interceptor::search_replace::parse },
+    Type { name: "regex_filter", aliases: &["org.apache.flume.interceptor.RegexFilteringInterceptor$Builder"], parse: interceptor::regex_filter::parse },
+    Type { name: "regex_extractor", aliases: &["org.apache.flume.interceptor.RegexExtractorInterceptor$Builder"], parse: interceptor::regex_extractor::parse },
+    Type { name: "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder", aliases: &[], parse: interceptor::uuid::parse },
 ];
 
 /// Flume's source types that spate does not implement yet: named as such in errors (any
@@ -84,6 +97,7 @@ mod tests {
             spellings(SOURCES, FLUME_ONLY_SOURCES),
             spellings(CHANNELS, FLUME_ONLY_CHANNELS),
             spellings(SINKS, FLUME_ONLY_SINKS),
+            spellings(INTERCEPTORS, &[]),
         ] {
             let unique: std::collections::HashSet<&String> = names.iter().collect();
             assert_eq!(unique.len(), names.len(), "a name twice in {names:?}");

@@ -285,7 +285,14 @@ pub(crate) fn build(
         };
         let mut p = Props::new(format!("{prefix}sources.{name}."), entries.clone());
         let wired = source_channels(&mut p, channels_d, &prefix);
-        unsupported_source_features(&mut p);
+        let interceptors = crate::interceptor::parse_chain(&mut p, &ctx);
+        let selector = match &wired {
+            Some(channels) => crate::selector::parse(&mut p, channels),
+            None => {
+                p.take_prefixed("selector.");
+                None
+            }
+        };
         if let Some(t) = component_type(&mut p, Kind::Source, sources_d.type_hints.get(name)) {
             let spec = (of_type(registry::SOURCES, t).parse)(&mut p, &ctx);
             if let Some(spec) = spec.as_ref().filter(|s| !s.batch_keys().is_empty()) {
@@ -299,11 +306,15 @@ pub(crate) fn build(
                     &prefix,
                 );
             }
-            if let (Some(spec), Some(channels), false) = (spec, wired, p.has_errors()) {
+            if let (Some(spec), Some(channels), Some(interceptors), Some(selector), false) =
+                (spec, wired, interceptors, selector, p.has_errors())
+            {
                 sources.push(SourceConfig {
                     name: name.clone(),
                     channels,
                     spec,
+                    interceptors,
+                    selector,
                 });
             }
         }
@@ -898,48 +909,6 @@ fn check_channel_listed(
         .hint(hint),
     );
     false
-}
-
-/// Interceptors and channel selectors other than `replicating` are not implemented yet: reject
-/// their keys instead of ignoring them.
-fn unsupported_source_features(p: &mut Props<'_>) {
-    for (rest, e) in p.take_prefixed("selector.") {
-        let err = if rest == "type" {
-            if e.value.eq_ignore_ascii_case("replicating") {
-                continue;
-            }
-            ConfigError::at(
-                e,
-                format!(
-                    "channel selector `{}` is not supported by spate yet",
-                    shorten(&e.value)
-                ),
-            )
-            .hint(
-                "remove it: spate writes every event to all the source's channels (`replicating`)",
-            )
-        } else {
-            ConfigError::at(
-                e,
-                format!(
-                    "channel selector option `selector.{}` is not supported by spate yet",
-                    shorten(rest)
-                ),
-            )
-            .hint(
-                "remove it: spate writes every event to all the source's channels (`replicating`)",
-            )
-        };
-        p.push(err);
-    }
-    let mut interceptors: Vec<&Entry> = p.get("interceptors").into_iter().collect();
-    interceptors.extend(p.take_prefixed("interceptors.").into_iter().map(|(_, e)| e));
-    for e in interceptors {
-        p.push(
-            ConfigError::at(e, "interceptors are not supported by spate yet")
-                .hint("remove the interceptors keys; events are passed on unchanged"),
-        );
-    }
 }
 
 /// Two sources naming one resource only one may use (a position file): an error at the second.

@@ -12,6 +12,24 @@ impl AgentConfig {
         for src in &self.sources {
             let wiring = format!("-> {}", src.channels.join(" "));
             write_component(&mut out, "source", &src.name, &*src.spec, &wiring);
+            for (key, value) in src.selector.describe() {
+                out += &format!("  {key} = {value}\n");
+            }
+            if !src.interceptors.is_empty() {
+                let names: Vec<&str> = src.interceptors.iter().map(|i| i.name.as_str()).collect();
+                out += &format!("  interceptors = {}\n", names.join(" "));
+            }
+            for i in &src.interceptors {
+                out += &format!("  interceptors.{}.type = {}\n", i.name, i.spec.type_name());
+                for Setting { key, value, note } in i.spec.describe() {
+                    write_setting(
+                        &mut out,
+                        &format!("interceptors.{}.{key}", i.name),
+                        &value,
+                        note,
+                    );
+                }
+            }
         }
         for ch in &self.channels {
             write_component(&mut out, "channel", &ch.name, &*ch.spec, "");
@@ -38,10 +56,14 @@ fn write_component(out: &mut String, kind: &str, name: &str, spec: &dyn Componen
     };
     *out += &format!("{kind} {name} ({}{extension}){wiring}\n", spec.type_name());
     for Setting { key, value, note } in spec.describe() {
-        if note.is_empty() {
-            *out += &format!("  {key} = {value}\n");
-        } else {
-            *out += &format!("  {key} = {value}  # {note}\n");
-        }
+        write_setting(out, &key, &value, note);
+    }
+}
+
+fn write_setting(out: &mut String, key: &str, value: &str, note: &str) {
+    if note.is_empty() {
+        *out += &format!("  {key} = {value}\n");
+    } else {
+        *out += &format!("  {key} = {value}  # {note}\n");
     }
 }

@@ -50,6 +50,8 @@ pub(crate) use props::{parse_int, suggest};
 pub use props::{Props, JAVA_INT_MAX, MAX_MILLIS};
 
 use crate::component::{ChannelSpec, SinkSpec, SourceSpec};
+use crate::interceptor::InterceptorConfig;
+use crate::selector::SelectorConfig;
 use agent::build;
 
 /// The pipeline `spate agent` runs when no configuration file is given: agent `a1` tails
@@ -86,11 +88,14 @@ a1.sinks.k1.channel = c1
 pub struct SourceConfig {
     /// The component name, as listed in `<agent>.sources`.
     pub name: String,
-    /// Flume key `channels` (required, space separated): every event goes to all of them
-    /// (Flume's default `replicating` selector), in this order.
+    /// Flume key `channels` (required, space separated), in this order.
     pub channels: Vec<String>,
     /// Flume key `type` and the type's own settings.
     pub spec: Arc<dyn SourceSpec>,
+    /// Flume keys `interceptors` and `interceptors.<name>.*`, in order.
+    pub interceptors: Vec<InterceptorConfig>,
+    /// Flume keys `selector.*`: which channels get each event (default: all of them).
+    pub selector: SelectorConfig,
 }
 
 /// One configured channel.
@@ -116,7 +121,11 @@ pub struct SinkConfig {
 // By hand: a derived `PartialEq` cannot compare `Arc<dyn Trait>` fields (rust-lang/rust#31740).
 impl PartialEq for SourceConfig {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.channels == other.channels && *self.spec == *other.spec
+        self.name == other.name
+            && self.channels == other.channels
+            && *self.spec == *other.spec
+            && self.interceptors == other.interceptors
+            && self.selector == other.selector
     }
 }
 

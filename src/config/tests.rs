@@ -204,6 +204,8 @@ fn user_guide_taildir_example_parses() {
                 watcher: WatchMode::Inotify,
                 shards: Shards::Count(1),
             }),
+            interceptors: vec![],
+            selector: crate::selector::SelectorConfig::default(),
         }],
         channels: vec![ChannelConfig {
             name: "c1".into(),
@@ -521,31 +523,6 @@ fn unknown_keys_are_warnings_with_suggestions() {
 #[test]
 fn unsupported_features_are_errors() {
     let cases = [
-        (
-            "a1.sources.r1.interceptors = i1",
-            "interceptors are not supported by spate yet",
-            "a1.sources.r1.interceptors",
-        ),
-        (
-            "a1.sources.r1.interceptors.i1.type = timestamp",
-            "interceptors are not supported",
-            "a1.sources.r1.interceptors.i1.type",
-        ),
-        (
-            "a1.sources.r1.selector.type = multiplexing",
-            "channel selector `multiplexing` is not supported by spate yet",
-            "a1.sources.r1.selector.type",
-        ),
-        (
-            "a1.sources.r1.selector.header = state",
-            "`selector.header` is not supported by spate yet",
-            "a1.sources.r1.selector.header",
-        ),
-        (
-            "a1.sources.r1.selector.optional = c1",
-            "`selector.optional` is not supported",
-            "a1.sources.r1.selector.optional",
-        ),
         (
             "a1.sinkgroups = g1",
             "sink groups are not supported by spate yet",
@@ -1124,6 +1101,7 @@ source r1 (TAILDIR) -> c1
   pollInterval = 250  # spate extension
   watcher = inotify  # spate extension
   shards = 1  # spate extension
+  selector.type = replicating
 channel c1 (memory)
   capacity = 100
   transactionCapacity = 100
@@ -1651,4 +1629,172 @@ a1.sources.r2.positionFile = /var/lib/spate/pos.json
     let e = only_error(&text, "uses the same positionFile");
     assert_eq!(e.key.as_deref(), Some("a1.sources.r2.positionFile"));
     assert_eq!(e.line, Some(11));
+}
+
+#[test]
+fn interceptors_are_read_in_order_with_their_defaults() {
+    let c = ok(&with(
+        "a1.sources.r1.interceptors = ts h st rm f ex sr id
+a1.sources.r1.interceptors.ts.type = timestamp
+a1.sources.r1.interceptors.h.type = org.apache.flume.interceptor.HostInterceptor$Builder
+a1.sources.r1.interceptors.st.type = STATIC
+a1.sources.r1.interceptors.st.key = dc
+a1.sources.r1.interceptors.st.value = eu-1
+a1.sources.r1.interceptors.rm.type = remove_header
+a1.sources.r1.interceptors.rm.matching = tmp.*
+a1.sources.r1.interceptors.f.type = regex_filter
+a1.sources.r1.interceptors.f.regex = DEBUG
+a1.sources.r1.interceptors.f.excludeEvents = true
+a1.sources.r1.interceptors.ex.type = regex_extractor
+a1.sources.r1.interceptors.ex.regex = ^(\\d+) (\\w+)
+a1.sources.r1.interceptors.ex.serializers = s1 s2
+a1.sources.r1.interceptors.ex.serializers.s1.name = n
+a1.sources.r1.interceptors.ex.serializers.s2.name = w
+a1.sources.r1.interceptors.sr.type = search_replace
+a1.sources.r1.interceptors.sr.searchPattern = (\\d+)
+a1.sources.r1.interceptors.sr.replaceString = #$1
+a1.sources.r1.interceptors.id.type = org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder
+",
+    ));
+    let chain = &c.sources[0].interceptors;
+    let names: Vec<&str> = chain.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["ts", "h", "st", "rm", "f", "ex", "sr", "id"]);
+    let types: Vec<&str> = chain.iter().map(|i| i.spec.type_name()).collect();
+    assert_eq!(
+        types[..7],
+        [
+            "timestamp",
+            "host",
+            "static",
+            "remove_header",
+            "regex_filter",
+            "regex_extractor",
+            "search_replace"
+        ]
+    );
+    use crate::interceptor::{
+        host::HostConfig, static_header::StaticConfig, timestamp::TimestampConfig, uuid::UuidConfig,
+    };
+    let ts: &TimestampConfig = chain[0].spec.get().unwrap();
+    assert_eq!(
+        (ts.header_name.as_str(), ts.preserve_existing),
+        ("timestamp", false)
+    );
+    let h: &HostConfig = chain[1].spec.get().unwrap();
+    assert_eq!(
+        (h.host_header.as_str(), h.use_ip, h.preserve_existing),
+        ("host", true, false)
+    );
+    let st: &StaticConfig = chain[2].spec.get().unwrap();
+    assert_eq!(
+        (st.key.as_str(), st.value.as_str(), st.preserve_existing),
+        ("dc", "eu-1", true)
+    );
+    let id: &UuidConfig = chain[7].spec.get().unwrap();
+    assert_eq!(
+        (
+            id.header_name.as_str(),
+            id.preserve_existing,
+            id.prefix.as_str()
+        ),
+        ("id", true, "")
+    );
+    let d = c.describe();
+    assert!(
+        d.contains("  interceptors = ts h st rm f ex sr id\n"),
+        "{d}"
+    );
+    assert!(
+        d.contains("  interceptors.st.type = static\n  interceptors.st.key = dc\n"),
+        "{d}"
+    );
+    assert!(d.contains("  interceptors.f.excludeEvents = true\n"), "{d}");
+}
+
+#[test]
+fn interceptor_mistakes_are_errors_at_their_line() {
+    let e = only_error(
+        &with("a1.sources.r1.interceptors = i1\n"),
+        "interceptor `i1` is listed but not configured",
+    );
+    assert_at(&e, 12, "a1.sources.r1.interceptors");
+    let e = only_error(
+        &with("a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.headerName = t\n"),
+        "the interceptor has no `type`",
+    );
+    assert_eq!(e.key.as_deref(), Some("a1.sources.r1.interceptors.i1.type"));
+    let e = only_error(
+        &with("a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = timestamps\n"),
+        "unknown interceptor type `timestamps`",
+    );
+    assert_hint(&e, "did you mean `timestamp`?");
+    let e = only_error(
+        &with("a1.sources.r1.interceptors = f\na1.sources.r1.interceptors.f.type = regex_filter\na1.sources.r1.interceptors.f.regex = a(b\n"),
+        "invalid regular expression",
+    );
+    assert_at(&e, 14, "a1.sources.r1.interceptors.f.regex");
+    assert_hint(&e, "unclosed group");
+    let e = only_error(
+        &with("a1.sources.r1.interceptors = s\na1.sources.r1.interceptors.s.type = search_replace\na1.sources.r1.interceptors.s.searchPattern = (a)\na1.sources.r1.interceptors.s.replaceString = $2\n"),
+        "invalid replacement: no group 2",
+    );
+    assert_eq!(
+        e.key.as_deref(),
+        Some("a1.sources.r1.interceptors.s.replaceString")
+    );
+    // Configured but not listed: ignored, as Flume does, with a warning.
+    let c = parse(&with("a1.sources.r1.interceptors.x.type = timestamp\n")).unwrap();
+    assert!(c.sources[0].interceptors.is_empty());
+    assert!(c.warnings.iter().any(|w| w
+        .message
+        .contains("interceptor `x` is configured but not listed")));
+}
+
+#[test]
+fn selectors_are_read_and_checked_against_the_sources_channels() {
+    let two = BASE
+        .replace("a1.channels = c1", "a1.channels = c1 c2")
+        .replace(
+            "a1.sources.r1.channels = c1",
+            "a1.sources.r1.channels = c1 c2",
+        )
+        .replace("a1.sinks = k1", "a1.sinks = k1 k2")
+        + "a1.channels.c2.type = memory\na1.sinks.k2.type = null\na1.sinks.k2.channel = c2\n";
+    let c = ok(&format!(
+        "{two}a1.sources.r1.selector.type = multiplexing
+a1.sources.r1.selector.header = state
+a1.sources.r1.selector.mapping.CA = c1
+a1.sources.r1.selector.mapping.AZ = c2
+a1.sources.r1.selector.optional.CA = c1 c2
+a1.sources.r1.selector.default = c1
+"
+    ));
+    let expected = crate::selector::SelectorConfig::Multiplexing {
+        header: "state".into(),
+        mapping: vec![
+            ("CA".into(), vec!["c1".into()]),
+            ("AZ".into(), vec!["c2".into()]),
+        ],
+        // c1 is required for CA: not optional too.
+        optional: vec![("CA".into(), vec!["c2".into()])],
+        default: vec!["c1".into()],
+    };
+    assert_eq!(c.sources[0].selector, expected);
+    let c = ok(&format!("{two}a1.sources.r1.selector.optional = c2\n"));
+    assert_eq!(
+        c.sources[0].selector,
+        crate::selector::SelectorConfig::Replicating {
+            optional: vec!["c2".into()]
+        }
+    );
+    let e = only_error(
+        &format!("{two}a1.sources.r1.selector.type = multiplexing\na1.sources.r1.selector.mapping.CA = c3\n"),
+        "channel `c3` is not one of the source's channels",
+    );
+    assert_eq!(e.key.as_deref(), Some("a1.sources.r1.selector.mapping.CA"));
+    let e = only_error(
+        &format!("{two}a1.sources.r1.selector.type = multiplex\n"),
+        "unknown channel selector",
+    );
+    assert_hint(&e, "did you mean `multiplexing`?");
 }

@@ -1,7 +1,7 @@
 //! Sources: where events come from.
 //!
-//! spate implements Flume's `TAILDIR`. A source puts each batch into every channel it is wired
-//! to (Flume's default replicating selector), all of them or, if stopped, none of the rest.
+//! spate implements Flume's `TAILDIR`. A source hands each batch to its [`Output`]: the
+//! interceptors, then the channel selector, then the channels.
 
 pub mod taildir;
 
@@ -11,73 +11,156 @@ use tracing::{info, warn};
 
 use crate::component::Channel;
 use crate::event::Batch;
+use crate::interceptor::Chain;
 use crate::metrics::SourceCounters;
+use crate::selector::{Route, Selector};
 
-/// The channels a source writes to.
+/// Where a source's batches go: Flume's channel processor. Each batch passes the source's
+/// interceptors, then its channel selector splits it by route and puts each part into its
+/// channels.
 #[derive(Debug, Clone)]
 pub struct Output {
     channels: Vec<Arc<dyn Channel>>,
+    interceptors: Chain,
+    selector: Selector,
     counters: Arc<SourceCounters>,
 }
 
 impl Output {
-    /// An output replicating to `channels`.
-    pub fn new(channels: Vec<Arc<dyn Channel>>, counters: Arc<SourceCounters>) -> Self {
+    /// An output writing to `channels` (in the source's order) through `interceptors` and
+    /// `selector`, whose routes index `channels`.
+    pub fn new(
+        channels: Vec<Arc<dyn Channel>>,
+        interceptors: Chain,
+        selector: Selector,
+        counters: Arc<SourceCounters>,
+    ) -> Self {
         assert!(
             !channels.is_empty(),
             "a source writes to at least one channel"
         );
-        Output { channels, counters }
+        Output {
+            channels,
+            interceptors,
+            selector,
+            counters,
+        }
     }
 
-    /// Number of channels, hence of copies of each batch.
-    pub fn copies(&self) -> u32 {
-        self.channels.len() as u32
+    /// An output replicating to every one of `channels`, without interceptors.
+    pub fn replicating(channels: Vec<Arc<dyn Channel>>, counters: Arc<SourceCounters>) -> Self {
+        let route = Route {
+            required: (0..channels.len()).collect(),
+            optional: Vec::new(),
+        };
+        Output::new(
+            channels,
+            Chain::default(),
+            Selector::Replicating(route),
+            counters,
+        )
     }
 
-    /// Puts `batch` into every channel, waiting as long as a channel is full: a full channel
-    /// stops the source, it never drops. Each keep-alive expiry is counted as a
-    /// `ChannelWriteFail`.
-    pub async fn put(&self, batch: Batch) {
+    /// Puts `batch` where its events go, waiting as long as a required channel is full: a full
+    /// channel stops the source, it never drops (each keep-alive expiry is counted as a
+    /// `ChannelWriteFail`). Returns how many copies of the batch's acknowledgement were put, one
+    /// per part put into a required channel: its source waits for that many. 0 when every event
+    /// was filtered out or went only to optional channels or nowhere.
+    pub async fn put(&self, batch: Batch) -> u32 {
         let events = batch.len() as u64;
         self.counters.append_batch_received.add(1);
         self.counters.event_received.add(events);
-        let last = self.channels.len() - 1;
-        let mut batch = Some(batch);
-        for (i, channel) in self.channels.iter().enumerate() {
-            let mut copy = if i == last {
-                batch.take().expect("moved once, at the last channel")
-            } else {
-                batch.clone().expect("present until the last channel")
-            };
-            let mut waits = 0u64;
-            loop {
-                match crate::channel::put(&**channel, copy).await {
-                    Ok(()) => break,
-                    Err(back) => {
-                        self.counters.channel_write_fail.add(1);
-                        if waits == 0 {
-                            warn!(
-                                channel = channel.name(),
-                                "channel full for longer than its keep-alive; the source waits \
-                                 and reads nothing meanwhile (check the channel's sinks, or raise \
-                                 its capacity)"
-                            );
-                        }
-                        waits += 1;
-                        copy = back;
-                    }
+        let batch = if self.interceptors.is_empty() {
+            batch
+        } else {
+            match self.interceptors.apply(batch) {
+                Some(b) => {
+                    self.counters.event_filtered.add(events - b.len() as u64);
+                    b
+                }
+                None => {
+                    self.counters.event_filtered.add(events);
+                    return 0;
                 }
             }
-            if waits > 0 {
-                info!(
-                    channel = channel.name(),
-                    keep_alive_periods = waits,
-                    "channel has room again; the source reads on"
-                );
+        };
+        let mut copies = 0;
+        let mut accepted = 0;
+        for (part, route) in self.selector.route(batch) {
+            if route.required.is_empty() {
+                self.counters.event_unrouted.add(part.len() as u64);
+            } else {
+                accepted += part.len() as u64;
+            }
+            for &c in &route.optional {
+                let mut copy = part.clone();
+                drop(copy.take_ack());
+                let channel = &self.channels[c];
+                channel.counters().put_attempt.add(copy.len() as u64);
+                if channel.try_put(copy).is_err() {
+                    self.counters.channel_write_fail.add(1);
+                    warn_optional_full(channel.name());
+                }
+            }
+            let last = route.required.len().saturating_sub(1);
+            let mut part = Some(part);
+            for (i, &c) in route.required.iter().enumerate() {
+                let copy = if i == last {
+                    part.take().expect("moved once, at the last channel")
+                } else {
+                    part.clone().expect("present until the last channel")
+                };
+                self.put_required(&*self.channels[c], copy).await;
+                copies += 1;
             }
         }
         self.counters.append_batch_accepted.add(1);
-        self.counters.event_accepted.add(events);
+        self.counters.event_accepted.add(accepted);
+        copies
     }
+
+    /// Puts `batch` into a required channel, waiting as long as it takes.
+    async fn put_required(&self, channel: &dyn Channel, mut batch: Batch) {
+        let mut waits = 0u64;
+        loop {
+            match crate::channel::put(channel, batch).await {
+                Ok(()) => break,
+                Err(back) => {
+                    self.counters.channel_write_fail.add(1);
+                    if waits == 0 {
+                        warn!(
+                            channel = channel.name(),
+                            "channel full for longer than its keep-alive; the source waits \
+                             and reads nothing meanwhile (check the channel's sinks, or raise \
+                             its capacity)"
+                        );
+                    }
+                    waits += 1;
+                    batch = back;
+                }
+            }
+        }
+        if waits > 0 {
+            info!(
+                channel = channel.name(),
+                keep_alive_periods = waits,
+                "channel has room again; the source reads on"
+            );
+        }
+    }
+}
+
+/// Says, at most once a minute per process, that an optional channel was full.
+fn warn_optional_full(channel: &str) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60)) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    warn!(
+        channel,
+        "optional channel full: its copy of a batch was dropped (ChannelWriteFail); the \
+         required channels are not held back for it (said at most once a minute)"
+    );
 }

@@ -10,7 +10,9 @@
 # the page cache before each run, as after a reboot; needs root; otherwise the files are read
 # into the cache before each run), SPATE (the agent binary to
 # run instead of the one just built, to compare two builds on one prefilled WORK), RECV (the
-# same for the spate-loadgen that receives), RCVLOWAT (bytes: the receiver's --rcvlowat, 0 off).
+# same for the spate-loadgen that receives), RCVLOWAT (bytes: the receiver's --rcvlowat, 0 off),
+# EXTRA (a file of properties appended to the agent's configuration, such as interceptors; its
+# name is reported as "extra").
 # The receiver's own CPU time is printed as recv_cpu_seconds.
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
@@ -92,6 +94,7 @@ for run in $(seq 1 "$runs"); do
   sed -e "s|@WORK@|$WORK|g" -e "s|@PATTERN@|$pattern|g" -e "s|@PORT@|$port|g" -e "s|@BATCH@|$batch|g" \
       -e "s|@CAPACITY@|$capacity|g" -e "s|@READ@|$read|g" \
       "$here/agent.properties" >"$WORK/agent.properties"
+  if [ -n "${EXTRA:-}" ]; then cat "$EXTRA" >>"$WORK/agent.properties"; fi
   "${SPATE:-$bin/spate}" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
   agent_pid=$!
   while kill -0 "$recv_pid" 2>/dev/null; do
@@ -118,7 +121,7 @@ cpu = ($utime + $stime) / $ticks
 print(json.dumps({
     "case": "tail-to-tcp", "profile": "$profile", "run": $run, "io": "$io",
     "batch": $batch, "capacity": $capacity, "read_buffer": $read, "files": $files,
-    "lines": $lines, "line_bytes": $size, "rcvlowat": $rcvlowat,
+    "lines": $lines, "line_bytes": $size, "rcvlowat": $rcvlowat, "extra": "$(basename "${EXTRA:-none}")",
     "received": r["unique"], "missing": r["missing"], "duplicates": r["duplicates"],
     "seconds": round(r["seconds"], 3),
     "events_per_sec": round(r["events_per_sec"]), "mb_per_sec": round(r["mb_per_sec"], 1),

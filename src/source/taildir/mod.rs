@@ -560,16 +560,15 @@ impl State {
                 let start = file.buf_pos;
                 file.buf_pos += len as u64;
                 file.in_flight += 1;
-                let token = self.tracker.push(
-                    self.src.output.copies(),
-                    InFlight {
-                        slot,
-                        serial: file.serial,
-                        generation: file.generation,
-                        end: file.buf_pos,
-                        events: batch.len() as u32,
-                    },
-                );
+                // How many acks the batch waits for is known once it is put: the selector
+                // decides, and interceptors may drop it.
+                let token = self.tracker.push_unknown(InFlight {
+                    slot,
+                    serial: file.serial,
+                    generation: file.generation,
+                    end: file.buf_pos,
+                    events: batch.len() as u32,
+                });
                 let mut batch = batch
                     .with_headers(file.headers.clone())
                     .with_ack(Ack::new(self.acks.clone(), token));
@@ -579,7 +578,7 @@ impl State {
                 let output = &self.src.output;
                 tokio::select! {
                     biased;
-                    _ = output.put(batch) => {}
+                    copies = output.put(batch) => self.tracker.expect(token, copies),
                     _ = self.control.reached(Phase::StopReading) => return Turn::Stop,
                 }
                 // A put that never waits (the channel has room) must not hide the stop.
