@@ -15,7 +15,10 @@ fn batch() -> Batch {
     for seq in 0..LINES {
         let head = format!("{seq:016} {:019} 0000 ", 1_733_230_000_000_000_000u64 + seq);
         data.extend_from_slice(head.as_bytes());
-        data.extend(std::iter::repeat_n(b'a' + (seq % 26) as u8, 127 - head.len()));
+        data.extend(std::iter::repeat_n(
+            b'a' + (seq % 26) as u8,
+            127 - head.len(),
+        ));
         data.push(b'\n');
     }
     let headers: Headers = [("file", "/var/log/app/app.log")].into_iter().collect();
@@ -55,14 +58,20 @@ fn interceptors(c: &mut Criterion) {
     for (name, keys) in cases {
         let chain = chain(keys);
         group.bench_function(BenchmarkId::new(name, "10000x128B"), |b| {
-            b.iter_batched(|| input.clone(), |batch| chain.apply(batch), BatchSize::SmallInput)
+            b.iter_batched(
+                || input.clone(),
+                |batch| chain.apply(batch),
+                BatchSize::SmallInput,
+            )
         });
     }
     group.finish();
 
     // regex_filter over 100,000 lines (ten batches), keeping one line in ten.
     let batches: Vec<Batch> = (0..10).map(|_| batch()).collect();
-    let filter = chain("interceptors = i\ninterceptors.i.type = regex_filter\ninterceptors.i.regex = ^\\\\d{15}0 ");
+    let filter = chain(
+        "interceptors = i\ninterceptors.i.type = regex_filter\ninterceptors.i.regex = ^\\\\d{15}0 ",
+    );
     let mut group = c.benchmark_group("regex_filter");
     group.throughput(Throughput::Elements(10 * LINES));
     group.bench_function("100000-lines-keep10%", |b| {
