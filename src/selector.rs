@@ -334,10 +334,11 @@ impl Selector {
     }
 
     /// Splits `batch` by route: one `(batch, route)` per group of events going to the same
-    /// channels, in order of first event. Unsplit (no copy) when all go the same way.
-    pub fn route(&self, batch: Batch) -> Vec<(Batch, &Route)> {
+    /// channels, in order of first event. Unsplit (no copy, no allocation) when all go the same
+    /// way.
+    pub fn route(&self, batch: Batch) -> Routes<'_> {
         let (header, routes, default) = match self {
-            Selector::Replicating(route) => return vec![(batch, route)],
+            Selector::Replicating(route) => return Routes::One(Some((batch, route))),
             Selector::Multiplexing {
                 header,
                 routes,
@@ -354,7 +355,7 @@ impl Selector {
         let first = route_of(batch.header(0, header));
         let same = (1..batch.len()).all(|i| std::ptr::eq(route_of(batch.header(i, header)), first));
         if same {
-            return vec![(batch, first)];
+            return Routes::One(Some((batch, first)));
         }
         let of: Vec<&Route> = (0..batch.len())
             .map(|i| route_of(batch.header(i, header)))
@@ -365,7 +366,7 @@ impl Selector {
                 order.push(r);
             }
         }
-        order
+        let parts: Vec<(Batch, &Route)> = order
             .into_iter()
             .filter_map(|r| {
                 batch
@@ -373,6 +374,27 @@ impl Selector {
                     .select(|i| std::ptr::eq(of[i], r))
                     .map(|b| (b, r))
             })
-            .collect()
+            .collect();
+        Routes::Many(parts.into_iter())
+    }
+}
+
+/// The parts of a batch and their routes ([`Selector::route`]).
+#[derive(Debug)]
+pub enum Routes<'a> {
+    /// The whole batch, one way.
+    One(Option<(Batch, &'a Route)>),
+    /// Split.
+    Many(std::vec::IntoIter<(Batch, &'a Route)>),
+}
+
+impl<'a> Iterator for Routes<'a> {
+    type Item = (Batch, &'a Route);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Routes::One(one) => one.take(),
+            Routes::Many(many) => many.next(),
+        }
     }
 }
