@@ -21,6 +21,7 @@ use crate::metrics::{SinkCounters, SourceCounters};
 use crate::runtime::{self, Backend, TaskFactory};
 use crate::selector::Selector;
 use crate::sink;
+use crate::sink::group::{Group, Member, SinkGroupConfig};
 use crate::source::Output;
 
 /// How the agent runs, beyond its configuration.
@@ -71,6 +72,8 @@ pub struct Agent {
     registry: Registry,
     /// Source tasks running: one per shard of each source.
     source_tasks: usize,
+    /// Sink tasks running: one per sink outside groups, one per group.
+    sink_tasks: usize,
     /// What the sources leave to finish once the workers end (position files' last writes,
     /// whose locks are held until then).
     finishing: Vec<Box<dyn Finish>>,
@@ -158,15 +161,27 @@ impl Agent {
             registry.sources.push((source.name.clone(), counters));
         }
 
+        let grouped: HashMap<&str, &SinkGroupConfig> = config
+            .sinkgroups
+            .iter()
+            .flat_map(|g| g.sinks.iter().map(move |s| (s.as_str(), g)))
+            .collect();
+        let mut sink_tasks = 0;
         for sink_cfg in &config.sinks {
             let counters = Arc::new(SinkCounters::default());
+            registry
+                .sinks
+                .push((sink_cfg.name.clone(), counters.clone()));
+            if grouped.contains_key(sink_cfg.name.as_str()) {
+                continue; // run by its group, below
+            }
             let channel = channels[sink_cfg.channel.as_str()].clone();
             let control = lifecycle.control();
             let name = sink_cfg.name.clone();
             let worker = place.sink(&sink_cfg.name);
             let ctx = SinkContext {
                 backend,
-                counters: counters.clone(),
+                counters,
                 sources_on_this_worker: place.fed_only_from(config, &sink_cfg.channel, worker),
             };
             let spec = sink_cfg.spec.clone();
@@ -184,7 +199,63 @@ impl Agent {
                 ))
             });
             tasks.push((worker, task));
-            registry.sinks.push((sink_cfg.name.clone(), counters));
+            sink_tasks += 1;
+        }
+        for group in &config.sinkgroups {
+            // On the worker of its first sink, reading the channel all its sinks read.
+            let first = config
+                .sinks
+                .iter()
+                .find(|s| s.name == group.sinks[0])
+                .expect("a group names configured sinks");
+            let worker = place.sink(&first.name);
+            let channel = channels[first.channel.as_str()].clone();
+            let on_worker = place.fed_only_from(config, &first.channel, worker);
+            let members: Vec<(String, Arc<dyn crate::component::SinkSpec>, SinkContext)> = group
+                .sinks
+                .iter()
+                .map(|name| {
+                    let cfg = config
+                        .sinks
+                        .iter()
+                        .find(|s| &s.name == name)
+                        .expect("configured");
+                    let counters = registry
+                        .sinks
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, c)| c.clone())
+                        .expect("registered above");
+                    let ctx = SinkContext {
+                        backend,
+                        counters,
+                        sources_on_this_worker: on_worker,
+                    };
+                    (name.clone(), cfg.spec.clone(), ctx)
+                })
+                .collect();
+            let batch_size = first.spec.batch_size();
+            let (name, processor) = (group.name.clone(), group.processor.clone());
+            let control = lifecycle.control();
+            let task: TaskFactory = Box::new(move || {
+                let members = members
+                    .into_iter()
+                    .map(|(name, spec, ctx)| Member::new(name, spec.build(&ctx), ctx.counters))
+                    .collect();
+                let group = Group::new(name.clone(), members, processor);
+                // Deliveries are counted on the sink that made them; these are the group's.
+                let counters = Arc::new(SinkCounters::default());
+                Box::pin(sink::run(
+                    name,
+                    channel,
+                    batch_size,
+                    Box::new(group),
+                    counters,
+                    control,
+                ))
+            });
+            tasks.push((worker, task));
+            sink_tasks += 1;
         }
 
         let mut per_worker: Vec<Vec<TaskFactory>> = (0..worker_count).map(|_| Vec::new()).collect();
@@ -219,6 +290,7 @@ impl Agent {
             workers,
             registry,
             source_tasks,
+            sink_tasks,
             finishing,
             drain_timeout: options.drain_timeout,
         })
@@ -252,7 +324,7 @@ impl Agent {
     /// stays unacknowledged, and the final positions still record everything delivered.
     pub fn stop_unless(self, interrupted: &mut dyn FnMut() -> bool) -> Stopped {
         let sources = self.source_tasks;
-        let sinks = self.registry.sinks.len();
+        let sinks = self.sink_tasks;
         let mut cut = false;
         let mut interrupted = || {
             cut = cut || interrupted();

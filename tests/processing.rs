@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{prefill, recorded_position, Collector, Dirs, Pipeline};
+use common::{prefill, recorded_position, Collector, Dirs, LogWriter, Pipeline};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -15,6 +15,8 @@ both_backends!(
     a_filter_that_drops_most_lines_still_moves_the_position,
     an_optional_channel_that_is_full_holds_nothing_back,
     kill_during_a_multiplexed_run_loses_nothing,
+    failover_prefers_the_primary_again_once_it_is_back,
+    load_balance_spreads_over_the_live_collectors,
 );
 
 /// Two channels, each to its own collector; `extra` configures the selector.
@@ -203,4 +205,130 @@ fn kill_during_a_multiplexed_run_loses_nothing(backend: &str) {
             c.summary()
         );
     }
+}
+
+/// Sinks k1..kn, one per collector, all reading c1, in group `g` with `processor`.
+fn grouped(dirs: &Dirs, collectors: &[&Collector], processor: &[(&str, &str)]) -> Pipeline {
+    let names: Vec<String> = (1..=collectors.len()).map(|i| format!("k{i}")).collect();
+    let mut p = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collectors[0].port())
+        .set("sinks", &names.join(" "))
+        .set("sinkgroups", "g")
+        .set("sinkgroups.g.sinks", &names.join(" "));
+    for (i, c) in collectors.iter().enumerate().skip(1) {
+        let k = &names[i];
+        p = p
+            .set(&format!("sinks.{k}.type"), "tcp")
+            .set(&format!("sinks.{k}.channel"), "c1")
+            .set(&format!("sinks.{k}.hostname"), "127.0.0.1")
+            .set(&format!("sinks.{k}.port"), &c.port().to_string())
+            .set(&format!("sinks.{k}.batch-size"), "500")
+            .set(&format!("sinks.{k}.max-backoff"), "400");
+    }
+    for (k, v) in processor {
+        p = p.set(&format!("sinkgroups.g.{k}"), v);
+    }
+    p
+}
+
+/// Every line of `0..n` arrived at exactly one of `collectors`, once.
+fn assert_each_line_once_across(collectors: &[&Collector], n: u64) {
+    let mut seen = vec![0u32; n as usize];
+    for c in collectors {
+        let missing: std::collections::HashSet<u64> = c.missing(0..n).into_iter().collect();
+        for s in 0..n {
+            if !missing.contains(&s) {
+                seen[s as usize] += 1;
+            }
+        }
+        assert_eq!(c.duplicates(), 0, "{}", c.summary());
+        assert!(c.outside(0..n).is_empty(), "{}", c.summary());
+    }
+    let lost: Vec<u64> = (0..n).filter(|&s| seen[s as usize] == 0).take(10).collect();
+    let twice: Vec<u64> = (0..n).filter(|&s| seen[s as usize] > 1).take(10).collect();
+    assert!(lost.is_empty(), "lost, first {lost:?}");
+    assert!(twice.is_empty(), "at two collectors, first {twice:?}");
+}
+
+fn failover_prefers_the_primary_again_once_it_is_back(backend: &str) {
+    let dirs = Dirs::new();
+    let mut primary = Collector::start_down();
+    let backup = Collector::start();
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    let mut agent = grouped(
+        &dirs,
+        &[&primary, &backup],
+        &[
+            ("processor.type", "failover"),
+            ("processor.priority.k1", "10"),
+            ("processor.priority.k2", "5"),
+            ("processor.maxpenalty", "2000"),
+        ],
+    )
+    .start(backend);
+    // The primary is down: the backup gets everything.
+    writer.write(10_000);
+    backup.expect_unique(10_000, T, &agent);
+    primary.come_up();
+    // Once its penalty (at most 2 s) is over, the primary is preferred again.
+    let mut n = 10_000;
+    let back = common::wait_until(T, || {
+        writer.write(100);
+        n += 100;
+        std::thread::sleep(Duration::from_millis(50));
+        primary.unique() > 0
+    });
+    assert!(
+        back,
+        "the primary never got a line again; {}",
+        agent.diagnostics()
+    );
+    let before = backup.unique();
+    writer.write(10_000);
+    n += 10_000;
+    assert!(
+        common::wait_until(T, || primary.unique() + backup.unique() >= n),
+        "{} / {}",
+        primary.summary(),
+        backup.summary()
+    );
+    agent.stop();
+    assert_eq!(
+        backup.unique(),
+        before,
+        "the backup got lines while the primary was up"
+    );
+    assert_each_line_once_across(&[&primary, &backup], n);
+}
+
+fn load_balance_spreads_over_the_live_collectors(backend: &str) {
+    const N: u64 = 60_000;
+    let dirs = Dirs::new();
+    let (a, b) = (Collector::start(), Collector::start());
+    let down = Collector::start_down();
+    prefill(&dirs.log("app.log"), 0, N, 64);
+    let mut agent = grouped(
+        &dirs,
+        &[&a, &b, &down],
+        &[
+            ("processor.type", "load_balance"),
+            ("processor.backoff", "true"),
+        ],
+    )
+    .start(backend);
+    assert!(
+        common::wait_until(T, || a.unique() + b.unique() >= N),
+        "{} / {}; {}",
+        a.summary(),
+        b.summary(),
+        agent.diagnostics()
+    );
+    agent.stop();
+    assert_each_line_once_across(&[&a, &b], N);
+    assert!(
+        a.unique() > N / 10 && b.unique() > N / 10,
+        "{} / {}",
+        a.summary(),
+        b.summary()
+    );
+    assert_eq!(down.unique(), 0);
 }

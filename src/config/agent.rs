@@ -114,6 +114,13 @@ impl Kind {
     }
 }
 
+/// The sink group keys: the list and each group's properties.
+#[derive(Debug, Default)]
+struct Groups<'a> {
+    list: Option<&'a Entry>,
+    configured: Vec<(String, Vec<(&'a str, &'a Entry)>)>,
+}
+
 /// The keys of one kind: its list entry and the properties of each configured component.
 #[derive(Debug, Default)]
 struct Declared<'a> {
@@ -247,7 +254,8 @@ pub(crate) fn build(
         .map(|e| e.key.as_str())
         .collect();
 
-    let mut declared = classify(&mine, &prefix, &mut errors);
+    let mut groups_d = Groups::default();
+    let mut declared = classify(&mine, &prefix, &mut groups_d, &mut errors);
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
         check_listing(&mut declared[i], kind, &prefix, &mine[0], &mut errors);
     }
@@ -357,6 +365,18 @@ pub(crate) fn build(
         errors.append(&mut p.errors);
     }
 
+    let read: Vec<(String, String)> = sinks
+        .iter()
+        .map(|s| (s.name.clone(), s.channel.clone()))
+        .collect();
+    let sinkgroups = crate::sink::group::parse(
+        &prefix,
+        groups_d.list,
+        &groups_d.configured,
+        &read,
+        &mut errors,
+    );
+
     // Every channel needs a writer and a reader, or nothing flows through it. Only listed
     // components count (the others are not run); no component listed, or one missing its wiring
     // key, turns the check off (its own error says what is wrong).
@@ -439,6 +459,7 @@ pub(crate) fn build(
             sources,
             channels,
             sinks,
+            sinkgroups,
             warnings: found.0,
         })
     } else {
@@ -451,6 +472,7 @@ pub(crate) fn build(
 fn classify<'a>(
     mine: &'a [Entry],
     prefix: &str,
+    groups: &mut Groups<'a>,
     errors: &mut Vec<ConfigError>,
 ) -> [Declared<'a>; 3] {
     let mut declared: [Declared<'a>; 3] = Default::default();
@@ -460,6 +482,25 @@ fn classify<'a>(
             Some((h, t)) => (h, Some(t)),
             None => (rest, None),
         };
+        if head == "sinkgroups" {
+            match tail.map(|t| t.split_once('.')) {
+                None => groups.list = Some(e),
+                Some(Some((name, prop))) if !name.is_empty() && !prop.is_empty() => {
+                    match groups.configured.iter_mut().find(|(n, _)| n == name) {
+                        Some((_, props)) => props.push((prop, e)),
+                        None => groups.configured.push((name.to_string(), vec![(prop, e)])),
+                    }
+                }
+                Some(_) => errors.push(
+                    ConfigError::at(e, "expected a sink group property, ignored")
+                        .hint(format!(
+                            "write `{prefix}sinkgroups.<group>.<property> = value`"
+                        ))
+                        .warning(),
+                ),
+            }
+            continue;
+        }
         if let Some(kind) = Kind::ALL.iter().position(|k| k.plural() == head) {
             let d = &mut declared[kind];
             match tail.map(|t| t.split_once('.')) {
@@ -485,8 +526,6 @@ fn classify<'a>(
             continue;
         }
         let error = match head {
-            "sinkgroups" => ConfigError::at(e, "sink groups are not supported by spate yet")
-                .hint("remove the sinkgroups keys: each sink then reads its channel on its own"),
             "configfilters" => ConfigError::at(e, "config filters are not supported by spate yet")
                 .hint("remove the configfilters keys; `${env:NAME}` substitution is supported"),
             _ => {

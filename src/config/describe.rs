@@ -38,6 +38,12 @@ impl AgentConfig {
             let wiring = format!("<- {}", sink.channel);
             write_component(&mut out, "sink", &sink.name, &*sink.spec, &wiring);
         }
+        for group in &self.sinkgroups {
+            out += &format!("sinkgroup {}\n", group.name);
+            for (key, value) in group.describe() {
+                out += &format!("  {key} = {value}\n");
+            }
+        }
         out
     }
 }

@@ -52,6 +52,7 @@ pub use props::{Props, JAVA_INT_MAX, MAX_MILLIS};
 use crate::component::{ChannelSpec, SinkSpec, SourceSpec};
 use crate::interceptor::InterceptorConfig;
 use crate::selector::SelectorConfig;
+use crate::sink::group::SinkGroupConfig;
 use agent::build;
 
 /// The pipeline `spate agent` runs when no configuration file is given: agent `a1` tails
@@ -152,6 +153,8 @@ pub struct AgentConfig {
     pub channels: Vec<ChannelConfig>,
     /// Sinks, in the order of `<agent>.sinks`.
     pub sinks: Vec<SinkConfig>,
+    /// Sink groups, in the order of `<agent>.sinkgroups`: their sinks run together.
+    pub sinkgroups: Vec<SinkGroupConfig>,
     /// What Flume ignores and so does spate, sorted by file and line: unknown keys, components
     /// configured but not listed, keys set twice in a file. The agent logs them at start;
     /// [`AgentConfig::strict`] refuses them.

@@ -224,6 +224,7 @@ fn user_guide_taildir_example_parses() {
                 max_bytes_to_log: 16,
             }),
         }],
+        sinkgroups: vec![],
     };
     assert_eq!(c, expected);
 }
@@ -523,16 +524,6 @@ fn unknown_keys_are_warnings_with_suggestions() {
 #[test]
 fn unsupported_features_are_errors() {
     let cases = [
-        (
-            "a1.sinkgroups = g1",
-            "sink groups are not supported by spate yet",
-            "a1.sinkgroups",
-        ),
-        (
-            "a1.sinkgroups.g1.processor.type = failover",
-            "sink groups are not supported",
-            "a1.sinkgroups.g1.processor.type",
-        ),
         (
             "a1.configfilters = f1",
             "config filters are not supported by spate yet",
@@ -1797,4 +1788,68 @@ a1.sources.r1.selector.default = c1
         "unknown channel selector",
     );
     assert_hint(&e, "did you mean `multiplexing`?");
+}
+
+#[test]
+fn sink_groups_are_read_and_checked() {
+    let three = BASE.replace("a1.sinks = k1", "a1.sinks = k1 k2 k3")
+        + "a1.sinks.k2.type = null\na1.sinks.k2.channel = c1\na1.sinks.k3.type = null\na1.sinks.k3.channel = c1\n";
+    let c = ok(&format!(
+        "{three}a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k1 = 10
+a1.sinkgroups.g1.processor.priority.k2 = 5
+"
+    ));
+    use crate::sink::group::Processor;
+    assert_eq!(c.sinkgroups[0].sinks, ["k1", "k2"]);
+    assert_eq!(
+        c.sinkgroups[0].processor,
+        Processor::Failover {
+            priority: vec![10, 5],
+            max_penalty: Duration::from_millis(30_000)
+        }
+    );
+    assert!(c
+        .describe()
+        .contains("sinkgroup g1\n  sinks = k1 k2\n  processor.type = failover\n"));
+    let c = ok(&format!(
+        "{three}a1.sinkgroups = g\na1.sinkgroups.g.sinks = k1 k2 k3\na1.sinkgroups.g.processor.type = load_balance\n"
+    ));
+    assert_eq!(
+        c.sinkgroups[0].processor,
+        Processor::LoadBalance {
+            random: false,
+            backoff: false,
+            max_timeout: Duration::from_millis(30_000)
+        }
+    );
+
+    let group = |body: &str| format!("{three}a1.sinkgroups = g1 g2\n{body}");
+    let e = only_error(
+        &group("a1.sinkgroups.g1.sinks = k1 k2\na1.sinkgroups.g1.processor.type = failover\na1.sinkgroups.g2.sinks = k2 k3\na1.sinkgroups.g2.processor.type = failover\n"),
+        "sink `k2` is in sink groups `g1` and `g2`",
+    );
+    assert_eq!(e.key.as_deref(), Some("a1.sinkgroups.g2.sinks"));
+    let e = only_error(
+        &format!("{three}a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1\na1.sinkgroups.g1.processor.type = failover\n"),
+        "has one sink",
+    );
+    assert_eq!(e.line, Some(17));
+    let e = only_error(
+        &format!("{three}a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1 k9\na1.sinkgroups.g1.processor.type = failover\n"),
+        "sink `k9` is not a sink of the agent",
+    );
+    assert_hint(&e, "did you mean");
+    let e = only_error(
+        &format!("{three}a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1 k2\na1.sinkgroups.g1.processor.type = failsafe\n"),
+        "unknown sink processor `failsafe`",
+    );
+    assert_hint(&e, "did you mean `failover`?");
+    let e = only_error(
+        &format!("{three}a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1 k2\n"),
+        "the default processor runs a single sink",
+    );
+    assert_eq!(e.line, Some(17));
 }
