@@ -267,6 +267,18 @@ impl Agent {
         } else {
             Vec::new()
         };
+        let idle = per_worker.iter().filter(|t| t.is_empty()).count();
+        if idle > 0 {
+            info!(
+                asked = worker_count,
+                running = worker_count - idle,
+                "workers without anything to run are not started: there are fewer source shards \
+                 and sinks than workers, or a channel holding fewer than {SMALL_CHANNEL_BATCHES} \
+                 of its sources' batches keeps its sink on its source's worker (there a hand-off \
+                 is a task switch, not a wake-up across cores); a larger channel capacity or \
+                 `shards` uses more"
+            );
+        }
         let mut workers = Vec::with_capacity(worker_count);
         for (i, tasks) in per_worker.into_iter().enumerate() {
             if tasks.is_empty() {

@@ -140,19 +140,22 @@ fn unknown_component_type_exits_2_naming_it() {
     }
 }
 
-/// How the `logger` sink shows an event without headers whose body fits in `maxBytesToLog`
-/// (16 by default): as Flume's `EventHelper.dumpEvent`, the bytes in hex, then as text.
+/// How the built-in pipeline's `logger` sink (`format = text`) shows an event without headers:
+/// the whole line, as text.
 fn logged_event(body: &str) -> String {
-    let hex: String = body.bytes().map(|b| format!("{b:02X} ")).collect();
-    format!("Event: {{ headers:{{}} body: {hex} {body} }}")
+    format!("Event: {{ headers:{{}} body: {body} }}")
 }
 
 #[test]
 fn agent_without_f_tails_logs_dir_to_the_log_and_stops_cleanly_on_sigint() {
     let dirs = Dirs::new();
     let app = dirs.log("app.log");
-    // Each body within the logger's default 16 bytes, so that it is shown whole.
-    let bodies = ["first line", "second line", "third line"];
+    // Longer than Flume's 16 bytes: the built-in pipeline shows whole lines.
+    let bodies = [
+        "first line, longer than sixteen bytes",
+        "second line",
+        "third line \u{e9}t\u{e9}",
+    ];
     fs::write(&app, bodies.join("\n") + "\n").unwrap();
     // Not `*.log`: the built-in pipeline leaves it alone.
     fs::write(dirs.log("notes.txt"), "not a log\n").unwrap();

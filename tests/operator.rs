@@ -318,10 +318,31 @@ fn a_full_disk_at_stop_is_an_error_that_says_what_will_be_sent_again(backend: &s
 }
 
 both_backends!(
+    a_missing_directory_is_said_at_start_and_read_once_it_appears,
     a_symlink_loop_is_named_once_and_hides_no_other_file,
     a_deleted_file_read_to_its_end_is_closed_at_once,
     an_over_long_line_is_reported_while_running,
 );
+
+fn a_missing_directory_is_said_at_start_and_read_once_it_appears(backend: &str) {
+    let dirs = Dirs::new();
+    let later = dirs.root().join("later");
+    let collector = Collector::start();
+    let mut agent =
+        Pipeline::new(&later, "app\\.log", &dirs.pos(), collector.port()).start(backend);
+    assert!(
+        common::wait_until(T, || agent
+            .stderr()
+            .contains("the file group's directory does not exist (yet)")),
+        "{}",
+        agent.diagnostics()
+    );
+    fs::create_dir(&later).unwrap();
+    prefill(&later.join("app.log"), 0, 1_000, LINE);
+    collector.expect_unique(1_000, T, &agent);
+    agent.stop();
+    collector.assert_exactly_once(1_000, &agent);
+}
 
 fn a_symlink_loop_is_named_once_and_hides_no_other_file(backend: &str) {
     const FILES: u64 = 30;

@@ -82,6 +82,9 @@ a1.channels.c1.transactionCapacity = 1000
 
 a1.sinks.k1.type = logger
 a1.sinks.k1.channel = c1
+# Whole lines, as text (Flume's logger shows 16 bytes in hex: maxBytesToLog = 16, format = flume).
+a1.sinks.k1.maxBytesToLog = 4096
+a1.sinks.k1.format = text
 ";
 
 /// One configured source.

@@ -222,6 +222,7 @@ fn user_guide_taildir_example_parses() {
             channel: "c1".into(),
             spec: Arc::new(LoggerSinkConfig {
                 max_bytes_to_log: 16,
+                text: false,
             }),
         }],
         sinkgroups: vec![],
@@ -353,7 +354,8 @@ fn sink_defaults_and_settings() {
     assert_eq!(
         logger.sinks[0].spec.get(),
         Some(&LoggerSinkConfig {
-            max_bytes_to_log: 64
+            max_bytes_to_log: 64,
+            text: false,
         })
     );
 
@@ -1048,7 +1050,8 @@ fn default_config_loads() {
     assert_eq!(
         c.sinks[0].spec.get(),
         Some(&LoggerSinkConfig {
-            max_bytes_to_log: 16
+            max_bytes_to_log: 4096,
+            text: true,
         })
     );
     // Only the embedded default may use relative paths.
@@ -1101,6 +1104,7 @@ channel c1 (memory)
   byteCapacityBufferPercentage = 20
 sink k1 (logger) <- c1
   maxBytesToLog = 16
+  format = flume  # spate extension
 sink k2 (tcp, a spate extension) <- c1
   hostname = h
   port = 9

@@ -16,15 +16,19 @@ use crate::event::{Batch, Headers};
 pub struct LoggerSinkConfig {
     /// Flume key `maxBytesToLog`, default 16: body bytes shown per event.
     pub max_bytes_to_log: usize,
+    /// spate extension, key `format`: `flume` (default) shows the body in hex and as ASCII, as
+    /// Flume does; `text` shows it as text, bytes that are not printable escaped as `\xNN`.
+    pub text: bool,
 }
 
 /// Every property a logger sink accepts.
-const KEYS: &[&str] = &["type", "channel", "maxBytesToLog"];
+const KEYS: &[&str] = &["type", "channel", "maxBytesToLog", "format"];
 
 /// Reads a logger sink's settings (the registry's parser).
 pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn SinkSpec>> {
     let config = LoggerSinkConfig {
         max_bytes_to_log: p.positive("maxBytesToLog", 16, "bytes"),
+        text: p.choice("format", false, &[("flume", false), ("text", true)]),
     };
     p.finish("a logger sink", KEYS);
     Some(Arc::new(config))
@@ -36,7 +40,10 @@ impl Component for LoggerSinkConfig {
     }
 
     fn describe(&self) -> Vec<Setting> {
-        vec![Setting::new("maxBytesToLog", self.max_bytes_to_log)]
+        vec![
+            Setting::new("maxBytesToLog", self.max_bytes_to_log),
+            Setting::new("format", if self.text { "text" } else { "flume" }).extension(),
+        ]
     }
 }
 
@@ -51,7 +58,7 @@ impl SinkSpec for LoggerSinkConfig {
     }
 
     fn build(&self, _: &SinkContext) -> Box<dyn Sink> {
-        Box::new(LoggerSink::new(self.max_bytes_to_log))
+        Box::new(LoggerSink::new(self.max_bytes_to_log).text(self.text))
     }
 }
 
@@ -59,6 +66,7 @@ impl SinkSpec for LoggerSinkConfig {
 #[derive(Debug)]
 pub struct LoggerSink {
     max_bytes: usize,
+    text: bool,
     line: String,
 }
 
@@ -67,8 +75,15 @@ impl LoggerSink {
     pub fn new(max_bytes: usize) -> Self {
         LoggerSink {
             max_bytes,
+            text: false,
             line: String::new(),
         }
+    }
+
+    /// Shows bodies as text rather than in hex (`format = text`).
+    pub fn text(mut self, text: bool) -> Self {
+        self.text = text;
+        self
     }
 }
 
@@ -84,7 +99,11 @@ impl Deliver for LoggerSink {
                         headers.insert(k, v);
                     }
                 }
-                dump_event(&mut self.line, &headers, body, self.max_bytes);
+                if self.text {
+                    text_event(&mut self.line, &headers, body, self.max_bytes);
+                } else {
+                    dump_event(&mut self.line, &headers, body, self.max_bytes);
+                }
                 info!(target: "spate::sink::logger", "{}", self.line);
             }
         }
@@ -93,6 +112,29 @@ impl Deliver for LoggerSink {
 }
 
 /// Formats an event like Flume's `EventHelper.dumpEvent`.
+/// `format = text`: the body as text, what is not printable UTF-8 escaped as `\xNN`.
+fn text_event(out: &mut String, headers: &Headers, body: &[u8], max_bytes: usize) {
+    out.clear();
+    let shown = &body[..body.len().min(max_bytes)];
+    let _ = write!(out, "Event: {{ headers:{headers} body: ");
+    for chunk in shown.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                let _ = write!(out, "{}", c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02X}");
+        }
+    }
+    if shown.len() < body.len() {
+        let _ = write!(out, "... ({} more bytes)", body.len() - shown.len());
+    }
+    out.push_str(" }");
+}
+
 fn dump_event(out: &mut String, headers: &Headers, body: &[u8], max_bytes: usize) {
     out.clear();
     let shown = &body[..body.len().min(max_bytes)];
@@ -124,5 +166,25 @@ mod tests {
             out,
             "Event: { headers:{host=web1} body: 48 65 6C 6C 6F 01 20  Hello.  }"
         );
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn text_format_shows_whole_lines_and_escapes_the_rest() {
+        let mut out = String::new();
+        let headers: Headers = [("file", "/var/log/a.log")].into_iter().collect();
+        text_event(
+            &mut out,
+            &headers,
+            b"GET /index.html 200 \xff\x01 caf\xc3\xa9",
+            4096,
+        );
+        assert_eq!(out, "Event: { headers:{file=/var/log/a.log} body: GET /index.html 200 \\xFF\\u{1} caf\u{e9} }");
+        text_event(&mut out, &Headers::new(), b"abcdef", 3);
+        assert_eq!(out, "Event: { headers:{} body: abc... (3 more bytes) }");
     }
 }

@@ -153,6 +153,17 @@ impl SourceSpec for TaildirConfig {
                  inotify (or watcher = poll) instead of sleeping and matching file names again"
             );
         }
+        for group in &self.filegroups {
+            if !group.dir.is_dir() {
+                warn!(
+                    source = %ctx.name,
+                    group = %group.name,
+                    dir = %group.dir.display(),
+                    "the file group's directory does not exist (yet): nothing is read from it \
+                     until it appears; it is looked for every pollInterval"
+                );
+            }
+        }
         let (shards, writer) = Taildir::new(ctx.name, self, ctx.output, ctx.counters, ctx.shards)
             .map_err(StartError::new)?;
         let backend = ctx.backend;
