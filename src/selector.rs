@@ -207,8 +207,19 @@ pub(crate) fn parse(p: &mut Props<'_>, channels: &[String]) -> Option<SelectorCo
 /// The channel names of `e`, and whether all are the source's (those that are not are
 /// reported).
 fn channel_list(p: &mut Props<'_>, e: &Entry, channels: &[String]) -> (Vec<String>, bool) {
-    let names: Vec<String> = e.value.split_whitespace().map(str::to_string).collect();
+    let mut names: Vec<String> = Vec::new();
     let mut known = true;
+    for name in e.value.split_whitespace() {
+        if names.iter().any(|n| n == name) {
+            p.push(
+                ConfigError::at(e, format!("channel `{}` is named twice", shorten(name)))
+                    .hint("name each channel once (Flume would put each event into it twice)"),
+            );
+            known = false;
+            continue;
+        }
+        names.push(name.to_string());
+    }
     for name in &names {
         if !channels.contains(name) {
             let hint = match suggest(name, channels.iter().map(String::as_str)) {

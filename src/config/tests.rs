@@ -1792,6 +1792,11 @@ a1.sources.r1.selector.default = c1
         "unknown channel selector",
     );
     assert_hint(&e, "did you mean `multiplexing`?");
+    let e = only_error(
+        &format!("{two}a1.sources.r1.selector.type = multiplexing\na1.sources.r1.selector.mapping.CA = c1 c1\n"),
+        "channel `c1` is named twice",
+    );
+    assert_eq!(e.key.as_deref(), Some("a1.sources.r1.selector.mapping.CA"));
 }
 
 #[test]
