@@ -352,12 +352,18 @@ impl Batch {
     /// and hint kept. Bodies are copied into one new chunk, in the `Lines` layout when the batch
     /// had it and no new body holds a `\n` (a newline-framed sink then writes the chunk as it
     /// is).
-    pub fn map_bodies(self, mut f: impl FnMut(&[u8], &mut Vec<u8>)) -> Batch {
+    ///
+    /// # Errors
+    /// Gives the batch back unchanged if the new bodies would not fit one chunk (4 GiB).
+    pub fn map_bodies(self, mut f: impl FnMut(&[u8], &mut Vec<u8>)) -> Result<Batch, Batch> {
         let mut data = Vec::with_capacity(self.data.len());
         let mut ends = Vec::with_capacity(self.len());
         for body in self.bodies() {
             f(body, &mut data);
-            ends.push(u32::try_from(data.len()).expect("a batch is smaller than 4 GiB"));
+            match u32::try_from(data.len()) {
+                Ok(end) => ends.push(end),
+                Err(_) => return Err(self),
+            }
         }
         let lines = matches!(self.layout, Layout::Lines) && memchr::memchr(b'\n', &data).is_none();
         let mut batch = if lines {
@@ -376,7 +382,7 @@ impl Batch {
         batch.event_headers = self.event_headers;
         batch.ack = self.ack;
         batch.more_ready = self.more_ready;
-        batch
+        Ok(batch)
     }
 
     /// Takes the acknowledgement out of the batch, to deliver it once the batch is committed.
@@ -547,19 +553,23 @@ mod tests {
 
     #[test]
     fn mapped_bodies_stay_lines_unless_a_newline_appears() {
-        let upper = three().map_bodies(|b, out| out.extend(b.to_ascii_uppercase()));
+        let upper = three()
+            .map_bodies(|b, out| out.extend(b.to_ascii_uppercase()))
+            .unwrap();
         assert!(matches!(upper.layout(), Layout::Lines));
         assert_eq!(upper.data().as_ref(), b"A1\nB2\nC3\n");
-        let split = three().map_bodies(|b, out| {
-            out.extend_from_slice(b);
-            out.extend_from_slice(b"\n!");
-        });
+        let split = three()
+            .map_bodies(|b, out| {
+                out.extend_from_slice(b);
+                out.extend_from_slice(b"\n!");
+            })
+            .unwrap();
         assert!(matches!(split.layout(), Layout::Ends(_)));
         assert_eq!(
             split.bodies().collect::<Vec<_>>(),
             [&b"a1\n!"[..], b"b2\n!", b"c3\n!"]
         );
-        let empty = three().map_bodies(|_, _| {});
+        let empty = three().map_bodies(|_, _| {}).unwrap();
         assert_eq!(empty.bodies().collect::<Vec<_>>(), [&b""[..]; 3]);
     }
 }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use regex::Regex;
+use tracing::warn;
 
 use crate::component::{
     Component, Interceptor, InterceptorSpec, ParseContext, Setting, StartError,
@@ -176,13 +177,19 @@ pub struct SearchReplace {
 
 impl Interceptor for SearchReplace {
     fn intercept(&self, batch: Batch) -> Option<Batch> {
-        Some(batch.map_bodies(|body, out| {
+        let replaced = batch.map_bodies(|body, out| {
+            // Valid UTF-8 (nearly always) is searched in place; other bodies are decoded first.
             let text = String::from_utf8_lossy(body);
-            out.extend_from_slice(
-                self.regex
-                    .replace_all(&text, self.replacement.as_str())
-                    .as_bytes(),
+            let replaced = self.regex.replace_all(&text, self.replacement.as_str());
+            out.extend_from_slice(replaced.as_bytes());
+        });
+        Some(replaced.unwrap_or_else(|unchanged| {
+            warn!(
+                pattern = %self.regex.as_str(),
+                "search_replace: the replaced bodies of a batch would exceed 4 GiB; the batch \
+                 passes unchanged"
             );
+            unchanged
         }))
     }
 }
