@@ -240,13 +240,11 @@ impl Recent {
             .retain(|(_, at)| now.duration_since(*at) < KEPT_FOR);
         let mut maybe = false;
         for (content, _) in self.contents.iter().rev() {
-            if content.dir != dir {
-                continue;
-            }
             match likeness(head, content.head.as_slice()) {
+                Likeness::Unlike => {}
+                _ if content.dir != dir => {}
                 Likeness::Copy => return (Some(content), maybe),
                 Likeness::Maybe => maybe = true,
-                Likeness::Unlike => {}
             }
         }
         (None, maybe)

@@ -658,17 +658,17 @@ impl State {
         let (content, mut maybe) = self.copies.find(&dir, &head);
         let mut resume = content.map(|c| c.resume);
         if resume.is_none() {
+            // The first bytes first: they tell most files apart at once, where comparing
+            // directories costs a walk over path components.
             for p in self.parked.values() {
-                if p.path.parent() != Some(dir.as_path()) {
-                    continue;
-                }
                 match copies::likeness(&head, p.head.as_slice()) {
+                    Likeness::Unlike => {}
+                    _ if p.path.parent() != Some(dir.as_path()) => {}
                     Likeness::Copy => {
                         resume = Some(p.resume());
                         break;
                     }
                     Likeness::Maybe => maybe = true,
-                    Likeness::Unlike => {}
                 }
             }
         }
@@ -686,16 +686,18 @@ impl State {
         let file = self.files[slot].as_ref().expect("checked");
         let mut original = None;
         for other in self.files.iter().flatten() {
-            if other.id == file.id || other.copy.is_some() || other.path.parent() != Some(&dir) {
+            if other.id == file.id || other.copy.is_some() {
                 continue;
             }
             match copies::likeness(&head, other.head.as_slice()) {
+                Likeness::Unlike => {}
+                _ if other.path.parent() != Some(&dir) => {}
                 Likeness::Copy if !differs(file, size, other) => {
                     original = Some(other.id);
                     break;
                 }
                 Likeness::Maybe => maybe = true,
-                _ => {}
+                Likeness::Copy => {}
             }
         }
         let file = self.files[slot].as_mut().expect("checked");
