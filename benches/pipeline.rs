@@ -19,6 +19,7 @@ use criterion::{
 use spate::agent::{Agent, AgentOptions};
 use spate::config::AgentConfig;
 use spate::runtime::Backend;
+use spate_loadgen::sut::AgentProperties;
 
 const LINES: usize = 4 << 20; // 512 MiB
 
@@ -48,30 +49,19 @@ const SIZES: [Sizes; 2] = [
 
 /// The agent: TAILDIR on `logs/app.log`, positions in `positions/`, into a null sink.
 fn config(logs: &Path, positions: &Path, sizes: &Sizes) -> AgentConfig {
-    let text = format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {logs}/app\\\\.log
-a1.sources.r1.positionFile = {positions}/position.json
-a1.sources.r1.batchSize = {batch}
-a1.sources.r1.readBufferSize = {read}
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = {capacity}
-a1.channels.c1.transactionCapacity = {batch}
-a1.sinks.k1.type = null
-a1.sinks.k1.channel = c1
-a1.sinks.k1.batchSize = {batch}
-",
-        logs = logs.display(),
-        positions = positions.display(),
-        batch = sizes.batch,
-        read = sizes.read,
-        capacity = sizes.capacity,
-    );
+    let text = AgentProperties::tail_pipeline(
+        "a1",
+        logs,
+        r"app\.log",
+        &positions.join("position.json"),
+        "null",
+    )
+    .set("sources.r1.batchSize", sizes.batch)
+    .set("sources.r1.readBufferSize", sizes.read)
+    .set("channels.c1.capacity", sizes.capacity)
+    .set("channels.c1.transactionCapacity", sizes.batch)
+    .set("sinks.k1.batchSize", sizes.batch)
+    .text();
     spate::config::parse_str(&text, None, "a1").expect("valid bench configuration")
 }
 

@@ -498,26 +498,32 @@ fn log_counters(registry: &Registry, what: &str) {
 
 #[cfg(test)]
 mod tests {
+    use spate_loadgen::sut::AgentProperties;
+
     use super::*;
 
     fn config(sources: &[(&str, &str)], capacity: usize) -> AgentConfig {
         let names: Vec<&str> = sources.iter().map(|(n, _)| *n).collect();
-        let mut text = format!(
-            "a1.sources = {}\na1.channels = c1\na1.sinks = k1\n\
-             a1.channels.c1.type = memory\na1.channels.c1.capacity = {capacity}\n\
-             a1.channels.c1.transactionCapacity = 100\n\
-             a1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n",
-            names.join(" ")
-        );
+        let mut props = AgentProperties::new("a1")
+            .set("sources", names.join(" "))
+            .set("channels", "c1")
+            .set("sinks", "k1")
+            .set("channels.c1.type", "memory")
+            .set("channels.c1.capacity", capacity)
+            .set("channels.c1.transactionCapacity", 100)
+            .set("sinks.k1.type", "null")
+            .set("sinks.k1.channel", "c1");
         for (name, shards) in sources {
-            text.push_str(&format!(
-                "a1.sources.{name}.type = TAILDIR\na1.sources.{name}.channels = c1\n\
-                 a1.sources.{name}.positionFile = /tmp/{name}.json\n\
-                 a1.sources.{name}.filegroups = f1\na1.sources.{name}.filegroups.f1 = /var/log/.*\n\
-                 a1.sources.{name}.shards = {shards}\n"
-            ));
+            let key = |k: &str| format!("sources.{name}.{k}");
+            props = props
+                .set(&key("type"), "TAILDIR")
+                .set(&key("channels"), "c1")
+                .set(&key("positionFile"), format!("/tmp/{name}.json"))
+                .set(&key("filegroups"), "f1")
+                .set(&key("filegroups.f1"), "/var/log/.*")
+                .set(&key("shards"), shards);
         }
-        crate::config::parse_str(&text, None, "a1").expect("valid test config")
+        crate::config::parse_str(&props.text(), None, "a1").expect("valid test config")
     }
 
     #[test]

@@ -40,7 +40,7 @@ fn two_way(dirs: &Dirs, pattern: &str, a: &Collector, b: &Collector) -> Pipeline
 fn by_last_digit(p: Pipeline) -> Pipeline {
     p.set("sources.r1.interceptors", "d")
         .set("sources.r1.interceptors.d.type", "regex_extractor")
-        .set("sources.r1.interceptors.d.regex", "^\\\\d{15}(\\\\d)")
+        .set("sources.r1.interceptors.d.regex", "^\\d{15}(\\d)")
         .set("sources.r1.interceptors.d.serializers", "s")
         .set("sources.r1.interceptors.d.serializers.s.name", "digit")
         .set("sources.r1.selector.type", "multiplexing")
@@ -83,7 +83,7 @@ fn multiplexing_splits_lines_by_a_header_taken_from_the_body(backend: &str) {
     let dirs = Dirs::new();
     let (a, b) = (Collector::start(), Collector::start());
     prefill(&dirs.log("app.log"), 0, N, 64);
-    let mut agent = by_last_digit(two_way(&dirs, "app\\\\.log", &a, &b)).start(backend);
+    let mut agent = by_last_digit(two_way(&dirs, "app\\.log", &a, &b)).start(backend);
     a.expect_unique(N / 2, T, &agent);
     b.expect_unique(N / 2, T, &agent);
     agent.stop();
@@ -97,11 +97,11 @@ fn multiplexing_by_file_group_header_keeps_batches_whole(backend: &str) {
     prefill(&dirs.log("ca.log"), 0, 10_000, 64);
     prefill(&dirs.log("az.log"), 10_000, 10_000, 64);
     let logs = dirs.logs();
-    let mut agent = two_way(&dirs, "ca\\\\.log", &a, &b)
+    let mut agent = two_way(&dirs, "ca\\.log", &a, &b)
         .set("sources.r1.filegroups", "f1 f2")
         .set(
             "sources.r1.filegroups.f2",
-            &format!("{}/az\\\\.log", logs.display()),
+            &format!("{}/az\\.log", logs.display()),
         )
         .set("sources.r1.headers.f1.state", "CA")
         .set("sources.r1.headers.f2.state", "AZ")
@@ -123,10 +123,10 @@ fn a_filter_that_drops_most_lines_still_moves_the_position(backend: &str) {
     let collector = Collector::start();
     let log = dirs.log("app.log");
     prefill(&log, 0, N, 64);
-    let pipeline = Pipeline::new(&dirs.logs(), "app\\\\.log", &dirs.pos(), collector.port())
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
         .set("sources.r1.interceptors", "f")
         .set("sources.r1.interceptors.f.type", "regex_filter")
-        .set("sources.r1.interceptors.f.regex", "^\\\\d{15}0 ");
+        .set("sources.r1.interceptors.f.regex", "^\\d{15}0 ");
     let mut agent = pipeline.start(backend);
     collector.expect_unique(N / 10, T, &agent);
     // Every line was read and handled, 9 in 10 dropped: the position is the file's end, also
@@ -158,7 +158,7 @@ fn an_optional_channel_that_is_full_holds_nothing_back(backend: &str) {
     // c2's collector never listens: its channel fills and stays full.
     let b = Collector::start_down();
     prefill(&dirs.log("app.log"), 0, N, 64);
-    let mut agent = two_way(&dirs, "app\\\\.log", &a, &b)
+    let mut agent = two_way(&dirs, "app\\.log", &a, &b)
         .set("channels.c2.capacity", "1000")
         .set("sources.r1.selector.optional", "c2")
         .start(backend);
@@ -175,7 +175,7 @@ fn kill_during_a_multiplexed_run_loses_nothing(backend: &str) {
     let dirs = Dirs::new();
     let (a, b) = (Collector::start(), Collector::start());
     prefill(&dirs.log("app.log"), 0, N, 64);
-    let pipeline = by_last_digit(two_way(&dirs, "app\\\\.log", &a, &b));
+    let pipeline = by_last_digit(two_way(&dirs, "app\\.log", &a, &b));
     let mut agent = pipeline.start(backend);
     assert!(
         common::wait_until(T, || a.unique() + b.unique() >= N / 4),

@@ -2,65 +2,46 @@
 
 use std::path::Path;
 
+use spate_loadgen::sut::AgentProperties;
+
 #[allow(unused_imports)]
 use super::*;
 
 /// The agent configuration the tests run: `TAILDIR r1 -> memory c1 -> tcp k1`, every key
-/// overridable with [`Pipeline::set`] (keys relative to `a1.`).
+/// overridable with [`Pipeline::set`] (keys relative to `a1.`, values as meant: the builder,
+/// loadgen's [`AgentProperties`], escapes them for the properties file).
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    keys: Vec<(String, String)>,
+    props: AgentProperties,
 }
 
 impl Pipeline {
-    /// Tails `dir` files whose name matches `pattern` (a regex as it must be written in the
-    /// properties file, e.g. `app\\.log`), position file `pos`, to 127.0.0.1:`port`.
+    /// Tails `dir` files whose name matches the regex `pattern` (e.g. `app\.log`), position
+    /// file `pos`, to 127.0.0.1:`port`.
     pub fn new(dir: &Path, pattern: &str, pos: &Path, port: u16) -> Pipeline {
-        let mut p = Pipeline { keys: Vec::new() };
-        for (k, v) in [
-            ("sources", "r1"),
-            ("channels", "c1"),
-            ("sinks", "k1"),
-            ("sources.r1.type", "TAILDIR"),
-            ("sources.r1.channels", "c1"),
-            ("sources.r1.filegroups", "f1"),
-            ("sources.r1.batchSize", "500"),
-            ("sources.r1.writePosInterval", "100"),
-            ("sources.r1.pollInterval", "100"),
-            ("sources.r1.idleTimeout", "1000"),
-            ("channels.c1.type", "memory"),
-            ("channels.c1.capacity", "10000"),
-            ("channels.c1.transactionCapacity", "1000"),
-            ("sinks.k1.type", "tcp"),
-            ("sinks.k1.channel", "c1"),
-            ("sinks.k1.hostname", "127.0.0.1"),
-            ("sinks.k1.batch-size", "500"),
-            ("sinks.k1.max-backoff", "400"),
-        ] {
-            p = p.set(k, v);
-        }
-        p.set(
-            "sources.r1.filegroups.f1",
-            &format!("{}/{pattern}", dir.display()),
-        )
-        .set("sources.r1.positionFile", &pos.display().to_string())
-        .set("sinks.k1.port", &port.to_string())
+        let props = AgentProperties::tail_pipeline("a1", dir, pattern, pos, "tcp")
+            .set("sources.r1.batchSize", 500)
+            .set("sources.r1.writePosInterval", 100)
+            .set("sources.r1.pollInterval", 100)
+            .set("sources.r1.idleTimeout", 1000)
+            .set("channels.c1.capacity", 10000)
+            .set("channels.c1.transactionCapacity", 1000)
+            .set("sinks.k1.hostname", "127.0.0.1")
+            .set("sinks.k1.port", port)
+            .set("sinks.k1.batch-size", 500)
+            .set("sinks.k1.max-backoff", 400);
+        Pipeline { props }
     }
 
     /// Sets `a1.<key> = value`, replacing an earlier value.
-    pub fn set(mut self, key: &str, value: &str) -> Pipeline {
-        match self.keys.iter_mut().find(|(k, _)| k == key) {
-            Some(entry) => entry.1 = value.to_owned(),
-            None => self.keys.push((key.to_owned(), value.to_owned())),
+    pub fn set(self, key: &str, value: &str) -> Pipeline {
+        Pipeline {
+            props: self.props.set(key, value),
         }
-        self
     }
 
     pub fn text(&self) -> String {
-        self.keys
-            .iter()
-            .map(|(k, v)| format!("a1.{k} = {v}\n"))
-            .collect()
+        self.props.text()
     }
 
     pub fn start(&self, backend: &str) -> Agent {
@@ -71,11 +52,13 @@ impl Pipeline {
     /// event, headers included, on its stderr, where [`logged_events`] finds them. (The tcp sink
     /// writes bodies only.) Bodies up to 1024 bytes are logged whole.
     pub fn to_logger(dir: &Path, pattern: &str, pos: &Path) -> Pipeline {
-        let mut p = Pipeline::new(dir, pattern, pos, 0);
-        p.keys.retain(|(k, _)| !k.starts_with("sinks.k1."));
-        p.set("sinks.k1.type", "logger")
+        let props = Pipeline::new(dir, pattern, pos, 0)
+            .props
+            .remove_prefixed("sinks.k1.")
+            .set("sinks.k1.type", "logger")
             .set("sinks.k1.channel", "c1")
-            .set("sinks.k1.maxBytesToLog", "1024")
+            .set("sinks.k1.maxBytesToLog", 1024);
+        Pipeline { props }
     }
 }
 
