@@ -362,7 +362,16 @@ impl Selector {
                 .and_then(|v| routes.get(v))
                 .unwrap_or(default)
         };
-        // The common case: the value is one shared header (a file group's), or all agree.
+        // The common case: the value is a shared header (a file group's) no event overrides;
+        // then nothing is looked at per event.
+        let own = batch
+            .event_headers()
+            .is_some_and(|hs| hs.iter().any(|h| h.get(header).is_some()));
+        if !own {
+            let route = route_of(batch.headers().and_then(|h| h.get(header)));
+            return Routes::One(Some((batch, route)));
+        }
+        // Events have values of their own: split only if they differ.
         let first = route_of(batch.header(0, header));
         let same = (1..batch.len()).all(|i| std::ptr::eq(route_of(batch.header(i, header)), first));
         if same {

@@ -303,16 +303,9 @@ pub(crate) fn build(
         };
         if let Some(t) = component_type(&mut p, Kind::Source, sources_d.type_hints.get(name)) {
             let spec = (of_type(registry::SOURCES, t).parse)(&mut p, &ctx);
-            if let Some(spec) = spec.as_ref().filter(|s| !s.batch_keys().is_empty()) {
-                let key = batch_key(&mut p, spec.batch_keys());
-                check_batch(
-                    &mut p,
-                    key,
-                    spec.batch_size(),
-                    &wired,
-                    &tx_capacity,
-                    &prefix,
-                );
+            if let Some(spec) = &spec {
+                let (keys, batch) = (spec.batch_keys(), spec.batch_size());
+                check_batch(&mut p, keys, batch, &wired, &tx_capacity, &prefix);
             }
             if let (Some(spec), Some(channels), Some(interceptors), Some(selector), false) =
                 (spec, wired, interceptors, selector, p.has_errors())
@@ -341,18 +334,9 @@ pub(crate) fn build(
         if let Some(t) = component_type(&mut p, Kind::Sink, sinks_d.type_hints.get(name)) {
             let spec = (of_type(registry::SINKS, t).parse)(&mut p, &ctx);
             if let (Some(spec), Some(c)) = (&spec, &channel) {
-                if !spec.batch_keys().is_empty() {
-                    let key = batch_key(&mut p, spec.batch_keys());
-                    let wired = Some(vec![c.clone()]);
-                    check_batch(
-                        &mut p,
-                        key,
-                        spec.batch_size(),
-                        &wired,
-                        &tx_capacity,
-                        &prefix,
-                    );
-                }
+                let (keys, batch) = (spec.batch_keys(), spec.batch_size());
+                let wired = Some(vec![c.clone()]);
+                check_batch(&mut p, keys, batch, &wired, &tx_capacity, &prefix);
             }
             if let (Some(spec), Some(channel), false) = (spec, channel, p.has_errors()) {
                 sinks.push(SinkConfig {
@@ -1000,24 +984,24 @@ fn of_type<T: ?Sized>(types: &'static [Type<T>], name: &str) -> &'static Type<T>
         .expect("type names are resolved from the registry")
 }
 
-/// Which of `keys` the batch size was read from: the first one set, else the first.
-fn batch_key(p: &mut Props<'_>, keys: &'static [&'static str]) -> &'static str {
-    keys.iter()
-        .copied()
-        .find(|k| p.get(k).is_some())
-        .unwrap_or(keys[0])
-}
-
-/// Checks a batch size against the transaction capacity of the channels it is used with.
+/// Checks a batch size, read from the first of `keys` that is set (else the first: its
+/// default), against the transaction capacity of the channels it is used with. Without keys the
+/// batch size is not configurable, and not checked.
 fn check_batch(
     p: &mut Props<'_>,
-    prop: &str,
+    keys: &[&str],
     batch: usize,
     wired: &Option<Vec<String>>,
     tx_capacity: &dyn Fn(&str) -> Option<usize>,
     prefix: &str,
 ) {
     let Some(wired) = wired else { return };
+    let Some(&first) = keys.first() else { return };
+    let prop = keys
+        .iter()
+        .copied()
+        .find(|k| p.get(k).is_some())
+        .unwrap_or(first);
     if p.failed(prop) {
         return; // its value is invalid, and said so
     }

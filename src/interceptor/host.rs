@@ -60,7 +60,10 @@ impl InterceptorSpec for HostConfig {
         let host = match local_host(self.use_ip) {
             Ok(host) => Some(host),
             Err(e) => {
-                warn!(header = %self.host_header, "cannot look this host up ({e}); events get no `{}` header", self.host_header);
+                warn!(
+                    "cannot look this host up ({e}); events get no `{}` header",
+                    self.host_header
+                );
                 None
             }
         };

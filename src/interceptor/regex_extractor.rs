@@ -371,30 +371,49 @@ impl RegexExtractor {
 
 impl Interceptor for RegexExtractor {
     fn intercept(&self, mut batch: Batch) -> Option<Batch> {
-        let bodies: Vec<String> = batch
+        // The headers of each event first, read from the bodies in place; then set, and only if
+        // some event matched.
+        let mut found: Vec<Vec<(&str, String)>> = batch
             .bodies()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .collect();
-        batch.modify_event_headers(|i, headers| {
-            let Some(caps) = self.regex.captures(&bodies[i]) else {
-                return;
-            };
-            for (s, group) in self.serializers.iter().zip(caps.iter().skip(1)) {
-                let Some(text) = group.map(|g| g.as_str()) else {
-                    continue; // the group took no part in the match: Flume's null
+            .map(|body| {
+                let text = String::from_utf8_lossy(body);
+                let Some(caps) = self.regex.captures(&text) else {
+                    return Vec::new();
                 };
-                match &s.kind {
-                    SerializerKind::PassThrough => headers.insert(s.header.as_str(), text),
-                    SerializerKind::Millis { format, .. } => match parse_millis(text, format) {
-                        Some(ms) => headers.insert(s.header.as_str(), ms.to_string()),
-                        None => self.warn_unset(
-                            &s.header,
-                            &format!("`{}` is not a date of its pattern", shorten(text)),
-                        ),
-                    },
+                self.serializers
+                    .iter()
+                    .zip(caps.iter().skip(1))
+                    .filter_map(|(s, group)| {
+                        // A group that took no part in the match: Flume's null, no header.
+                        let text = group?.as_str();
+                        let value = match &s.kind {
+                            SerializerKind::PassThrough => text.to_string(),
+                            SerializerKind::Millis { format, .. } => {
+                                match parse_millis(text, format) {
+                                    Some(ms) => ms.to_string(),
+                                    None => {
+                                        let why = format!(
+                                            "`{}` is not a date of its pattern",
+                                            shorten(text)
+                                        );
+                                        self.warn_unset(&s.header, &why);
+                                        return None;
+                                    }
+                                }
+                            }
+                        };
+                        Some((s.header.as_str(), value))
+                    })
+                    .collect()
+            })
+            .collect();
+        if found.iter().any(|f| !f.is_empty()) {
+            batch.modify_event_headers(|i, headers| {
+                for (key, value) in std::mem::take(&mut found[i]) {
+                    headers.insert(key, value);
                 }
-            }
-        });
+            });
+        }
         Some(batch)
     }
 }

@@ -53,7 +53,8 @@ pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn Intercep
     };
     let matching = p.get("matching").map(|e| e.value.clone());
     if let Some(m) = &matching {
-        super::regex_key(p, "matching", &whole_match(m));
+        // Checked as written, so that an error's column points into the user's pattern.
+        super::regex_key(p, "matching", m);
     }
     if with_name.is_none() && from_list.is_empty() && matching.is_none() && !p.has_errors() {
         let err = p

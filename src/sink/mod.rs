@@ -25,29 +25,26 @@ use crate::metrics::SinkCounters;
 /// [`Sink`] trait objects, which every `Deliver` is (one boxed future per delivery, that is per
 /// take, never per event).
 pub trait Deliver {
-    /// Delivers `batches` in order. On error nothing is committed and the same batches are
-    /// offered again after [`Deliver::retry_delay`].
+    /// As [`Sink::deliver`].
     fn deliver(
         &mut self,
         batches: &[Batch],
     ) -> impl std::future::Future<Output = std::io::Result<()>>;
 
-    /// The last delivery held data back in the expectation of the next batch (see
-    /// [`Batch::more_ready`]); [`Deliver::idle`] must then send it.
+    /// As [`Sink::holding_back`].
     fn holding_back(&self) -> bool {
         false
     }
 
-    /// The channel is empty and the sink is about to wait: send anything held back, and a
-    /// chance to check a connection before the next delivery.
+    /// As [`Sink::idle`].
     fn idle(&mut self) {}
 
-    /// How long to wait before retrying after a failed delivery (growing with each failure).
+    /// As [`Sink::retry_delay`].
     fn retry_delay(&mut self) -> Duration {
         Duration::from_millis(100)
     }
 
-    /// Called after a successful delivery.
+    /// As [`Sink::succeeded`].
     fn succeeded(&mut self) {}
 }
 

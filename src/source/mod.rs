@@ -13,7 +13,7 @@ use crate::component::Channel;
 use crate::event::Batch;
 use crate::interceptor::Chain;
 use crate::metrics::SourceCounters;
-use crate::selector::{Route, Selector};
+use crate::selector::Selector;
 
 /// Where a source's batches go: Flume's channel processor. Each batch passes the source's
 /// interceptors, then its channel selector splits it by route and puts each part into its
@@ -45,20 +45,6 @@ impl Output {
             selector,
             counters,
         }
-    }
-
-    /// An output replicating to every one of `channels`, without interceptors.
-    pub fn replicating(channels: Vec<Arc<dyn Channel>>, counters: Arc<SourceCounters>) -> Self {
-        let route = Route {
-            required: (0..channels.len()).collect(),
-            optional: Vec::new(),
-        };
-        Output::new(
-            channels,
-            Chain::default(),
-            Selector::Replicating(route),
-            counters,
-        )
     }
 
     /// Puts `batch` where its events go, waiting as long as a required channel is full: a full

@@ -160,8 +160,6 @@ impl Resume {
 /// What a file held when it was truncated or closed: enough to recognise a copy of it.
 #[derive(Debug, Clone)]
 pub struct Content {
-    /// The file it was.
-    pub id: FileId,
     /// Its directory: copies are looked for beside it.
     pub dir: PathBuf,
     /// Its first bytes.

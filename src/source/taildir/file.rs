@@ -162,7 +162,6 @@ impl TailedFile {
     /// What the file holds up to its read offset, to recognise a copy of it by.
     pub fn content(&self) -> Content {
         Content {
-            id: self.id,
             dir: self.path.parent().map(PathBuf::from).unwrap_or_default(),
             head: self.head,
             resume: Resume {

@@ -1099,7 +1099,6 @@ impl State {
                 if pos < parked.pos {
                     // Truncated or replaced: a copy of what it held may show up.
                     self.copies.push(Content {
-                        id,
                         dir: found.path.parent().map(PathBuf::from).unwrap_or_default(),
                         head: parked.head,
                         resume: parked.resume(),
