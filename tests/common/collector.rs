@@ -24,6 +24,8 @@ struct Stats {
     unique: u64,
     duplicates: u64,
     malformed: u64,
+    /// Partial lines left by a closed connection (an agent killed mid-write).
+    cut_short: u64,
     lines: u64,
     /// Every line, without its terminator, when keeping raw lines.
     raw: Vec<Vec<u8>>,
@@ -257,8 +259,9 @@ impl Collector {
     pub fn summary(&self) -> String {
         self.stats(|s| {
             format!(
-                "collector: {} lines, {} unique, {} duplicates, {} malformed, {} connections",
-                s.lines, s.unique, s.duplicates, s.malformed, s.connections
+                "collector: {} lines, {} unique, {} duplicates, {} malformed, {} cut short by a \
+                 closed connection, {} connections",
+                s.lines, s.unique, s.duplicates, s.malformed, s.cut_short, s.connections
             )
         })
     }
@@ -355,5 +358,9 @@ impl Frames for Recorder<'_> {
 
     fn malformed(&mut self) {
         self.0.malformed += 1;
+    }
+
+    fn cut_short(&mut self) {
+        self.0.cut_short += 1;
     }
 }

@@ -29,9 +29,15 @@ pub trait Frames {
     /// it took on the wire). Called with all the complete frames of a read at once.
     fn frames<'a>(&mut self, frames: impl Iterator<Item = (&'a [u8], usize)>);
 
-    /// A frame that could not be read: cut short by a closed connection, oversized (skipped
-    /// with bounded memory), or, octet-counted, with an invalid length prefix.
+    /// A frame that could not be read: oversized (skipped with bounded memory) or,
+    /// octet-counted, with an invalid length prefix.
     fn malformed(&mut self);
+
+    /// A partial frame left when the connection closed (a sender killed mid-write); malformed
+    /// unless the sink tells the two apart.
+    fn cut_short(&mut self) {
+        self.malformed();
+    }
 }
 
 impl Frames for Tally {
@@ -107,7 +113,7 @@ impl Connection {
     /// connection never continues another one's frame.)
     pub fn close(&mut self, tally: &mut impl Frames) {
         if !self.pending.is_empty() {
-            tally.malformed();
+            tally.cut_short();
             self.pending.clear();
         }
         // A frame being discarded was counted when the discarding began.
