@@ -211,8 +211,41 @@ pub trait ChannelSpec: Component {
     /// The most events it holds.
     fn capacity(&self) -> usize;
 
+    /// When a source's batch put into the channel counts as acknowledged, which is what the
+    /// source's position follows.
+    fn acknowledges(&self) -> Acknowledges;
+
+    /// Whether the channel delivers its events itself, so that it needs no sink (Flume's Kafka
+    /// channel, written to by a source and read by Kafka consumers).
+    fn delivers_itself(&self) -> bool {
+        false
+    }
+
     /// Builds the channel `name`.
     fn build(&self, name: &str) -> Arc<dyn Channel>;
+}
+
+/// When a channel acknowledges a source's batch: the moment after which the source may forget
+/// it (record a position past it) because a crash can no longer lose it.
+///
+/// The channel fires the acknowledgement itself: the batch carries it ([`Batch::take_ack`]),
+/// and dropping it undelivered means "not delivered".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledges {
+    /// When a sink commits the batch (the memory channel: nothing survives a crash before).
+    AtSinkCommit,
+    /// When the put is durable (a file channel, once on disk; a Kafka channel, once the
+    /// brokers have it), before any sink takes it.
+    AtDurablePut,
+}
+
+impl fmt::Display for Acknowledges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Acknowledges::AtSinkCommit => "when a sink commits them",
+            Acknowledges::AtDurablePut => "once they are stored durably",
+        })
+    }
 }
 
 /// A channel: sources put batches, sinks take them in transactions.

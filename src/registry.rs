@@ -18,6 +18,16 @@ pub static CHANNELS: &[Type<dyn ChannelSpec>] = &[
     Type { name: "memory", aliases: &["org.apache.flume.channel.MemoryChannel"], parse: channel::memory::parse },
 ];
 
+/// Channel types of unit tests only: a channel that delivers by itself (as Flume's Kafka
+/// channel does), for the wiring checks.
+#[cfg(test)]
+#[rustfmt::skip]
+pub(crate) static TEST_CHANNELS: &[Type<dyn ChannelSpec>] = &[
+    Type { name: "test_self_delivering", aliases: &[], parse: tests::self_delivering },
+];
+#[cfg(not(test))]
+pub(crate) static TEST_CHANNELS: &[Type<dyn ChannelSpec>] = &[];
+
 /// Sink types. `tcp` is spate's own.
 #[rustfmt::skip]
 pub static SINKS: &[Type<dyn SinkSpec>] = &[
@@ -79,7 +89,56 @@ pub const FLUME_ONLY_SINKS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::component::{Acknowledges, Channel, Component, ParseContext, Setting};
+    use crate::config::Props;
+
+    /// A memory channel that says it delivers its events itself.
+    #[derive(Debug, PartialEq)]
+    struct SelfDelivering(channel::memory::MemoryChannelConfig);
+
+    pub(super) fn self_delivering(
+        p: &mut Props<'_>,
+        ctx: &ParseContext<'_>,
+    ) -> Option<Arc<dyn ChannelSpec>> {
+        let memory = channel::memory::parse(p, ctx)?;
+        let memory = memory.get::<channel::memory::MemoryChannelConfig>()?;
+        Some(Arc::new(SelfDelivering(memory.clone())))
+    }
+
+    impl Component for SelfDelivering {
+        fn type_name(&self) -> &'static str {
+            "test_self_delivering"
+        }
+
+        fn describe(&self) -> Vec<Setting> {
+            self.0.describe()
+        }
+    }
+
+    impl ChannelSpec for SelfDelivering {
+        fn transaction_capacity(&self) -> usize {
+            self.0.transaction_capacity
+        }
+
+        fn capacity(&self) -> usize {
+            self.0.capacity
+        }
+
+        fn acknowledges(&self) -> Acknowledges {
+            Acknowledges::AtDurablePut
+        }
+
+        fn delivers_itself(&self) -> bool {
+            true
+        }
+
+        fn build(&self, name: &str) -> Arc<dyn Channel> {
+            self.0.build(name)
+        }
+    }
 
     /// Every spelling of every kind, lowercased, with the Flume-only names.
     fn spellings<T: ?Sized>(types: &[Type<T>], flume_only: &[&str]) -> Vec<String> {

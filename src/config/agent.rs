@@ -49,6 +49,7 @@ impl Kind {
                 .collect(),
             Kind::Channel => registry::CHANNELS
                 .iter()
+                .chain(registry::TEST_CHANNELS)
                 .map(|t| (t.name, t.aliases))
                 .collect(),
             Kind::Sink => registry::SINKS
@@ -256,8 +257,16 @@ pub(crate) fn build(
 
     let mut groups_d = Groups::default();
     let mut declared = classify(&mine, &prefix, &mut groups_d, &mut errors);
+    // An agent without sinks is an error unless its channels deliver by themselves: known once
+    // they are parsed.
+    let mut no_sinks = Vec::new();
     for (i, kind) in Kind::ALL.into_iter().enumerate() {
-        check_listing(&mut declared[i], kind, &prefix, &mine[0], &mut errors);
+        let errors = if kind == Kind::Sink {
+            &mut no_sinks
+        } else {
+            &mut errors
+        };
+        check_listing(&mut declared[i], kind, &prefix, &mine[0], errors);
     }
     let [sources_d, channels_d, sinks_d] = &declared;
 
@@ -270,7 +279,8 @@ pub(crate) fn build(
         };
         let mut p = Props::new(format!("{prefix}channels.{name}."), entries.clone());
         if let Some(t) = component_type(&mut p, Kind::Channel, channels_d.type_hints.get(name)) {
-            let spec = (of_type(registry::CHANNELS, t).parse)(&mut p, &ctx);
+            let types = registry::CHANNELS.iter().chain(registry::TEST_CHANNELS);
+            let spec = (of_type(types, t).parse)(&mut p, &ctx);
             if let (Some(spec), false) = (spec, p.has_errors()) {
                 channels.push(ChannelConfig {
                     name: name.clone(),
@@ -280,6 +290,20 @@ pub(crate) fn build(
         }
         errors.append(&mut p.errors);
     }
+    let delivers_itself: HashSet<&str> = channels
+        .iter()
+        .filter(|ch| ch.spec.delivers_itself())
+        .map(|ch| ch.name.as_str())
+        .collect();
+    let sinkless = !channels_d.names.is_empty()
+        && channels_d
+            .names
+            .iter()
+            .all(|c| delivers_itself.contains(c.as_str()));
+    if sinks_d.names.is_empty() && sinkless {
+        no_sinks.retain(|e| !e.message.contains("lists no sinks"));
+    }
+    errors.append(&mut no_sinks);
     let capacities: HashMap<&str, usize> = channels
         .iter()
         .map(|ch| (ch.name.as_str(), ch.spec.transaction_capacity()))
@@ -401,7 +425,8 @@ pub(crate) fn build(
                 .hint(hint)
         };
         let unwritten = written.as_ref().is_some_and(|w| !w.contains(name));
-        let unread = read.as_ref().is_some_and(|r| !r.contains(name));
+        let unread = read.as_ref().is_some_and(|r| !r.contains(name))
+            && !delivers_itself.contains(name.as_str());
         let name = shorten(name);
         if unwritten {
             errors.push(at(
@@ -977,9 +1002,12 @@ fn exclusive_use(
 }
 
 /// The registry entry of type `name` (resolved from that registry).
-fn of_type<T: ?Sized>(types: &'static [Type<T>], name: &str) -> &'static Type<T> {
+fn of_type<T: ?Sized + 'static>(
+    types: impl IntoIterator<Item = &'static Type<T>>,
+    name: &str,
+) -> &'static Type<T> {
     types
-        .iter()
+        .into_iter()
         .find(|t| t.name == name)
         .expect("type names are resolved from the registry")
 }

@@ -33,6 +33,13 @@ impl AgentConfig {
         }
         for ch in &self.channels {
             write_component(&mut out, "channel", &ch.name, &*ch.spec, "");
+            out += &format!(
+                "  # sources' positions advance past events {}\n",
+                ch.spec.acknowledges()
+            );
+            if ch.spec.delivers_itself() {
+                out += "  # delivers its events itself: no sink needs to read it\n";
+            }
         }
         for sink in &self.sinks {
             let wiring = format!("<- {}", sink.channel);

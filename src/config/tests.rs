@@ -1102,6 +1102,7 @@ channel c1 (memory)
   keep-alive = 3
   byteCapacity = 16777216  # Flume's default: 80% of flume-ng's default 20 MiB heap
   byteCapacityBufferPercentage = 20
+  # sources' positions advance past events when a sink commits them
 sink k1 (logger) <- c1
   maxBytesToLog = 16
   format = flume  # spate extension
@@ -1861,4 +1862,52 @@ a1.sinkgroups.g1.processor.priority.k2 = 5
         "the default processor runs a single sink",
     );
     assert_eq!(e.line, Some(17));
+}
+
+#[test]
+fn a_channel_that_delivers_itself_needs_no_sink() {
+    // Flume's Kafka channel is written to by a source and read by Kafka's consumers: an agent
+    // of a source and such a channel is complete.
+    let sinkless = BASE
+        .replace("a1.sinks = k1\n", "")
+        .replace("a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n", "")
+        .replace("c1.type = memory", "c1.type = test_self_delivering");
+    let c = ok(&sinkless);
+    assert!(c.sinks.is_empty());
+    assert!(c
+        .describe()
+        .contains("  # delivers its events itself: no sink needs to read it\n"));
+    // Beside a memory channel, which a sink must read, the agent needs one.
+    let text = BASE
+        .replace("a1.channels = c1", "a1.channels = c1 c2")
+        .replace(
+            "a1.sources.r1.channels = c1",
+            "a1.sources.r1.channels = c1 c2",
+        )
+        + "a1.channels.c2.type = test_self_delivering\n";
+    let c = ok(&text);
+    assert_eq!(c.sinks.len(), 1);
+    let mixed = text
+        .replace("a1.sinks = k1\n", "")
+        .replace("a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n", "");
+    find_error(&mixed, "lists no sinks");
+    // A memory channel alone still needs its sink.
+    let e = only_error(
+        &BASE
+            .replace("a1.sinks = k1\n", "")
+            .replace("a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n", ""),
+        "lists no sinks",
+    );
+    assert_eq!(e.key.as_deref(), Some("a1.sinks"));
+}
+
+#[test]
+fn spate_check_says_when_positions_advance() {
+    let text = ok(BASE).describe();
+    let channel = &text[text.find("channel c1 (memory)\n").unwrap()..];
+    let channel = &channel[..channel.find("\nsink ").unwrap()];
+    assert!(
+        channel.ends_with("  # sources' positions advance past events when a sink commits them"),
+        "{channel}"
+    );
 }

@@ -15,6 +15,7 @@ use super::*;
 
 /// How the collector cuts the stream into lines: the load generator's receiver's framings.
 pub use spate_loadgen::recv::framing::Framing;
+use spate_loadgen::recv::framing::{Connection, Frames};
 
 #[derive(Debug, Default)]
 struct Stats {
@@ -23,6 +24,8 @@ struct Stats {
     unique: u64,
     duplicates: u64,
     malformed: u64,
+    /// Partial lines left by a closed connection (an agent killed mid-write).
+    cut_short: u64,
     lines: u64,
     /// Every line, without its terminator, when keeping raw lines.
     raw: Vec<Vec<u8>>,
@@ -256,8 +259,9 @@ impl Collector {
     pub fn summary(&self) -> String {
         self.stats(|s| {
             format!(
-                "collector: {} lines, {} unique, {} duplicates, {} malformed, {} connections",
-                s.lines, s.unique, s.duplicates, s.malformed, s.connections
+                "collector: {} lines, {} unique, {} duplicates, {} malformed, {} cut short by a \
+                 closed connection, {} connections",
+                s.lines, s.unique, s.duplicates, s.malformed, s.cut_short, s.connections
             )
         })
     }
@@ -297,18 +301,25 @@ impl Drop for Collector {
     }
 }
 
+/// Longest line the collector takes whole; longer ones count as malformed (the agent's own
+/// limit, `maxLineLength`, is 1 MiB by default).
+const MAX_FRAME: usize = 16 << 20;
+
 fn read_conn(mut stream: TcpStream, shared: &Shared, stop: &AtomicBool) {
     stream
         .set_read_timeout(Some(Duration::from_millis(20)))
         .unwrap();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 256 * 1024];
+    // Cut into frames by the load generator's receiver: the partial frame of a read is carried
+    // in front of the next.
+    let mut conn = Connection::new(shared.framing, MAX_FRAME);
+    let at = Connection::carry_capacity(MAX_FRAME);
+    let mut buf = vec![0u8; at + 256 * 1024];
     while !stop.load(Ordering::Relaxed) {
         if shared.paused.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
-        let n = match stream.read(&mut chunk) {
+        let n = match stream.read(&mut buf[at..]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e)
@@ -319,49 +330,37 @@ fn read_conn(mut stream: TcpStream, shared: &Shared, stop: &AtomicBool) {
             }
             Err(_) => break,
         };
-        buf.extend_from_slice(&chunk[..n]);
+        let start = conn.prepend_pending(&mut buf, at);
         let mut stats = shared.stats.lock().unwrap();
-        let used = match shared.framing {
-            Framing::Newline => Some(cut_lines(&buf, |l| stats.record(l, shared.keep_raw))),
-            Framing::OctetCounting => cut_octets(&buf, |l| stats.record(l, shared.keep_raw)),
-        };
-        if used.is_none() {
-            stats.malformed += 1;
-        }
+        conn.consume(
+            &buf[start..at + n],
+            &mut Recorder(&mut stats, shared.keep_raw),
+        );
         drop(stats);
         shared.changed.notify_all();
-        match used {
-            Some(used) => drop(buf.drain(..used)),
-            None => break,
-        }
     }
+    conn.close(&mut Recorder(
+        &mut shared.stats.lock().unwrap(),
+        shared.keep_raw,
+    ));
+    shared.changed.notify_all();
 }
 
-/// Calls `f` with each whole line of `buf`; returns the bytes used.
-fn cut_lines(buf: &[u8], mut f: impl FnMut(&[u8])) -> usize {
-    let mut start = 0;
-    while let Some(i) = buf[start..].iter().position(|&b| b == b'\n') {
-        f(&buf[start..start + i]);
-        start += i + 1;
-    }
-    start
-}
+/// The collector's stats as the receiver's frame sink.
+struct Recorder<'a>(&'a mut Stats, bool);
 
-/// Calls `f` with each whole `LEN SP MSG` frame's MSG; returns the bytes used, or `None` when
-/// the stream does not start with a length prefix (the caller counts it and drops the
-/// connection: there is no way to resynchronise).
-fn cut_octets(buf: &[u8], mut f: impl FnMut(&[u8])) -> Option<usize> {
-    let mut start = 0;
-    loop {
-        let rest = &buf[start..];
-        let Some(sp) = rest.iter().take(20).position(|&b| b == b' ') else {
-            return (rest.len() < 20).then_some(start);
-        };
-        let len: usize = std::str::from_utf8(&rest[..sp]).ok()?.parse().ok()?;
-        if rest.len() < sp + 1 + len {
-            return Some(start);
+impl Frames for Recorder<'_> {
+    fn frames<'b>(&mut self, frames: impl Iterator<Item = (&'b [u8], usize)>) {
+        for (line, _) in frames {
+            self.0.record(line, self.1);
         }
-        f(&rest[sp + 1..sp + 1 + len]);
-        start += sp + 1 + len;
+    }
+
+    fn malformed(&mut self) {
+        self.0.malformed += 1;
+    }
+
+    fn cut_short(&mut self) {
+        self.0.cut_short += 1;
     }
 }

@@ -4,7 +4,8 @@
 //! The receive loop reads every connection into one shared buffer. A [`Connection`] keeps only the
 //! incomplete frame at the end of its last read (`pending`), which the loop copies in front of the
 //! next read's bytes, the way ripgrep's line buffer rolls a partial line forward.
-//! Whole frames are handed to the [`Tally`] straight from the buffer, without copying.
+//! Whole frames are handed to a [`Frames`] sink (the receiver's [`Tally`]) straight from the
+//! buffer, without copying.
 
 use memchr::{memchr, memchr_iter, Memchr};
 
@@ -20,6 +21,34 @@ pub enum Framing {
     Newline,
     /// RFC 6587 octet counting: `LEN SP MSG`, `LEN` decimal without leading zero.
     OctetCounting,
+}
+
+/// What a [`Connection`] hands its frames to.
+pub trait Frames {
+    /// A run of complete frames, each as (body without its terminator or length prefix, bytes
+    /// it took on the wire). Called with all the complete frames of a read at once.
+    fn frames<'a>(&mut self, frames: impl Iterator<Item = (&'a [u8], usize)>);
+
+    /// A frame that could not be read: oversized (skipped with bounded memory) or,
+    /// octet-counted, with an invalid length prefix.
+    fn malformed(&mut self);
+
+    /// A partial frame left when the connection closed (a sender killed mid-write); malformed
+    /// unless the sink tells the two apart.
+    fn cut_short(&mut self) {
+        self.malformed();
+    }
+}
+
+impl Frames for Tally {
+    #[inline]
+    fn frames<'a>(&mut self, frames: impl Iterator<Item = (&'a [u8], usize)>) {
+        Tally::frames(self, frames);
+    }
+
+    fn malformed(&mut self) {
+        Tally::malformed(self);
+    }
 }
 
 /// Longest `LEN SP` header accepted: 10 digits and the space.
@@ -73,7 +102,7 @@ impl Connection {
     }
 
     /// Hands every complete frame in `data` to `tally` and keeps the incomplete tail.
-    pub fn consume(&mut self, data: &[u8], tally: &mut Tally) {
+    pub fn consume(&mut self, data: &[u8], tally: &mut impl Frames) {
         match self.framing {
             Framing::Newline => self.consume_lines(data, tally),
             Framing::OctetCounting => self.consume_octets(data, tally),
@@ -82,16 +111,16 @@ impl Connection {
 
     /// The peer closed: a partial frame that can no longer complete is malformed. (A new
     /// connection never continues another one's frame.)
-    pub fn close(&mut self, tally: &mut Tally) {
+    pub fn close(&mut self, tally: &mut impl Frames) {
         if !self.pending.is_empty() {
-            tally.malformed();
+            tally.cut_short();
             self.pending.clear();
         }
         // A frame being discarded was counted when the discarding began.
         self.discard = Discard::Nothing;
     }
 
-    fn consume_lines(&mut self, data: &[u8], tally: &mut Tally) {
+    fn consume_lines(&mut self, data: &[u8], tally: &mut impl Frames) {
         let mut start = 0;
         if self.discard == Discard::ThroughNewline {
             match memchr(b'\n', data) {
@@ -107,7 +136,7 @@ impl Connection {
         self.keep_tail(&data[lines.start..], tally);
     }
 
-    fn consume_octets(&mut self, data: &[u8], tally: &mut Tally) {
+    fn consume_octets(&mut self, data: &[u8], tally: &mut impl Frames) {
         let mut pos = 0;
         loop {
             match self.discard {
@@ -163,7 +192,7 @@ impl Connection {
                         self.pending.extend_from_slice(rest);
                         return;
                     }
-                    tally.line(&rest[header..end], end);
+                    tally.frames(std::iter::once((&rest[header..end], end)));
                     pos += end;
                 }
             }
@@ -172,7 +201,7 @@ impl Connection {
 
     /// Keeps an incomplete line for the next read, or starts discarding it if it is already
     /// longer than any frame may be (memory stays bounded whatever the peer sends).
-    fn keep_tail(&mut self, tail: &[u8], tally: &mut Tally) {
+    fn keep_tail(&mut self, tail: &[u8], tally: &mut impl Frames) {
         if tail.len() > self.max_frame {
             tally.malformed();
             self.discard = Discard::ThroughNewline;
@@ -269,7 +298,7 @@ impl<'a, const REPEATS: bool> Octets<'a, REPEATS> {
     }
 
     /// Hands the frames of `data` from `pos` on to `tally`; returns where they stop.
-    fn feed(data: &'a [u8], pos: usize, max_frame: usize, tally: &mut Tally) -> usize {
+    fn feed(data: &'a [u8], pos: usize, max_frame: usize, tally: &mut impl Frames) -> usize {
         let mut frames = Self::new(data, pos, max_frame);
         tally.frames(&mut frames);
         frames.pos

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::MemoryChannel;
-use crate::component::{Channel, ChannelSpec, Component, ParseContext, Setting};
+use crate::component::{Acknowledges, Channel, ChannelSpec, Component, ParseContext, Setting};
 use crate::config::{Props, JAVA_INT_MAX};
 
 /// Default of `byteCapacity`: Flume uses 80% of the JVM heap, which is 16 MiB under flume-ng's
@@ -128,6 +128,10 @@ impl ChannelSpec for MemoryChannelConfig {
 
     fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    fn acknowledges(&self) -> Acknowledges {
+        Acknowledges::AtSinkCommit
     }
 
     fn build(&self, name: &str) -> Arc<dyn Channel> {
