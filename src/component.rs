@@ -221,8 +221,8 @@ pub trait ChannelSpec: Component {
         false
     }
 
-    /// Builds the channel `name`.
-    fn build(&self, name: &str) -> Arc<dyn Channel>;
+    /// Builds the channel `name`, counting into `counters`.
+    fn build(&self, name: &str, counters: Arc<ChannelCounters>) -> Arc<dyn Channel>;
 }
 
 /// When a channel acknowledges a source's batch: the moment after which the source may forget

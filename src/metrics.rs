@@ -24,6 +24,12 @@ impl Counter {
         self.0.fetch_sub(n, Ordering::Relaxed);
     }
 
+    /// Sets the value (gauges only).
+    #[inline]
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
     /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -31,20 +37,33 @@ impl Counter {
 }
 
 macro_rules! counters {
-    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident => $flume:literal,)* }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[doc = $fdoc:literal])* $field:ident => $flume:literal,)* }) => {
         $(#[$doc])*
         #[derive(Debug, Default)]
         pub struct $name {
-            $($(#[$fdoc])* pub $field: Counter,)*
+            $($(#[doc = $fdoc])* pub $field: Counter,)*
         }
 
         impl $name {
+            /// Every counter as `(Flume name, what it counts)`, in declaration order.
+            pub const DESCRIPTIONS: &'static [(&'static str, &'static str)] =
+                &[$(($flume, concat!($($fdoc),*)),)*];
+
             /// Every counter as `(Flume name, value)`, in declaration order.
             pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
                 vec![$(($flume, self.$field.get()),)*]
             }
         }
     };
+}
+
+/// What the counter named `flume` of `descriptions` counts, on one line.
+pub fn describe(descriptions: &[(&'static str, &'static str)], flume: &str) -> String {
+    descriptions
+        .iter()
+        .find(|(n, _)| *n == flume)
+        .map(|(_, d)| d.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 counters! {
@@ -127,6 +146,47 @@ counters! {
         /// be lost. Bytes the collector's kernel acknowledged but it never read cannot be counted.
         bytes_unconfirmed => "BytesUnconfirmedCount",
     }
+}
+
+/// What a sink's transaction loop is doing, for `/health` and the status line: written once per
+/// take, by the sink's worker only.
+#[derive(Debug, Default)]
+pub struct DeliveryState {
+    /// When the take being delivered was taken, in milliseconds since the UNIX epoch; 0 while
+    /// the sink has nothing taken.
+    pub delivering_since_ms: Counter,
+    /// Failed attempts at the take being delivered (0 after a success).
+    pub consecutive_failures: Counter,
+}
+
+impl DeliveryState {
+    /// A take of events begins its delivery.
+    #[inline]
+    pub fn taken(&self) {
+        self.delivering_since_ms.set(now_ms().max(1));
+    }
+
+    /// The take was delivered, or given back: nothing is being delivered.
+    #[inline]
+    pub fn done(&self) {
+        self.delivering_since_ms.set(0);
+        self.consecutive_failures.set(0);
+    }
+
+    /// Whether the take being delivered has been at it longer than `timeout` at `now_ms`:
+    /// `Some(how long)` if so.
+    pub fn stuck(&self, now_ms: u64, timeout: std::time::Duration) -> Option<std::time::Duration> {
+        let since = self.delivering_since_ms.get();
+        let age = std::time::Duration::from_millis(now_ms.saturating_sub(since));
+        (since != 0 && age > timeout).then_some(age)
+    }
+}
+
+/// Milliseconds since the UNIX epoch (Flume's `StartTime` and `StopTime` unit).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use crate::component::{Channel, LocalFuture, Sink};
 use crate::event::Batch;
 use crate::lifecycle::{Control, Phase, Report};
-use crate::metrics::SinkCounters;
+use crate::metrics::{DeliveryState, SinkCounters};
 
 /// How a sink type delivers batches: what each sink type implements. The agent holds sinks as
 /// [`Sink`] trait objects, which every `Deliver` is (one boxed future per delivery, that is per
@@ -77,6 +77,7 @@ pub async fn run(
     batch_size: usize,
     mut deliver: Box<dyn Sink>,
     counters: Arc<SinkCounters>,
+    state: Arc<DeliveryState>,
     mut control: Control,
 ) {
     let batch_size = batch_size.max(1);
@@ -112,6 +113,7 @@ pub async fn run(
             counters.batch_underflow.add(1);
         }
         counters.event_drain_attempt.add(events as u64);
+        state.taken();
         loop {
             let outcome = tokio::select! {
                 biased;
@@ -127,6 +129,7 @@ pub async fn run(
                     deliver.succeeded();
                     counters.event_drain_success.add(events as u64);
                     channel.commit(&mut taken);
+                    state.done();
                     break;
                 }
                 Some(Err(e)) => {
@@ -135,6 +138,7 @@ pub async fn run(
                         warn!(sink = %name, "delivery failed: {e}; retrying the take with back-off, until it is delivered or the agent stops (then it is read again at the next start)");
                     }
                     failures += 1;
+                    state.consecutive_failures.set(failures);
                     let delay = deliver.retry_delay();
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
@@ -151,6 +155,7 @@ pub async fn run(
             }
         }
     }
+    state.done();
     control.report(Report::SinkDrained(name));
 }
 
@@ -245,6 +250,7 @@ mod tests {
                 2,
                 Box::new(recorder),
                 counters,
+                Arc::default(),
                 lifecycle.control(),
             ));
             let waited = tokio::time::timeout(Duration::from_secs(10), async {
