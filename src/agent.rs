@@ -130,7 +130,7 @@ impl Agent {
         let mut finishing = Vec::new();
         let mut source_tasks = 0;
         for source in &config.sources {
-            let counters = metrics.source(&source.name, source.spec.type_name());
+            let (counters, files) = metrics.source(&source.name, source.spec.type_name());
             let interceptors =
                 Chain::build(&source.interceptors).map_err(|e| AgentError::Source {
                     name: source.name.clone(),
@@ -151,6 +151,7 @@ impl Agent {
                 name: &source.name,
                 output,
                 counters: counters.clone(),
+                files,
                 shards: workers.len(),
                 backend,
                 lifecycle: &lifecycle,

@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 use crate::config::Props;
 use crate::event::Batch;
 use crate::lifecycle::Lifecycle;
-use crate::metrics::{ChannelCounters, SinkCounters, SourceCounters};
+use crate::metrics::{ChannelCounters, FileFigures, SinkCounters, SourceCounters};
 use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
 
@@ -155,6 +155,8 @@ pub struct SourceContext<'a> {
     pub output: Output,
     /// Its counters.
     pub counters: Arc<SourceCounters>,
+    /// Where it publishes the files it reads, if it reads files (monitoring's lag).
+    pub files: Arc<FileFigures>,
     /// Its number of tasks ([`SourceSpec::shards`] of the agent's workers).
     pub shards: usize,
     /// The I/O backend of every worker.

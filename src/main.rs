@@ -344,6 +344,9 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
     .into_iter()
     .flatten()
     .collect();
+    if !endpoints.is_empty() || args.status_interval > 0 {
+        metrics.want_files();
+    }
     if !endpoints.is_empty() {
         match spate::monitoring::server::start(metrics.clone(), health, &endpoints) {
             Ok(server) => {

@@ -98,6 +98,8 @@ counters! {
         /// Events the channel selector sent to no channel (multiplexing, a value not mapped and
         /// no default).
         event_unrouted => "EventUnroutedCount",
+        /// Bytes of the events read (their bodies, before interceptors).
+        bytes_received => "BytesReceivedCount",
     }
 }
 
@@ -145,6 +147,8 @@ counters! {
         /// the connection failed or was found closed (spate's own): those of committed takes may
         /// be lost. Bytes the collector's kernel acknowledged but it never read cannot be counted.
         bytes_unconfirmed => "BytesUnconfirmedCount",
+        /// Bytes of the events delivered and committed (their bodies).
+        bytes_delivered => "BytesDeliveredCount",
     }
 }
 
@@ -157,6 +161,45 @@ pub struct DeliveryState {
     pub delivering_since_ms: Counter,
     /// Failed attempts at the take being delivered (0 after a success).
     pub consecutive_failures: Counter,
+    /// How long its events took from their source to the sink's commit.
+    pub latency: LatencyHistogram,
+}
+
+/// Upper bounds of [`LatencyHistogram`]'s buckets, in seconds (the last one catches the rest).
+pub const LATENCY_BOUNDS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// Delivery latency of events, in fixed buckets: one relaxed add per bucket touched per
+/// committed batch (its events all fall in one), written by one sink's worker, read by scrapes.
+#[derive(Debug, Default)]
+pub struct LatencyHistogram {
+    /// Events per bucket of [`LATENCY_BOUNDS`], then those above the last bound.
+    buckets: [Counter; LATENCY_BOUNDS.len() + 1],
+    /// Sum of the events' latencies, in microseconds.
+    sum_us: Counter,
+}
+
+impl LatencyHistogram {
+    /// Records `events` events that took `latency`.
+    #[inline]
+    pub fn record(&self, latency: std::time::Duration, events: u64) {
+        let secs = latency.as_secs_f64();
+        let i = LATENCY_BOUNDS
+            .iter()
+            .position(|&b| secs <= b)
+            .unwrap_or(LATENCY_BOUNDS.len());
+        self.buckets[i].add(events);
+        self.sum_us
+            .add((latency.as_micros() as u64).saturating_mul(events));
+    }
+
+    /// (events per bucket, not cumulative, the last above every bound; sum in seconds).
+    pub fn read(&self) -> (Vec<u64>, f64) {
+        let counts = self.buckets.iter().map(Counter::get).collect();
+        (counts, self.sum_us.get() as f64 / 1e6)
+    }
 }
 
 impl DeliveryState {
@@ -179,6 +222,64 @@ impl DeliveryState {
         let since = self.delivering_since_ms.get();
         let age = std::time::Duration::from_millis(now_ms.saturating_sub(since));
         (since != 0 && age > timeout).then_some(age)
+    }
+}
+
+/// The files a source reads, as it last published them: what its lag is made of. TAILDIR
+/// publishes about once a second, and only while someone reads them (monitoring is served):
+/// each publication costs a look at every file's size.
+#[derive(Debug, Default)]
+pub struct FileFigures {
+    wanted: std::sync::atomic::AtomicBool,
+    /// The files of each shard, replaced whole at each publication.
+    shards: std::sync::Mutex<Vec<Vec<FileFigure>>>,
+}
+
+/// A file a source reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFigure {
+    /// Its path.
+    pub path: std::path::PathBuf,
+    /// Its size when published.
+    pub size: u64,
+    /// How much of it was delivered.
+    pub delivered: u64,
+}
+
+impl FileFigure {
+    /// Bytes not yet delivered.
+    pub fn lag(&self) -> u64 {
+        self.size.saturating_sub(self.delivered)
+    }
+}
+
+impl FileFigures {
+    /// Figures that are published only if `wanted`.
+    pub fn new(wanted: bool) -> Self {
+        FileFigures {
+            wanted: wanted.into(),
+            shards: Default::default(),
+        }
+    }
+
+    /// Whether a source should publish its files.
+    pub fn wanted(&self) -> bool {
+        self.wanted.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the files of `shard`.
+    pub fn publish(&self, shard: usize, files: Vec<FileFigure>) {
+        let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+        if shards.len() <= shard {
+            shards.resize_with(shard + 1, Vec::new);
+        }
+        shards[shard] = files;
+    }
+
+    /// Every file of every shard, as last published.
+    pub fn all(&self) -> Vec<FileFigure> {
+        let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+        shards.iter().flatten().cloned().collect()
     }
 }
 

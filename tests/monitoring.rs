@@ -156,7 +156,12 @@ fn counters_equal_what_the_collector_received(backend: &str) {
     assert_eq!(attr(&json, "SINK.k1", "ConnectionCreatedCount"), 1);
     assert_eq!(attr(&json, "SOURCE.r1", "OpenConnectionCount"), 1);
 
-    // The same figures in Prometheus text, under the documented families.
+    // The same figures in Prometheus text, under the documented families; the files are
+    // published about once a second.
+    let published = |(values, _): &(HashMap<(String, String), f64>, _)| {
+        values.get(&("spate_source_files".to_string(), "r1".to_string())) == Some(&1.0)
+    };
+    assert!(common::wait_until(T, || published(&prometheus(prom_port))));
     let (values, scrape) = prometheus(prom_port);
     let v = |family: &str, component: &str| -> f64 {
         *values
@@ -169,8 +174,42 @@ fn counters_equal_what_the_collector_received(backend: &str) {
     assert_eq!(v("spate_channel_size", "c1"), 0.0);
     assert_eq!(v("spate_sink_open_connections", "k1"), 1.0);
     assert_eq!(v("spate_running", ""), 1.0);
+    assert_eq!(v("spate_source_lag_bytes", "r1"), 0.0, "all delivered");
+    let bytes = v("spate_source_bytes_received_total", "r1");
+    assert_eq!(
+        bytes,
+        fs::metadata(dirs.log("app.log")).unwrap().len() as f64 - N as f64,
+        "bodies without newlines"
+    );
+    assert_eq!(v("spate_sink_bytes_delivered_total", "k1"), bytes);
+    let latency = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "spate_sink_delivery_latency_seconds")
+        .expect("a latency histogram");
+    match &latency.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert_eq!(buckets.last().unwrap().count, N as f64, "{buckets:?}");
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
     let documented = documented_families();
-    let served: BTreeSet<String> = scrape.samples.iter().map(|s| s.metric.clone()).collect();
+    // A histogram's `_sum` and `_count` series belong to its family.
+    let family_of = |metric: &str| -> String {
+        for suffix in ["_sum", "_count"] {
+            if let Some(base) = metric.strip_suffix(suffix) {
+                if documented.contains(base) {
+                    return base.to_string();
+                }
+            }
+        }
+        metric.to_string()
+    };
+    let served: BTreeSet<String> = scrape
+        .samples
+        .iter()
+        .map(|s| family_of(&s.metric))
+        .collect();
     let groups_only: BTreeSet<&str> = ["spate_last_reload_success"]
         .into_iter()
         .chain(
@@ -529,4 +568,57 @@ fn raise_open_file_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
+}
+
+#[test]
+fn spate_stats_prints_a_line_per_interval_when_piped() {
+    let dirs = Dirs::new();
+    let collector = Collector::start();
+    let port = free_port();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
+    let mut agent = Agent::start_with(
+        &pipeline.text(),
+        "epoll",
+        &["--metrics-addr", &port.to_string()],
+    );
+    wait_listening(&agent, port);
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    writer.write(1_000);
+    collector.expect_unique(1_000, T, &agent);
+    let addr = format!("127.0.0.1:{port}");
+    let out = std::process::Command::new(common::BIN)
+        .args(["stats", "--addr", &addr, "--interval", "1", "--count", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in &lines {
+        assert!(line.contains("source  r1"), "{line}");
+        assert!(line.contains("channel c1"), "{line}");
+        assert!(line.contains("sink    k1"), "{line}");
+        assert!(
+            !line.contains('\x1b'),
+            "no terminal codes when piped: {line:?}"
+        );
+    }
+    assert!(
+        lines[1].contains("out        0/s"),
+        "idle by then: {}",
+        lines[1]
+    );
+    agent.stop();
+
+    // Nobody there: a clear error.
+    let out = std::process::Command::new(common::BIN)
+        .args(["stats", "--addr", &addr, "--count", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is the agent running with --metrics-addr"),
+        "{stderr}"
+    );
 }

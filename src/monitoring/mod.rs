@@ -14,11 +14,14 @@ pub mod server;
 pub mod stats;
 pub mod status;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::component::{Channel, ChannelSpec};
-use crate::metrics::{now_ms, ChannelCounters, DeliveryState, SinkCounters, SourceCounters};
+use crate::metrics::{
+    now_ms, ChannelCounters, DeliveryState, FileFigure, FileFigures, SinkCounters, SourceCounters,
+};
 
 /// Every component's counters, kept across configuration reloads: a component that a reload
 /// keeps (same name, same type) keeps counting where it was; one the reload removes is gone
@@ -27,13 +30,15 @@ use crate::metrics::{now_ms, ChannelCounters, DeliveryState, SinkCounters, Sourc
 pub struct Metrics {
     agent: String,
     started: Instant,
+    /// Whether sources publish the files they read (someone reads the lag).
+    files_wanted: AtomicBool,
     state: Mutex<State>,
 }
 
 /// The components of the running configuration, and the agent's own figures.
 #[derive(Debug, Default)]
 struct State {
-    sources: Vec<Entry<SourceCounters>>,
+    sources: Vec<SourceEntry>,
     channels: Vec<ChannelEntry>,
     sinks: Vec<SinkEntry>,
     /// Sink groups (Flume's sink processors): their delivery state stands for their sinks'.
@@ -54,6 +59,12 @@ struct Entry<C> {
     /// When the counters were created (ms since the epoch): Flume's `StartTime`.
     start_ms: u64,
     counters: Arc<C>,
+}
+
+#[derive(Debug)]
+struct SourceEntry {
+    entry: Entry<SourceCounters>,
+    files: Arc<FileFigures>,
 }
 
 #[derive(Debug)]
@@ -84,8 +95,15 @@ impl Metrics {
         Arc::new(Metrics {
             agent: agent.into(),
             started: Instant::now(),
+            files_wanted: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         })
+    }
+
+    /// Asks the sources started from now on to publish the files they read (each file's
+    /// lag), which costs a look at every file about once a second.
+    pub fn want_files(&self) {
+        self.files_wanted.store(true, Ordering::Relaxed);
     }
 
     /// The agent's name.
@@ -143,6 +161,7 @@ impl Metrics {
                 .saturating_sub(s.entry.counters.connection_closed.get()),
             delivering_since_ms: s.state.delivering_since_ms.get(),
             consecutive_failures: s.state.consecutive_failures.get(),
+            latency: s.state.latency.read(),
         };
         Snapshot {
             agent: self.agent.clone(),
@@ -156,10 +175,11 @@ impl Metrics {
                 .sources
                 .iter()
                 .map(|s| SourceSnapshot {
-                    name: s.name.clone(),
-                    type_name: s.type_name,
-                    start_ms: s.start_ms,
-                    counters: s.counters.snapshot(),
+                    name: s.entry.name.clone(),
+                    type_name: s.entry.type_name,
+                    start_ms: s.entry.start_ms,
+                    counters: s.entry.counters.snapshot(),
+                    files: s.files.all(),
                 })
                 .collect(),
             channels: state
@@ -209,15 +229,25 @@ fn kept<C: Default>(old: &[&Entry<C>], name: &str, type_name: &'static str) -> E
 }
 
 impl Registration {
-    /// The counters of source `name`.
-    pub fn source(&mut self, name: &str, type_name: &'static str) -> Arc<SourceCounters> {
+    /// The counters of source `name`, and where it publishes the files it reads.
+    pub fn source(
+        &mut self,
+        name: &str,
+        type_name: &'static str,
+    ) -> (Arc<SourceCounters>, Arc<FileFigures>) {
         let state = self.metrics.lock();
-        let old: Vec<_> = state.sources.iter().collect();
+        let old: Vec<_> = state.sources.iter().map(|s| &s.entry).collect();
         let entry = kept(&old, name, type_name);
         drop(state);
         let counters = entry.counters.clone();
-        self.next.sources.push(entry);
-        counters
+        let files = Arc::new(FileFigures::new(
+            self.metrics.files_wanted.load(Ordering::Relaxed),
+        ));
+        self.next.sources.push(SourceEntry {
+            entry,
+            files: files.clone(),
+        });
+        (counters, files)
     }
 
     /// Builds channel `name` of `spec`, counting into its kept counters.
@@ -330,6 +360,15 @@ pub struct SourceSnapshot {
     pub start_ms: u64,
     /// Its counters, under Flume's names.
     pub counters: Vec<(&'static str, u64)>,
+    /// The files it reads, as last published (none unless asked for: [`Metrics::want_files`]).
+    pub files: Vec<FileFigure>,
+}
+
+impl SourceSnapshot {
+    /// Bytes of its files not yet delivered.
+    pub fn lag(&self) -> u64 {
+        self.files.iter().map(FileFigure::lag).sum()
+    }
 }
 
 /// A channel's figures.
@@ -376,6 +415,9 @@ pub struct SinkSnapshot {
     pub delivering_since_ms: u64,
     /// Failed attempts at that take.
     pub consecutive_failures: u64,
+    /// Its events' delivery latency: events per bucket of
+    /// [`crate::metrics::LATENCY_BOUNDS`] (then above them), and the sum in seconds.
+    pub latency: (Vec<u64>, f64),
 }
 
 /// Looks a counter up by its Flume name in a snapshot's list.
@@ -444,8 +486,8 @@ mod tests {
     fn counters_of_kept_components_survive_a_reload_and_removed_ones_go() {
         let metrics = Metrics::new("a1");
         let mut r = metrics.register();
-        let r1 = r.source("r1", "TAILDIR");
-        let r2 = r.source("r2", "TAILDIR");
+        let (r1, _) = r.source("r1", "TAILDIR");
+        let (r2, _) = r.source("r2", "TAILDIR");
         let c1 = r.channel("c1", &memory());
         let (k1, _) = r.sink("k1", "tcp");
         r.install();
@@ -458,7 +500,7 @@ mod tests {
 
         // The reload keeps r1, c1 and k1, drops r2, and changes k1's type.
         let mut r = metrics.register();
-        let again = r.source("r1", "TAILDIR");
+        let (again, _) = r.source("r1", "TAILDIR");
         let c1 = r.channel("c1", &memory());
         let (k1, _) = r.sink("k1", "null");
         r.install();

@@ -4,14 +4,14 @@
 //! reloads, build info). docs/metrics.md lists the families.
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::{ReloadOutcome, Snapshot};
-use crate::metrics::{describe, ChannelCounters, SinkCounters, SourceCounters};
+use crate::metrics::{describe, ChannelCounters, SinkCounters, SourceCounters, LATENCY_BOUNDS};
 
 /// The `Content-Type` of the body.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -184,6 +184,50 @@ impl Collector for Families {
         let sources = s.sources.iter().map(|x| (x.name.as_str(), &x.counters[..]));
         self.counters(e, "source", SourceCounters::DESCRIPTIONS, sources)?;
 
+        let rows: Vec<Row<'_>> = s
+            .sources
+            .iter()
+            .map(|x| (x.name.as_str(), x.files.len() as f64))
+            .collect();
+        self.family(
+            e,
+            "spate_source_files",
+            "Files the source tracks, open or idle (TAILDIR; published about once a second)",
+            MetricType::Gauge,
+            &rows,
+        )?;
+        let rows: Vec<Row<'_>> = s
+            .sources
+            .iter()
+            .map(|x| (x.name.as_str(), x.lag() as f64))
+            .collect();
+        self.family(
+            e,
+            "spate_source_lag_bytes",
+            "Bytes of the source's files not yet delivered: the sum of spate_source_file_lag_bytes",
+            MetricType::Gauge,
+            &rows,
+        )?;
+        if s.sources.iter().any(|x| !x.files.is_empty()) {
+            let mut family = e.encode_descriptor(
+                "spate_source_file_lag_bytes",
+                "Bytes of a file not yet delivered: its size minus the delivered offset",
+                None,
+                MetricType::Gauge,
+            )?;
+            for x in &s.sources {
+                for f in &x.files {
+                    let path = f.path.to_string_lossy();
+                    let labels = [
+                        ("agent", s.agent.as_str()),
+                        ("component", x.name.as_str()),
+                        ("file", &*path),
+                    ];
+                    ConstGauge::new(f.lag() as f64).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+
         let channels = &s.channels;
         let rows = |f: &dyn Fn(&super::ChannelSnapshot) -> f64| -> Vec<Row<'_>> {
             channels.iter().map(|c| (c.name.as_str(), f(c))).collect()
@@ -244,6 +288,31 @@ impl Collector for Families {
                 MetricType::Gauge,
                 &rows,
             )?;
+        }
+        for (kind, list) in [("sink", &s.sinks), ("sinkgroup", &s.groups)] {
+            if list.is_empty() {
+                continue;
+            }
+            let name = format!("spate_{kind}_delivery_latency_seconds");
+            let mut family = e.encode_descriptor(
+                &name,
+                "Time from the source handing events over to their commit by this sink, per event",
+                None,
+                MetricType::Histogram,
+            )?;
+            for x in list {
+                let (counts, sum) = &x.latency;
+                let buckets: Vec<(f64, u64)> = LATENCY_BOUNDS
+                    .iter()
+                    .copied()
+                    .chain([f64::INFINITY])
+                    .zip(counts.iter().copied())
+                    .collect();
+                let labels = self.labels(&x.name);
+                family
+                    .encode_family(&labels)?
+                    .encode_histogram::<NoLabelSet>(*sum, counts.iter().sum(), &buckets, None)?;
+            }
         }
         let rows: Vec<Row<'_>> = s
             .sinks

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{counter, Snapshot};
+use super::{counter, Snapshot, SourceSnapshot};
 
 /// Counters whose increase is a failure an operator should look at.
 const SOURCE_FAILURES: &[&str] = &["EventReadFail", "ChannelWriteFail", "GenericProcessingFail"];
@@ -41,6 +41,21 @@ impl Totals {
                 .sum(),
         }
     }
+}
+
+/// `n` bytes, readably.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
 }
 
 /// Makes each status line from the figures and those of the line before.
@@ -81,10 +96,12 @@ impl StatusLine {
             .filter(|s| s.consecutive_failures > 0)
             .map(|s| format!("{} ({} failed attempts)", s.name, s.consecutive_failures))
             .collect();
+        let lag: u64 = snapshot.sources.iter().map(SourceSnapshot::lag).sum();
         let mut line = format!(
-            "in {:.0} events/s, out {:.0} events/s; channels: {}; failures since last: {}",
+            "in {:.0} events/s, out {:.0} events/s, lag {}; channels: {}; failures since last: {}",
             rate(now.accepted, before.accepted),
             rate(now.delivered, before.delivered),
+            bytes(lag),
             if channels.is_empty() {
                 "none".to_string()
             } else {
@@ -108,7 +125,7 @@ mod tests {
     fn rates_and_failures_are_since_the_last_line() {
         let metrics = Metrics::new("a1");
         let mut r = metrics.register();
-        let src = r.source("r1", "TAILDIR");
+        let (src, files) = r.source("r1", "TAILDIR");
         let (sink, state) = r.sink("k1", "tcp");
         r.install();
         let mut status = StatusLine::default();
@@ -118,6 +135,14 @@ mod tests {
         sink.event_drain_success.add(500);
         sink.event_write_fail.add(2);
         state.consecutive_failures.set(2);
+        files.publish(
+            0,
+            vec![crate::metrics::FileFigure {
+                path: "/var/log/app.log".into(),
+                size: 3 << 20,
+                delivered: 1 << 20,
+            }],
+        );
         let mut snap2 = metrics.snapshot();
         snap2.uptime = Duration::from_secs(10);
         let _ = status.line(&snap);
@@ -125,7 +150,7 @@ mod tests {
         let line = status.line(&snap2);
         assert_eq!(
             line,
-            "in 100 events/s, out 50 events/s; channels: none; failures since last: 2; \
+            "in 100 events/s, out 50 events/s, lag 2.0 MiB; channels: none; failures since last: 2; \
              retrying: k1 (2 failed attempts)"
         );
     }

@@ -128,6 +128,15 @@ pub async fn run(
                     }
                     deliver.succeeded();
                     counters.event_drain_success.add(events as u64);
+                    let now = std::time::Instant::now();
+                    let mut bytes = 0;
+                    for b in &taken {
+                        bytes += b.body_bytes() as u64;
+                        if let Some(at) = b.read_at() {
+                            state.latency.record(now.duration_since(at), b.len() as u64);
+                        }
+                    }
+                    counters.bytes_delivered.add(bytes);
                     channel.commit(&mut taken);
                     state.done();
                     break;

@@ -56,6 +56,9 @@ impl Output {
         let events = batch.len() as u64;
         self.counters.append_batch_received.add(1);
         self.counters.event_received.add(events);
+        self.counters.bytes_received.add(batch.body_bytes() as u64);
+        let mut batch = batch;
+        batch.set_read_at(std::time::Instant::now());
         let batch = if self.interceptors.is_empty() {
             batch
         } else {

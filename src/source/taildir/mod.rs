@@ -71,7 +71,7 @@ use crate::ack::{Ack, AckQueue, Tracker};
 use crate::component::{Finish, SourceContext, SourceSpec, StartError, Started};
 use crate::event::{Batch, Headers};
 use crate::lifecycle::{Control, Phase, Report};
-use crate::metrics::SourceCounters;
+use crate::metrics::{FileFigure, FileFigures, SourceCounters};
 use crate::runtime::io::ReadFile;
 use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
@@ -124,6 +124,8 @@ pub struct Taildir {
     loaded: Arc<Loaded>,
     output: Output,
     counters: Arc<SourceCounters>,
+    /// Where the files read are published for monitoring.
+    files: Arc<FileFigures>,
     /// This shard's index, and how many there are.
     shard: usize,
     shards: usize,
@@ -166,6 +168,13 @@ impl SourceSpec for TaildirConfig {
         }
         let (shards, writer) = Taildir::new(ctx.name, self, ctx.output, ctx.counters, ctx.shards)
             .map_err(StartError::new)?;
+        let shards: Vec<Taildir> = shards
+            .into_iter()
+            .map(|t| Taildir {
+                files: Arc::clone(&ctx.files),
+                ..t
+            })
+            .collect();
         let backend = ctx.backend;
         let tasks = shards
             .into_iter()
@@ -267,6 +276,7 @@ impl Taildir {
                 loaded: Arc::clone(&loaded),
                 output: output.clone(),
                 counters: Arc::clone(&counters),
+                files: Arc::default(),
                 shard,
                 shards,
                 persister: Some(persister),
@@ -463,6 +473,9 @@ impl State {
             if Instant::now() >= next_idle_sweep {
                 self.close_idle_files();
                 self.enqueue_copies();
+                if self.src.files.wanted() {
+                    self.publish_files();
+                }
                 next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
             }
 
@@ -1258,6 +1271,23 @@ impl State {
         }
         self.positions_dirty = false;
         self.next_positions = now + self.src.config.write_pos_interval;
+    }
+
+    /// Publishes every open and parked file's size and delivered offset, for monitoring.
+    fn publish_files(&self) {
+        let open = self.files.iter().flatten().map(|f| FileFigure {
+            path: f.path.clone(),
+            size: f.size().unwrap_or(f.read_pos()),
+            delivered: f.delivered,
+        });
+        let parked = self.parked.values().map(|p| FileFigure {
+            path: p.path.clone(),
+            size: crate::runtime::io::stat_path(&p.path).map_or(p.pos, |s| s.size),
+            delivered: p.pos,
+        });
+        self.src
+            .files
+            .publish(self.src.shard, open.chain(parked).collect());
     }
 
     /// Logs every file's size, read and delivered offsets and lag (bytes not yet delivered), then
