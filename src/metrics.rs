@@ -156,8 +156,8 @@ counters! {
 /// take, by the sink's worker only.
 #[derive(Debug, Default)]
 pub struct DeliveryState {
-    /// When the take being delivered was taken, in milliseconds since the UNIX epoch; 0 while
-    /// the sink has nothing taken.
+    /// When the take being delivered was taken, in [`mono_ms`]; 0 while the sink has nothing
+    /// taken.
     pub delivering_since_ms: Counter,
     /// Failed attempts at the take being delivered (0 after a success).
     pub consecutive_failures: Counter,
@@ -171,8 +171,10 @@ pub const LATENCY_BOUNDS: [f64; 16] = [
     60.0,
 ];
 
-/// Delivery latency of events, in fixed buckets: one relaxed add per bucket touched per
-/// committed batch (its events all fall in one), written by one sink's worker, read by scrapes.
+/// Delivery latency of events, in fixed buckets: per committed batch (its events all fall in
+/// one bucket), one bucket and the sum are updated. Written by one sink's task only (its
+/// [`DeliveryState`] is its own), so an update is a relaxed load and store, without the
+/// locked read-modify-write a shared counter needs; scrapes read it.
 #[derive(Debug, Default)]
 pub struct LatencyHistogram {
     /// Events per bucket of [`LATENCY_BOUNDS`], then those above the last bound.
@@ -190,9 +192,12 @@ impl LatencyHistogram {
             .iter()
             .position(|&b| secs <= b)
             .unwrap_or(LATENCY_BOUNDS.len());
-        self.buckets[i].add(events);
-        self.sum_us
-            .add((latency.as_micros() as u64).saturating_mul(events));
+        let add = |c: &Counter, n: u64| c.set(c.get().wrapping_add(n));
+        add(&self.buckets[i], events);
+        add(
+            &self.sum_us,
+            (latency.as_micros() as u64).saturating_mul(events),
+        );
     }
 
     /// (events per bucket, not cumulative, the last above every bound; sum in seconds).
@@ -203,10 +208,10 @@ impl LatencyHistogram {
 }
 
 impl DeliveryState {
-    /// A take of events begins its delivery.
+    /// A take of events begins its delivery, at `at`.
     #[inline]
-    pub fn taken(&self) {
-        self.delivering_since_ms.set(now_ms().max(1));
+    pub fn taken(&self, at: std::time::Instant) {
+        self.delivering_since_ms.set(mono_ms(at).max(1));
     }
 
     /// The take was delivered, or given back: nothing is being delivered.
@@ -215,14 +220,17 @@ impl DeliveryState {
         self.delivering_since_ms.set(0);
         self.consecutive_failures.set(0);
     }
+}
 
-    /// Whether the take being delivered has been at it longer than `timeout` at `now_ms`:
-    /// `Some(how long)` if so.
-    pub fn stuck(&self, now_ms: u64, timeout: std::time::Duration) -> Option<std::time::Duration> {
-        let since = self.delivering_since_ms.get();
-        let age = std::time::Duration::from_millis(now_ms.saturating_sub(since));
-        (since != 0 && age > timeout).then_some(age)
-    }
+/// Milliseconds from a process-wide monotonic origin to `at`: a time sinks record cheaply (from
+/// an `Instant` they read anyway) and readers compare across threads.
+pub fn mono_ms(at: std::time::Instant) -> u64 {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let origin = *ORIGIN.get_or_init(|| {
+        // Before any `Instant` a sink reads: the first caller is the agent's start.
+        std::time::Instant::now() - std::time::Duration::from_secs(1)
+    });
+    at.saturating_duration_since(origin).as_millis() as u64
 }
 
 /// The files a source reads, as it last published them: what its lag is made of. TAILDIR

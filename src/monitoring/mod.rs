@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::component::{Channel, ChannelSpec};
 use crate::metrics::{
-    now_ms, ChannelCounters, DeliveryState, FileFigure, FileFigures, SinkCounters, SourceCounters,
+    mono_ms, now_ms, ChannelCounters, DeliveryState, FileFigure, FileFigures, SinkCounters,
+    SourceCounters,
 };
 
 /// Every component's counters, kept across configuration reloads: a component that a reload
@@ -92,6 +93,7 @@ pub enum ReloadOutcome {
 impl Metrics {
     /// An empty registry for agent `agent` (the `-n` name).
     pub fn new(agent: impl Into<String>) -> Arc<Metrics> {
+        mono_ms(Instant::now()); // sets the origin of sinks' delivery times
         Arc::new(Metrics {
             agent: agent.into(),
             started: Instant::now(),
@@ -166,7 +168,7 @@ impl Metrics {
         Snapshot {
             agent: self.agent.clone(),
             uptime: self.uptime(),
-            taken_ms: now_ms(),
+            mono_ms: mono_ms(Instant::now()),
             running: state.running,
             stop_ms,
             reloads: state.reloads,
@@ -329,8 +331,9 @@ pub struct Snapshot {
     pub agent: String,
     /// How long the process has run.
     pub uptime: Duration,
-    /// When the snapshot was taken, ms since the epoch.
-    pub taken_ms: u64,
+    /// When the snapshot was taken, in [`crate::metrics::mono_ms`] (what sinks' delivery times
+    /// are in).
+    pub mono_ms: u64,
     /// Whether the components run (not stopped, or between a reload's stop and start).
     pub running: bool,
     /// When the components stopped, ms since the epoch; 0 while they run (Flume's `StopTime`).
@@ -411,7 +414,7 @@ pub struct SinkSnapshot {
     pub counters: Vec<(&'static str, u64)>,
     /// Connections open now: created minus closed.
     pub open_connections: u64,
-    /// When the take it delivers was taken, ms since the epoch; 0 when it has none.
+    /// When the take it delivers was taken, in [`crate::metrics::mono_ms`]; 0 when it has none.
     pub delivering_since_ms: u64,
     /// Failed attempts at that take.
     pub consecutive_failures: u64,
@@ -456,7 +459,7 @@ impl Health {
             .chain(&snapshot.groups)
             .filter_map(|s| {
                 let since = s.delivering_since_ms;
-                let age = snapshot.taken_ms.saturating_sub(since);
+                let age = snapshot.mono_ms.saturating_sub(since);
                 (since != 0 && Duration::from_millis(age) > self.sink_timeout).then(|| Stuck {
                     sink: s.name.clone(),
                     delivering_for_ms: age,
@@ -535,22 +538,23 @@ mod tests {
         let (_, k2) = r.sink("k2", "tcp");
         r.install();
         let health = Health {
-            sink_timeout: Duration::from_secs(30),
+            sink_timeout: Duration::from_millis(200),
         };
         assert!(
             health.stuck(&metrics.snapshot()).is_empty(),
             "idle is healthy"
         );
-        k1.taken();
-        assert!(health.stuck(&metrics.snapshot()).is_empty(), "a fresh take");
-        k2.delivering_since_ms.set(now_ms() - 31_000);
+        k2.taken(Instant::now());
         k2.consecutive_failures.set(4);
+        std::thread::sleep(Duration::from_millis(300));
+        k1.taken(Instant::now());
         let stuck = health.stuck(&metrics.snapshot());
-        assert_eq!(stuck.len(), 1);
+        assert_eq!(stuck.len(), 1, "k1's take is fresh: {stuck:?}");
         assert_eq!(
             (stuck[0].sink.as_str(), stuck[0].consecutive_failures),
             ("k2", 4)
         );
+        assert!(stuck[0].delivering_for_ms >= 300);
         k2.done();
         assert!(health.stuck(&metrics.snapshot()).is_empty());
     }

@@ -263,7 +263,7 @@ impl Collector for Families {
                 if since == 0 {
                     0.0
                 } else {
-                    s.taken_ms.saturating_sub(since) as f64 / 1000.0
+                    s.mono_ms.saturating_sub(since) as f64 / 1000.0
                 }
             };
             let rows: Vec<Row<'_>> = list

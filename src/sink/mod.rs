@@ -12,7 +12,7 @@ pub mod null;
 pub mod tcp;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
@@ -84,6 +84,8 @@ pub async fn run(
     let mut taken: Vec<Batch> = Vec::new();
     let mut failures = 0u64;
     let mut yielded = false;
+    // The sink's clock, read once per take: at the commit before it, or after a wait.
+    let mut now = Instant::now();
     'sink: loop {
         let events = channel.take(batch_size, &mut taken);
         if events == 0 {
@@ -104,6 +106,7 @@ pub async fn run(
                 _ = crate::channel::wait_for_events(&*channel) => {}
                 _ = control.reached(Phase::Drain) => {}
             }
+            now = Instant::now();
             continue;
         }
         yielded = false;
@@ -113,7 +116,7 @@ pub async fn run(
             counters.batch_underflow.add(1);
         }
         counters.event_drain_attempt.add(events as u64);
-        state.taken();
+        state.taken(now);
         loop {
             let outcome = tokio::select! {
                 biased;
@@ -128,7 +131,7 @@ pub async fn run(
                     }
                     deliver.succeeded();
                     counters.event_drain_success.add(events as u64);
-                    let now = std::time::Instant::now();
+                    now = Instant::now();
                     let mut bytes = 0;
                     for b in &taken {
                         bytes += b.body_bytes() as u64;
