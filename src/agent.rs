@@ -60,8 +60,8 @@ pub enum AgentError {
 /// Counters of every component, by name, for the stop summary and for monitoring.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
-    /// Sources.
-    pub sources: Vec<(String, Arc<SourceCounters>)>,
+    /// Sources, with the counters of each of their shards.
+    pub sources: Vec<(String, Vec<Arc<SourceCounters>>)>,
     /// Channels.
     pub channels: Vec<Arc<dyn Channel>>,
     /// Sinks.
@@ -130,7 +130,9 @@ impl Agent {
         let mut finishing = Vec::new();
         let mut source_tasks = 0;
         for source in &config.sources {
-            let (counters, files) = metrics.source(&source.name, source.spec.type_name());
+            let workers = place.source(&source.name);
+            let (counters, files) =
+                metrics.source(&source.name, source.spec.type_name(), workers.len());
             let interceptors =
                 Chain::build(&source.interceptors).map_err(|e| AgentError::Source {
                     name: source.name.clone(),
@@ -144,9 +146,8 @@ impl Agent {
                     .collect(),
                 interceptors,
                 Selector::new(&source.selector, &source.channels),
-                counters.clone(),
+                counters[0].clone(),
             );
-            let workers = place.source(&source.name);
             let ctx = SourceContext {
                 name: &source.name,
                 output,
@@ -498,7 +499,7 @@ impl Placement {
 /// Logs every component's counters: the summary at stop, or a status on request.
 fn log_counters(registry: &Registry, what: &str) {
     for (name, c) in &registry.sources {
-        info!(source = %name, counters = ?c.snapshot(), "source {what}");
+        info!(source = %name, counters = ?SourceCounters::sum(c), "source {what}");
     }
     for c in &registry.channels {
         info!(channel = c.name(), size = c.size(), counters = ?c.counters().snapshot(), "channel {what}");

@@ -153,8 +153,9 @@ pub struct SourceContext<'a> {
     pub name: &'a str,
     /// The channels it writes to.
     pub output: Output,
-    /// Its counters.
-    pub counters: Arc<SourceCounters>,
+    /// Its counters, one set per shard (`shards` of them): each task counts into its own, and
+    /// readers sum them, so that shards on different workers share no cache line.
+    pub counters: Vec<Arc<SourceCounters>>,
     /// Where it publishes the files it reads, if it reads files (monitoring's lag).
     pub files: Arc<FileFigures>,
     /// Its number of tasks ([`SourceSpec::shards`] of the agent's workers).

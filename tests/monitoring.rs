@@ -251,6 +251,7 @@ fn counters_survive_a_reload(backend: &str) {
     let collector = Collector::start();
     let json_port = free_port();
     let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("sources.r1.shards", "2")
         .set("sources", "r1 r2")
         .set("sources.r2.type", "TAILDIR")
         .set("sources.r2.channels", "c1")
@@ -286,9 +287,11 @@ fn counters_survive_a_reload(backend: &str) {
     let before = flume_json(json_port);
     assert!(before.contains_key("SOURCE.r2"));
 
-    // A reload that changes the sink's batch size and removes r2.
+    // A reload that changes the sink's batch size, runs r1 on one shard (its counts are kept)
+    // and removes r2.
     let changed = pipeline
         .clone()
+        .set("sources.r1.shards", "1")
         .set("sources", "r1")
         .set("sinks.k1.batch-size", "400");
     let changed = changed
@@ -324,6 +327,19 @@ fn counters_survive_a_reload(backend: &str) {
     assert!(
         !after.contains_key("SOURCE.r2"),
         "a removed source is gone: {after:?}"
+    );
+    // Gauges follow what is open now, not what every start opened.
+    assert_eq!(
+        attr(&after, "SOURCE.r1", "OpenConnectionCount"),
+        1,
+        "{after:?}"
+    );
+    let created = attr(&after, "SINK.k1", "ConnectionCreatedCount");
+    let closed = attr(&after, "SINK.k1", "ConnectionClosedCount");
+    assert_eq!(
+        (created, closed),
+        (2, 1),
+        "the stop closed the first connection"
     );
     agent.stop();
 }

@@ -64,7 +64,10 @@ struct Entry<C> {
 
 #[derive(Debug)]
 struct SourceEntry {
+    /// Its first shard's counters, under its name and type.
     entry: Entry<SourceCounters>,
+    /// Every shard's, the first included.
+    shards: Vec<Arc<SourceCounters>>,
     files: Arc<FileFigures>,
 }
 
@@ -180,7 +183,7 @@ impl Metrics {
                     name: s.entry.name.clone(),
                     type_name: s.entry.type_name,
                     start_ms: s.entry.start_ms,
-                    counters: s.entry.counters.snapshot(),
+                    counters: SourceCounters::sum(&s.shards),
                     files: s.files.all(),
                 })
                 .collect(),
@@ -231,22 +234,40 @@ fn kept<C: Default>(old: &[&Entry<C>], name: &str, type_name: &'static str) -> E
 }
 
 impl Registration {
-    /// The counters of source `name`, and where it publishes the files it reads.
+    /// The counters of source `name`, one set per shard (`shards`, at least one), and where
+    /// it publishes the files it reads. A kept source keeps its counts whatever its number of
+    /// shards: those of shards it no longer has are added to its first.
     pub fn source(
         &mut self,
         name: &str,
         type_name: &'static str,
-    ) -> (Arc<SourceCounters>, Arc<FileFigures>) {
+        shards: usize,
+    ) -> (Vec<Arc<SourceCounters>>, Arc<FileFigures>) {
         let state = self.metrics.lock();
-        let old: Vec<_> = state.sources.iter().map(|s| &s.entry).collect();
-        let entry = kept(&old, name, type_name);
+        let old = state
+            .sources
+            .iter()
+            .find(|s| s.entry.name == name && s.entry.type_name == type_name);
+        let entry = kept(
+            &old.iter().map(|s| &s.entry).collect::<Vec<_>>(),
+            name,
+            type_name,
+        );
+        let mut counters = vec![entry.counters.clone()];
+        let old_shards = old.map_or(&[][..], |s| &s.shards[..]);
+        for i in 1..shards.max(1) {
+            counters.push(old_shards.get(i).cloned().unwrap_or_default());
+        }
+        for gone in old_shards.iter().skip(counters.len()) {
+            counters[0].absorb(gone);
+        }
         drop(state);
-        let counters = entry.counters.clone();
         let files = Arc::new(FileFigures::new(
             self.metrics.files_wanted.load(Ordering::Relaxed),
         ));
         self.next.sources.push(SourceEntry {
             entry,
+            shards: counters.clone(),
             files: files.clone(),
         });
         (counters, files)
@@ -489,13 +510,14 @@ mod tests {
     fn counters_of_kept_components_survive_a_reload_and_removed_ones_go() {
         let metrics = Metrics::new("a1");
         let mut r = metrics.register();
-        let (r1, _) = r.source("r1", "TAILDIR");
-        let (r2, _) = r.source("r2", "TAILDIR");
+        let (r1, _) = r.source("r1", "TAILDIR", 2);
+        let (r2, _) = r.source("r2", "TAILDIR", 1);
         let c1 = r.channel("c1", &memory());
         let (k1, _) = r.sink("k1", "tcp");
         r.install();
-        r1.event_received.add(5);
-        r2.event_received.add(7);
+        r1[0].event_received.add(5);
+        r1[1].event_received.add(4);
+        r2[0].event_received.add(7);
         c1.counters().put_success.add(3);
         k1.event_drain_success.add(2);
         metrics.stopped();
@@ -503,17 +525,18 @@ mod tests {
 
         // The reload keeps r1, c1 and k1, drops r2, and changes k1's type.
         let mut r = metrics.register();
-        let (again, _) = r.source("r1", "TAILDIR");
+        let (again, _) = r.source("r1", "TAILDIR", 1);
         let c1 = r.channel("c1", &memory());
         let (k1, _) = r.sink("k1", "null");
         r.install();
         metrics.reloaded(ReloadOutcome::Applied);
-        again.event_received.add(1);
+        again[0].event_received.add(1);
         let snap = metrics.snapshot();
         assert!(snap.running);
         assert_eq!(snap.stop_ms, 0);
         assert_eq!(snap.sources.len(), 1);
-        assert_eq!(counter(&snap.sources[0].counters, "EventReceivedCount"), 6);
+        // r1 runs on one shard now: the second's counts moved to the first.
+        assert_eq!(counter(&snap.sources[0].counters, "EventReceivedCount"), 10);
         assert_eq!(
             counter(&snap.channels[0].counters, "EventPutSuccessCount"),
             3

@@ -125,13 +125,13 @@ mod tests {
     fn rates_and_failures_are_since_the_last_line() {
         let metrics = Metrics::new("a1");
         let mut r = metrics.register();
-        let (src, files) = r.source("r1", "TAILDIR");
+        let (src, files) = r.source("r1", "TAILDIR", 1);
         let (sink, state) = r.sink("k1", "tcp");
         r.install();
         let mut status = StatusLine::default();
         let mut snap = metrics.snapshot();
         snap.uptime = Duration::from_secs(10);
-        src.event_accepted.add(1000);
+        src[0].event_accepted.add(1000);
         sink.event_drain_success.add(500);
         sink.event_write_fail.add(2);
         state.consecutive_failures.set(2);

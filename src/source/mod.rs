@@ -47,6 +47,14 @@ impl Output {
         }
     }
 
+    /// The same output counting into `counters` (a shard's own).
+    pub fn with_counters(&self, counters: Arc<SourceCounters>) -> Output {
+        Output {
+            counters,
+            ..self.clone()
+        }
+    }
+
     /// Puts `batch` where its events go, waiting as long as a required channel is full: a full
     /// channel stops the source, it never drops (each keep-alive expiry is counted as a
     /// `ChannelWriteFail`). Returns how many copies of the batch's acknowledgement were put, one

@@ -166,8 +166,8 @@ impl SourceSpec for TaildirConfig {
                 );
             }
         }
-        let (shards, writer) = Taildir::new(ctx.name, self, ctx.output, ctx.counters, ctx.shards)
-            .map_err(StartError::new)?;
+        let (shards, writer) =
+            Taildir::new(ctx.name, self, ctx.output, &ctx.counters).map_err(StartError::new)?;
         let shards: Vec<Taildir> = shards
             .into_iter()
             .map(|t| Taildir {
@@ -233,18 +233,24 @@ struct InFlight {
 }
 
 impl Taildir {
-    /// Prepares the source `name` as `shards` shards (at least one): compiles the patterns,
-    /// locks and loads the position file. Shard `i` of the result is to run on its own worker;
+    /// Prepares the source `name` as one shard per set of `counters` (at least one): compiles
+    /// the patterns, locks and loads the position file. Shard `i` of the result is to run on its own worker;
     /// the [`PositionWriter`] holds the lock until its last write, and says whether that write
     /// reached the disk.
     pub fn new(
         name: &str,
         config: &TaildirConfig,
         output: Output,
-        counters: Arc<SourceCounters>,
-        shards: usize,
+        counters: &[Arc<SourceCounters>],
     ) -> Result<(Vec<Self>, PositionWriter), TaildirError> {
-        let shards = shards.max(1);
+        let one: [Arc<SourceCounters>; 1];
+        let counters = if counters.is_empty() {
+            one = [Arc::default()];
+            &one[..]
+        } else {
+            counters
+        };
+        let shards = counters.len();
         let matchers = config
             .filegroups
             .iter()
@@ -261,7 +267,7 @@ impl Taildir {
         let (persisters, writer) = Persister::spawn(
             config.position_file.clone(),
             name,
-            Arc::clone(&counters),
+            Arc::clone(&counters[0]),
             shards,
             lock,
         )
@@ -274,8 +280,8 @@ impl Taildir {
                 config: config.clone(),
                 matchers: matchers.clone(),
                 loaded: Arc::clone(&loaded),
-                output: output.clone(),
-                counters: Arc::clone(&counters),
+                output: output.with_counters(Arc::clone(&counters[shard])),
+                counters: Arc::clone(&counters[shard]),
                 files: Arc::default(),
                 shard,
                 shards,
@@ -531,6 +537,9 @@ impl State {
             Some(p) => p.finish(self.snapshot()),
             None => false,
         };
+        // The files close with the task: the gauge outlives it (a reload keeps the counters).
+        let open = self.files.iter().flatten().count() as u64;
+        self.src.counters.open_connection.sub(open);
         if written {
             info!(
                 source = %self.src.name,
