@@ -74,6 +74,7 @@ fn run_once(logs: &Path, sizes: &Sizes, backend: Backend) -> Duration {
         workers: 2,
         pin: true,
         drain_timeout: Duration::from_secs(10),
+        metrics: spate::monitoring::Metrics::new("a1"),
     };
     let start = Instant::now();
     let agent = Agent::start(&config, &options).expect("the agent starts");

@@ -18,6 +18,7 @@ use crate::config::AgentConfig;
 use crate::interceptor::Chain;
 use crate::lifecycle::{Lifecycle, Phase, Report};
 use crate::metrics::{SinkCounters, SourceCounters};
+use crate::monitoring::Metrics;
 use crate::runtime::{self, Backend, TaskFactory};
 use crate::selector::Selector;
 use crate::sink;
@@ -35,6 +36,9 @@ pub struct AgentOptions {
     pub pin: bool,
     /// How long sinks may take to deliver what is left in the channels at stop.
     pub drain_timeout: Duration,
+    /// Where components find their counters: the registry outlives the agent, so that a
+    /// reload keeps counting.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The agent could not start.
@@ -56,8 +60,8 @@ pub enum AgentError {
 /// Counters of every component, by name, for the stop summary and for monitoring.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
-    /// Sources.
-    pub sources: Vec<(String, Arc<SourceCounters>)>,
+    /// Sources, with the counters of each of their shards.
+    pub sources: Vec<(String, Vec<Arc<SourceCounters>>)>,
     /// Channels.
     pub channels: Vec<Arc<dyn Channel>>,
     /// Sinks.
@@ -78,6 +82,7 @@ pub struct Agent {
     /// whose locks are held until then).
     finishing: Vec<Box<dyn Finish>>,
     drain_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// How a stop went.
@@ -109,11 +114,12 @@ impl Agent {
         // (worker, task): see `placement` for the rule.
         let mut tasks: Vec<(usize, TaskFactory)> = Vec::new();
         let place = Placement::new(config, worker_count);
+        let mut metrics = options.metrics.register();
 
         let channels: HashMap<&str, Arc<dyn Channel>> = config
             .channels
             .iter()
-            .map(|c| (c.name.as_str(), c.spec.build(&c.name)))
+            .map(|c| (c.name.as_str(), metrics.channel(&c.name, &*c.spec)))
             .collect();
         registry.channels = config
             .channels
@@ -124,7 +130,9 @@ impl Agent {
         let mut finishing = Vec::new();
         let mut source_tasks = 0;
         for source in &config.sources {
-            let counters = Arc::new(SourceCounters::default());
+            let workers = place.source(&source.name);
+            let (counters, files) =
+                metrics.source(&source.name, source.spec.type_name(), workers.len());
             let interceptors =
                 Chain::build(&source.interceptors).map_err(|e| AgentError::Source {
                     name: source.name.clone(),
@@ -138,13 +146,13 @@ impl Agent {
                     .collect(),
                 interceptors,
                 Selector::new(&source.selector, &source.channels),
-                counters.clone(),
+                counters[0].clone(),
             );
-            let workers = place.source(&source.name);
             let ctx = SourceContext {
                 name: &source.name,
                 output,
                 counters: counters.clone(),
+                files,
                 shards: workers.len(),
                 backend,
                 lifecycle: &lifecycle,
@@ -168,7 +176,7 @@ impl Agent {
             .collect();
         let mut sink_tasks = 0;
         for sink_cfg in &config.sinks {
-            let counters = Arc::new(SinkCounters::default());
+            let (counters, state) = metrics.sink(&sink_cfg.name, sink_cfg.spec.type_name());
             registry
                 .sinks
                 .push((sink_cfg.name.clone(), counters.clone()));
@@ -195,6 +203,7 @@ impl Agent {
                     batch_size,
                     sink,
                     ctx.counters,
+                    state,
                     control,
                 ))
             });
@@ -237,20 +246,21 @@ impl Agent {
             let batch_size = first.spec.batch_size();
             let (name, processor) = (group.name.clone(), group.processor.clone());
             let control = lifecycle.control();
+            // Deliveries are counted on the sink that made them; these are the group's.
+            let (counters, state) = metrics.group(&group.name, processor.type_name());
             let task: TaskFactory = Box::new(move || {
                 let members = members
                     .into_iter()
                     .map(|(name, spec, ctx)| Member::new(name, spec.build(&ctx), ctx.counters))
                     .collect();
                 let group = Group::new(name.clone(), members, processor);
-                // Deliveries are counted on the sink that made them; these are the group's.
-                let counters = Arc::new(SinkCounters::default());
                 Box::pin(sink::run(
                     name,
                     channel,
                     batch_size,
                     Box::new(group),
                     counters,
+                    state,
                     control,
                 ))
             });
@@ -297,6 +307,7 @@ impl Agent {
             sinks = config.sinks.len(),
             "agent started"
         );
+        metrics.install();
         Ok(Agent {
             lifecycle,
             workers,
@@ -305,6 +316,7 @@ impl Agent {
             sink_tasks,
             finishing,
             drain_timeout: options.drain_timeout,
+            metrics: options.metrics.clone(),
         })
     }
 
@@ -395,6 +407,7 @@ impl Agent {
         for e in &finish_errors {
             error!("{e}");
         }
+        self.metrics.stopped();
         log_counters(&self.registry, "summary");
         Stopped {
             undelivered: left,
@@ -486,7 +499,7 @@ impl Placement {
 /// Logs every component's counters: the summary at stop, or a status on request.
 fn log_counters(registry: &Registry, what: &str) {
     for (name, c) in &registry.sources {
-        info!(source = %name, counters = ?c.snapshot(), "source {what}");
+        info!(source = %name, counters = ?SourceCounters::sum(c), "source {what}");
     }
     for c in &registry.channels {
         info!(channel = c.name(), size = c.size(), counters = ?c.counters().snapshot(), "channel {what}");

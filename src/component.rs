@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 use crate::config::Props;
 use crate::event::Batch;
 use crate::lifecycle::Lifecycle;
-use crate::metrics::{ChannelCounters, SinkCounters, SourceCounters};
+use crate::metrics::{ChannelCounters, FileFigures, SinkCounters, SourceCounters};
 use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
 
@@ -153,8 +153,11 @@ pub struct SourceContext<'a> {
     pub name: &'a str,
     /// The channels it writes to.
     pub output: Output,
-    /// Its counters.
-    pub counters: Arc<SourceCounters>,
+    /// Its counters, one set per shard (`shards` of them): each task counts into its own, and
+    /// readers sum them, so that shards on different workers share no cache line.
+    pub counters: Vec<Arc<SourceCounters>>,
+    /// Where it publishes the files it reads, if it reads files (monitoring's lag).
+    pub files: Arc<FileFigures>,
     /// Its number of tasks ([`SourceSpec::shards`] of the agent's workers).
     pub shards: usize,
     /// The I/O backend of every worker.
@@ -221,8 +224,8 @@ pub trait ChannelSpec: Component {
         false
     }
 
-    /// Builds the channel `name`.
-    fn build(&self, name: &str) -> Arc<dyn Channel>;
+    /// Builds the channel `name`, counting into `counters`.
+    fn build(&self, name: &str, counters: Arc<ChannelCounters>) -> Arc<dyn Channel>;
 }
 
 /// When a channel acknowledges a source's batch: the moment after which the source may forget

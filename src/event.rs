@@ -129,6 +129,8 @@ pub struct Batch {
     event_headers: Option<Arc<[Headers]>>,
     ack: Option<Ack>,
     more_ready: bool,
+    /// When its source handed it to its channels (see [`Batch::set_read_at`]).
+    read_at: Option<std::time::Instant>,
 }
 
 impl Batch {
@@ -145,6 +147,7 @@ impl Batch {
             event_headers: None,
             ack: None,
             more_ready: false,
+            read_at: None,
         }
     }
 
@@ -166,6 +169,7 @@ impl Batch {
             event_headers: None,
             ack: None,
             more_ready: false,
+            read_at: None,
         }
     }
 
@@ -200,6 +204,16 @@ impl Batch {
     pub fn with_more_ready(mut self, more_ready: bool) -> Self {
         self.more_ready = more_ready;
         self
+    }
+
+    /// Records when its source handed it over (the start of its delivery latency).
+    pub fn set_read_at(&mut self, at: std::time::Instant) {
+        self.read_at = Some(at);
+    }
+
+    /// When its source handed it over, if it was recorded.
+    pub fn read_at(&self) -> Option<std::time::Instant> {
+        self.read_at
     }
 
     /// See [`Batch::with_more_ready`].

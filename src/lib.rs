@@ -13,7 +13,9 @@
 //! * [`sink`]: where events go (`tcp`, `logger`, `null`);
 //! * [`ack`]: how a sink's commit travels back, so positions only advance past delivered data;
 //! * [`runtime`]: pinned workers and the io_uring / epoll I/O facade;
-//! * [`agent`]: wiring, placement and the shutdown order ([`lifecycle`]).
+//! * [`agent`]: wiring, placement and the shutdown order ([`lifecycle`]);
+//! * [`metrics`] and [`monitoring`]: the counters, and what serves them (Flume's JSON,
+//!   Prometheus, health, the status line).
 //!
 //! ```no_run
 //! use spate::agent::{Agent, AgentOptions};
@@ -25,6 +27,7 @@
 //!     workers: 2,
 //!     pin: true,
 //!     drain_timeout: std::time::Duration::from_secs(10),
+//!     metrics: spate::monitoring::Metrics::new("a1"),
 //! };
 //! let agent = Agent::start(&config, &options)?;
 //! // ... until SIGTERM:
@@ -41,6 +44,7 @@ pub mod event;
 pub mod interceptor;
 pub mod lifecycle;
 pub mod metrics;
+pub mod monitoring;
 pub mod registry;
 pub mod runtime;
 pub mod selector;

@@ -3,6 +3,7 @@
 //! 0 success, 1 failure while running, 2 bad command line or configuration.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -12,6 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use spate::agent::{Agent, AgentOptions, Stopped};
 use spate::config::{self, AgentConfig};
+use spate::monitoring::server::{Api, Endpoint};
+use spate::monitoring::status::StatusLine;
+use spate::monitoring::{Health, Metrics, ReloadOutcome};
 use spate::runtime::{select_backend, IoMode};
 use tracing::{error, info, warn};
 
@@ -37,6 +41,8 @@ enum Command {
     Agent(AgentArgs),
     /// Validate a configuration and print the resolved pipeline, without running it.
     Check(ConfigArgs),
+    /// Show a running agent's rates, channel fill and sink state, from its --metrics-addr.
+    Stats(StatsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,7 +59,10 @@ struct ConfigArgs {
     #[arg(short = 'c', long = "conf", value_name = "DIR")]
     conf: Option<PathBuf>,
 
-    /// Java system properties as flume-ng takes them (-Dkey=value); accepted and ignored.
+    /// Java system properties as flume-ng takes them (-Dkey=value). `spate agent` honours
+    /// Flume's JSON monitoring (`-Dflume.monitoring.type=http`, `-Dflume.monitoring.port=N`,
+    /// default 41414; `-Dflume.monitoring.host=ADDR`, default 127.0.0.1, is spate's own);
+    /// others are ignored with a warning.
     #[arg(short = 'D', value_name = "KEY=VALUE")]
     java_properties: Vec<String>,
 
@@ -93,6 +102,45 @@ struct AgentArgs {
     /// Seconds between two checks of the configuration files (Flume: 30).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     reload_interval: u64,
+
+    /// Serve Prometheus metrics at /metrics, and /health and /ready, on this address
+    /// (`HOST:PORT`, or a port alone for 127.0.0.1). Off by default.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    metrics_addr: Option<SocketAddr>,
+
+    /// Seconds a sink may hold a take undelivered (retrying a dead collector, for example)
+    /// before /health answers 503.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    health_timeout: u64,
+
+    /// Seconds between two status lines in the log (rates, channel fill, failures); 0 for none.
+    #[arg(long, default_value_t = 30)]
+    status_interval: u64,
+}
+
+#[derive(Debug, Args)]
+struct StatsArgs {
+    /// The agent's Prometheus endpoint (its --metrics-addr).
+    #[arg(long, default_value = "127.0.0.1:9464", value_parser = parse_listen_addr)]
+    addr: SocketAddr,
+
+    /// Seconds between two refreshes.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    interval: u64,
+
+    /// Print this many refreshes, then exit (default: until interrupted).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// `HOST:PORT`, or a port alone (then on 127.0.0.1: the loopback unless asked otherwise).
+fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|e| {
+        format!("`{s}` is not an address: {e} (give HOST:PORT such as 127.0.0.1:9464, or a port)")
+    })
 }
 
 fn main() -> ExitCode {
@@ -100,6 +148,7 @@ fn main() -> ExitCode {
     init_logging(&cli.log_level);
     match cli.command {
         Command::Check(args) => check(&args),
+        Command::Stats(args) => stats(&args),
         Command::Agent(args) => {
             tune_allocator();
             run_agent(&args)
@@ -160,9 +209,6 @@ fn load_config(args: &ConfigArgs, show: fn(&str)) -> Result<AgentConfig, String>
 }
 
 fn load_config_file(args: &ConfigArgs) -> Result<AgentConfig, String> {
-    for p in &args.java_properties {
-        warn!("-D{p} is a Java system property; spate ignores it");
-    }
     if args.conf_file.is_empty() {
         if args.name.is_some() {
             return Err("-n/--name needs a configuration file: add -f FILE".into());
@@ -179,7 +225,58 @@ fn load_config_file(args: &ConfigArgs) -> Result<AgentConfig, String> {
     config::load(&args.conf_file, name).map_err(|e| e.to_string())
 }
 
+/// Flume's port for its JSON metrics.
+const FLUME_MONITORING_PORT: u16 = 41414;
+
+/// Where Flume's JSON metrics are to be served, as the `-D` flags ask: `None` without
+/// `-Dflume.monitoring.type`. Other Java properties are ignored with a warning.
+fn flume_monitoring(props: &[String]) -> Result<Option<SocketAddr>, String> {
+    let (mut kind, mut port, mut host) = (None, None, None);
+    for p in props {
+        let (key, value) = p.split_once('=').unwrap_or((p, ""));
+        match key {
+            "flume.monitoring.type" => kind = Some(value),
+            "flume.monitoring.port" => port = Some(value),
+            "flume.monitoring.host" => host = Some(value),
+            _ => warn!("-D{p} is a Java system property; spate ignores it"),
+        }
+    }
+    let Some(kind) = kind else {
+        if port.is_some() || host.is_some() {
+            warn!(
+                "-Dflume.monitoring.port and .host do nothing without -Dflume.monitoring.type=http"
+            );
+        }
+        return Ok(None);
+    };
+    let http = kind.eq_ignore_ascii_case("http")
+        || kind == "org.apache.flume.instrumentation.http.HTTPMetricsServer";
+    if !http {
+        return Err(format!(
+            "-Dflume.monitoring.type={kind}: spate serves Flume's JSON metrics (`http`) only; \
+             for Prometheus, use --metrics-addr"
+        ));
+    }
+    let port = match port {
+        None => FLUME_MONITORING_PORT,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("-Dflume.monitoring.port={p}: not a port (0 to 65535)"))?,
+    };
+    let host = match host {
+        None => std::net::IpAddr::from([127, 0, 0, 1]),
+        Some(h) => h.parse().map_err(|_| {
+            format!("-Dflume.monitoring.host={h}: not an IP address (such as 0.0.0.0)")
+        })?,
+    };
+    Ok(Some(SocketAddr::new(host, port)))
+}
+
 fn check(args: &ConfigArgs) -> ExitCode {
+    if let Err(e) = flume_monitoring(&args.java_properties) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
     match load_config(args, |w| eprintln!("{w}")) {
         Ok(config) => {
             print!("{}", config.describe());
@@ -188,6 +285,17 @@ fn check(args: &ConfigArgs) -> ExitCode {
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn stats(args: &StatsArgs) -> ExitCode {
+    let interval = Duration::from_secs(args.interval);
+    match spate::monitoring::stats::run(args.addr, interval, args.count) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -211,14 +319,72 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let flume_json = match flume_monitoring(&args.config.java_properties) {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     raise_open_file_limit();
+    let metrics = Metrics::new(&config.name);
+    let health = Health {
+        sink_timeout: Duration::from_secs(args.health_timeout),
+    };
+    let endpoints: Vec<Endpoint> = [
+        flume_json.map(|addr| Endpoint {
+            api: Api::FlumeJson,
+            addr,
+        }),
+        args.metrics_addr.map(|addr| Endpoint {
+            api: Api::Prometheus,
+            addr,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !endpoints.is_empty() || args.status_interval > 0 {
+        metrics.want_files();
+    }
+    if !endpoints.is_empty() {
+        match spate::monitoring::server::start(metrics.clone(), health, &endpoints) {
+            Ok(server) => {
+                for (e, addr) in endpoints.iter().zip(&server.addrs) {
+                    match e.api {
+                        Api::FlumeJson => info!(
+                            "serving Flume's JSON metrics at http://{addr}/metrics{}",
+                            if addr.ip().is_loopback() {
+                                " (loopback only; -Dflume.monitoring.host=0.0.0.0 serves every \
+                                 address, as Flume does)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        Api::Prometheus => info!(
+                            "serving Prometheus metrics at http://{addr}/metrics, health at \
+                             /health and /ready"
+                        ),
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("monitoring: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let cores = core_affinity::get_core_ids().map_or(1, |c| c.len().max(1));
     let options = AgentOptions {
         backend,
         workers: args.workers.unwrap_or(cores).max(1),
         pin: !args.no_pin,
         drain_timeout: Duration::from_secs(args.drain_timeout),
+        metrics: metrics.clone(),
     };
+    let status_every = Duration::from_secs(args.status_interval);
+    let mut status = StatusLine::default();
+    let mut next_status = Instant::now() + status_every;
 
     let (tx, signals) = mpsc::channel();
     if let Err(e) = forward_signals(tx) {
@@ -263,6 +429,10 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             }
             Err(_) => false,
         };
+        if !status_every.is_zero() && Instant::now() >= next_status {
+            next_status += status_every;
+            info!("status: {}", status.line(&metrics.snapshot()));
+        }
         let file_changed = watch.as_mut().is_some_and(ConfigWatch::changed);
         if !reload_asked && !file_changed {
             continue;
@@ -275,6 +445,7 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             Ok(new) => new,
             Err(e) => {
                 error!("the configuration changed but is not valid; still running the previous one:\n{e}");
+                metrics.reloaded(ReloadOutcome::Rejected);
                 continue;
             }
         };
@@ -289,10 +460,12 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
         agent = match Agent::start(&new, &options) {
             Ok(started) => {
                 config = new;
+                metrics.reloaded(ReloadOutcome::Applied);
                 started
             }
             Err(e) => {
                 error!("cannot start the new configuration: {e}; going back to the previous one");
+                metrics.reloaded(ReloadOutcome::Rejected);
                 match Agent::start(&config, &options) {
                     Ok(previous) => previous,
                     Err(e) => {

@@ -135,8 +135,12 @@ mod tests {
             true
         }
 
-        fn build(&self, name: &str) -> Arc<dyn Channel> {
-            self.0.build(name)
+        fn build(
+            &self,
+            name: &str,
+            counters: Arc<crate::metrics::ChannelCounters>,
+        ) -> Arc<dyn Channel> {
+            self.0.build(name, counters)
         }
     }
 

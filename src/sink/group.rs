@@ -47,6 +47,16 @@ pub enum Processor {
     },
 }
 
+impl Processor {
+    /// Its `processor.type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Processor::Failover { .. } => "failover",
+            Processor::LoadBalance { .. } => "load_balance",
+        }
+    }
+}
+
 /// One configured sink group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkGroupConfig {
@@ -67,7 +77,7 @@ impl SinkGroupConfig {
                 priority,
                 max_penalty,
             } => {
-                v.push(("processor.type".into(), "failover".into()));
+                v.push(("processor.type".into(), self.processor.type_name().into()));
                 for (sink, p) in self.sinks.iter().zip(priority) {
                     v.push((format!("processor.priority.{sink}"), p.to_string()));
                 }
@@ -81,7 +91,7 @@ impl SinkGroupConfig {
                 backoff,
                 max_timeout,
             } => {
-                v.push(("processor.type".into(), "load_balance".into()));
+                v.push(("processor.type".into(), self.processor.type_name().into()));
                 let selector = if *random { "random" } else { "round_robin" };
                 v.push(("processor.selector".into(), selector.into()));
                 v.push(("processor.backoff".into(), backoff.to_string()));

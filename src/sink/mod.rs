@@ -12,14 +12,14 @@ pub mod null;
 pub mod tcp;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
 use crate::component::{Channel, LocalFuture, Sink};
 use crate::event::Batch;
 use crate::lifecycle::{Control, Phase, Report};
-use crate::metrics::SinkCounters;
+use crate::metrics::{DeliveryState, SinkCounters};
 
 /// How a sink type delivers batches: what each sink type implements. The agent holds sinks as
 /// [`Sink`] trait objects, which every `Deliver` is (one boxed future per delivery, that is per
@@ -77,12 +77,15 @@ pub async fn run(
     batch_size: usize,
     mut deliver: Box<dyn Sink>,
     counters: Arc<SinkCounters>,
+    state: Arc<DeliveryState>,
     mut control: Control,
 ) {
     let batch_size = batch_size.max(1);
     let mut taken: Vec<Batch> = Vec::new();
     let mut failures = 0u64;
     let mut yielded = false;
+    // The sink's clock, read once per take: at the commit before it, or after a wait.
+    let mut now = Instant::now();
     'sink: loop {
         let events = channel.take(batch_size, &mut taken);
         if events == 0 {
@@ -103,6 +106,7 @@ pub async fn run(
                 _ = crate::channel::wait_for_events(&*channel) => {}
                 _ = control.reached(Phase::Drain) => {}
             }
+            now = Instant::now();
             continue;
         }
         yielded = false;
@@ -112,6 +116,7 @@ pub async fn run(
             counters.batch_underflow.add(1);
         }
         counters.event_drain_attempt.add(events as u64);
+        state.taken(now);
         loop {
             let outcome = tokio::select! {
                 biased;
@@ -126,7 +131,17 @@ pub async fn run(
                     }
                     deliver.succeeded();
                     counters.event_drain_success.add(events as u64);
+                    now = Instant::now();
+                    let mut bytes = 0;
+                    for b in &taken {
+                        bytes += b.body_bytes() as u64;
+                        if let Some(at) = b.read_at() {
+                            state.latency.record(now.duration_since(at), b.len() as u64);
+                        }
+                    }
+                    counters.bytes_delivered.add(bytes);
                     channel.commit(&mut taken);
+                    state.done();
                     break;
                 }
                 Some(Err(e)) => {
@@ -135,6 +150,7 @@ pub async fn run(
                         warn!(sink = %name, "delivery failed: {e}; retrying the take with back-off, until it is delivered or the agent stops (then it is read again at the next start)");
                     }
                     failures += 1;
+                    state.consecutive_failures.set(failures);
                     let delay = deliver.retry_delay();
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
@@ -151,6 +167,7 @@ pub async fn run(
             }
         }
     }
+    state.done();
     control.report(Report::SinkDrained(name));
 }
 
@@ -245,6 +262,7 @@ mod tests {
                 2,
                 Box::new(recorder),
                 counters,
+                Arc::default(),
                 lifecycle.control(),
             ));
             let waited = tokio::time::timeout(Duration::from_secs(10), async {

@@ -47,6 +47,14 @@ impl Output {
         }
     }
 
+    /// The same output counting into `counters` (a shard's own).
+    pub fn with_counters(&self, counters: Arc<SourceCounters>) -> Output {
+        Output {
+            counters,
+            ..self.clone()
+        }
+    }
+
     /// Puts `batch` where its events go, waiting as long as a required channel is full: a full
     /// channel stops the source, it never drops (each keep-alive expiry is counted as a
     /// `ChannelWriteFail`). Returns how many copies of the batch's acknowledgement were put, one
@@ -56,6 +64,9 @@ impl Output {
         let events = batch.len() as u64;
         self.counters.append_batch_received.add(1);
         self.counters.event_received.add(events);
+        self.counters.bytes_received.add(batch.body_bytes() as u64);
+        let mut batch = batch;
+        batch.set_read_at(std::time::Instant::now());
         let batch = if self.interceptors.is_empty() {
             batch
         } else {

@@ -12,7 +12,10 @@
 # run instead of the one just built, to compare two builds on one prefilled WORK), RECV (the
 # same for the spate-loadgen that receives), RCVLOWAT (bytes: the receiver's --rcvlowat, 0 off),
 # EXTRA (a file of properties appended to the agent's configuration, such as interceptors; its
-# name is reported as "extra").
+# name is reported as "extra"), AGENT_ARGS (more `spate agent` arguments, such as
+# `--metrics-addr 127.0.0.1:19464`; reported as "agent_args"), SCRAPE (a URL fetched every
+# SCRAPE_MS milliseconds, default 100, while the agent runs, as a monitoring system would;
+# reported with the number of scrapes answered).
 # The receiver's own CPU time is printed as recv_cpu_seconds.
 # Prints one JSON line per run: throughput as the receiver saw it (first to last byte), the
 # agent's CPU seconds (utime+stime from /proc, until the last line arrived) and peak RSS (VmHWM),
@@ -95,8 +98,27 @@ for run in $(seq 1 "$runs"); do
       -e "s|@CAPACITY@|$capacity|g" -e "s|@READ@|$read|g" \
       "$here/agent.properties" >"$WORK/agent.properties"
   if [ -n "${EXTRA:-}" ]; then cat "$EXTRA" >>"$WORK/agent.properties"; fi
-  "${SPATE:-$bin/spate}" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn 2>"$WORK/agent.err" &
+  # shellcheck disable=SC2086 # AGENT_ARGS is a list of words
+  "${SPATE:-$bin/spate}" agent -f "$WORK/agent.properties" -n a1 --io "$io" --log-level warn \
+    ${AGENT_ARGS:-} 2>"$WORK/agent.err" &
   agent_pid=$!
+  scrapes=0
+  if [ -n "${SCRAPE:-}" ]; then
+    python3 - "$SCRAPE" "${SCRAPE_MS:-100}" "$recv_pid" >"$WORK/scrapes" <<'PY' &
+import os, sys, time, urllib.request
+url, every, recv = sys.argv[1], int(sys.argv[2]) / 1000, int(sys.argv[3])
+answered = 0
+while os.path.exists(f"/proc/{recv}"):
+    try:
+        urllib.request.urlopen(url, timeout=2).read()
+        answered += 1
+    except OSError:
+        pass
+    time.sleep(every)
+print(answered)
+PY
+    scrape_pid=$!
+  fi
   while kill -0 "$recv_pid" 2>/dev/null; do
     if ! kill -0 "$agent_pid" 2>/dev/null; then
       echo "the agent exited early:" >&2; cat "$WORK/agent.err" >&2; exit 1
@@ -106,6 +128,7 @@ for run in $(seq 1 "$runs"); do
   wait "$recv_pid"
   read -r utime stime < <(awk '{print $14, $15}' "/proc/$agent_pid/stat")
   hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
+  if [ -n "${scrape_pid:-}" ]; then wait "$scrape_pid"; scrapes=$(cat "$WORK/scrapes"); scrape_pid=; fi
   kill -TERM "$agent_pid"
   wait "$agent_pid" || { echo "agent exited with $?; see $WORK/agent.err" >&2; exit 1; }
   agent_pid=
@@ -122,6 +145,7 @@ print(json.dumps({
     "case": "tail-to-tcp", "profile": "$profile", "run": $run, "io": "$io",
     "batch": $batch, "capacity": $capacity, "read_buffer": $read, "files": $files,
     "lines": $lines, "line_bytes": $size, "rcvlowat": $rcvlowat, "extra": "$(basename "${EXTRA:-none}")",
+    "agent_args": "${AGENT_ARGS:-}", "scrapes": $scrapes,
     "received": r["unique"], "missing": r["missing"], "duplicates": r["duplicates"],
     "seconds": round(r["seconds"], 3),
     "events_per_sec": round(r["events_per_sec"]), "mb_per_sec": round(r["mb_per_sec"], 1),

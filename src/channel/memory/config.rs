@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::MemoryChannel;
 use crate::component::{Acknowledges, Channel, ChannelSpec, Component, ParseContext, Setting};
 use crate::config::{Props, JAVA_INT_MAX};
+use crate::metrics::ChannelCounters;
 
 /// Default of `byteCapacity`: Flume uses 80% of the JVM heap, which is 16 MiB under flume-ng's
 /// default `-Xmx20m`.
@@ -134,7 +135,7 @@ impl ChannelSpec for MemoryChannelConfig {
         Acknowledges::AtSinkCommit
     }
 
-    fn build(&self, name: &str) -> Arc<dyn Channel> {
-        Arc::new(MemoryChannel::new(name, self))
+    fn build(&self, name: &str, counters: Arc<ChannelCounters>) -> Arc<dyn Channel> {
+        Arc::new(MemoryChannel::with_counters(name, self, counters))
     }
 }

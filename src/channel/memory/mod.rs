@@ -30,7 +30,7 @@ mod config;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_queue::ArrayQueue;
@@ -63,12 +63,21 @@ pub struct MemoryChannel {
     keep_alive: Duration,
     not_empty: Notify,
     not_full: Notify,
-    counters: ChannelCounters,
+    counters: Arc<ChannelCounters>,
 }
 
 impl MemoryChannel {
     /// A channel named `name` with Flume's memory channel settings.
     pub fn new(name: impl Into<String>, config: &MemoryChannelConfig) -> Self {
+        Self::with_counters(name, config, Arc::default())
+    }
+
+    /// A channel counting into `counters` (which outlive it across a configuration reload).
+    pub fn with_counters(
+        name: impl Into<String>,
+        config: &MemoryChannelConfig,
+        counters: Arc<ChannelCounters>,
+    ) -> Self {
         let pct = u64::from(config.byte_capacity_buffer_percentage.min(100));
         // Flume keeps `byteCapacityBufferPercentage` of the byte capacity free for headers.
         let byte_capacity = config.byte_capacity.saturating_mul(100 - pct) / 100;
@@ -84,7 +93,7 @@ impl MemoryChannel {
             keep_alive: config.keep_alive,
             not_empty: Notify::new(),
             not_full: Notify::new(),
-            counters: ChannelCounters::default(),
+            counters,
         }
     }
 
@@ -289,7 +298,6 @@ impl Channel for MemoryChannel {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use bytes::Bytes;
 

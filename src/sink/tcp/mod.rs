@@ -225,6 +225,13 @@ impl TcpSink {
     }
 }
 
+impl Drop for TcpSink {
+    /// The connection closes with the sink (at stop): counted, as the counters outlive it.
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 impl Deliver for TcpSink {
     async fn deliver(&mut self, batches: &[Batch]) -> io::Result<()> {
         if self.was_idle && self.conn.as_ref().is_some_and(TcpConn::peer_closed) {

@@ -71,7 +71,7 @@ use crate::ack::{Ack, AckQueue, Tracker};
 use crate::component::{Finish, SourceContext, SourceSpec, StartError, Started};
 use crate::event::{Batch, Headers};
 use crate::lifecycle::{Control, Phase, Report};
-use crate::metrics::SourceCounters;
+use crate::metrics::{FileFigure, FileFigures, SourceCounters};
 use crate::runtime::io::ReadFile;
 use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
@@ -124,6 +124,8 @@ pub struct Taildir {
     loaded: Arc<Loaded>,
     output: Output,
     counters: Arc<SourceCounters>,
+    /// Where the files read are published for monitoring.
+    files: Arc<FileFigures>,
     /// This shard's index, and how many there are.
     shard: usize,
     shards: usize,
@@ -164,8 +166,15 @@ impl SourceSpec for TaildirConfig {
                 );
             }
         }
-        let (shards, writer) = Taildir::new(ctx.name, self, ctx.output, ctx.counters, ctx.shards)
-            .map_err(StartError::new)?;
+        let (shards, writer) =
+            Taildir::new(ctx.name, self, ctx.output, &ctx.counters).map_err(StartError::new)?;
+        let shards: Vec<Taildir> = shards
+            .into_iter()
+            .map(|t| Taildir {
+                files: Arc::clone(&ctx.files),
+                ..t
+            })
+            .collect();
         let backend = ctx.backend;
         let tasks = shards
             .into_iter()
@@ -224,18 +233,24 @@ struct InFlight {
 }
 
 impl Taildir {
-    /// Prepares the source `name` as `shards` shards (at least one): compiles the patterns,
-    /// locks and loads the position file. Shard `i` of the result is to run on its own worker;
+    /// Prepares the source `name` as one shard per set of `counters` (at least one): compiles
+    /// the patterns, locks and loads the position file. Shard `i` of the result is to run on its own worker;
     /// the [`PositionWriter`] holds the lock until its last write, and says whether that write
     /// reached the disk.
     pub fn new(
         name: &str,
         config: &TaildirConfig,
         output: Output,
-        counters: Arc<SourceCounters>,
-        shards: usize,
+        counters: &[Arc<SourceCounters>],
     ) -> Result<(Vec<Self>, PositionWriter), TaildirError> {
-        let shards = shards.max(1);
+        let one: [Arc<SourceCounters>; 1];
+        let counters = if counters.is_empty() {
+            one = [Arc::default()];
+            &one[..]
+        } else {
+            counters
+        };
+        let shards = counters.len();
         let matchers = config
             .filegroups
             .iter()
@@ -252,7 +267,7 @@ impl Taildir {
         let (persisters, writer) = Persister::spawn(
             config.position_file.clone(),
             name,
-            Arc::clone(&counters),
+            Arc::clone(&counters[0]),
             shards,
             lock,
         )
@@ -265,8 +280,9 @@ impl Taildir {
                 config: config.clone(),
                 matchers: matchers.clone(),
                 loaded: Arc::clone(&loaded),
-                output: output.clone(),
-                counters: Arc::clone(&counters),
+                output: output.with_counters(Arc::clone(&counters[shard])),
+                counters: Arc::clone(&counters[shard]),
+                files: Arc::default(),
                 shard,
                 shards,
                 persister: Some(persister),
@@ -463,6 +479,9 @@ impl State {
             if Instant::now() >= next_idle_sweep {
                 self.close_idle_files();
                 self.enqueue_copies();
+                if self.src.files.wanted() {
+                    self.publish_files();
+                }
                 next_idle_sweep = Instant::now() + IDLE_SWEEP.min(cfg.idle_timeout);
             }
 
@@ -518,6 +537,9 @@ impl State {
             Some(p) => p.finish(self.snapshot()),
             None => false,
         };
+        // The files close with the task: the gauge outlives it (a reload keeps the counters).
+        let open = self.files.iter().flatten().count() as u64;
+        self.src.counters.open_connection.sub(open);
         if written {
             info!(
                 source = %self.src.name,
@@ -1258,6 +1280,23 @@ impl State {
         }
         self.positions_dirty = false;
         self.next_positions = now + self.src.config.write_pos_interval;
+    }
+
+    /// Publishes every open and parked file's size and delivered offset, for monitoring.
+    fn publish_files(&self) {
+        let open = self.files.iter().flatten().map(|f| FileFigure {
+            path: f.path.clone(),
+            size: f.size().unwrap_or(f.read_pos()),
+            delivered: f.delivered,
+        });
+        let parked = self.parked.values().map(|p| FileFigure {
+            path: p.path.clone(),
+            size: crate::runtime::io::stat_path(&p.path).map_or(p.pos, |s| s.size),
+            delivered: p.pos,
+        });
+        self.src
+            .files
+            .publish(self.src.shard, open.chain(parked).collect());
     }
 
     /// Logs every file's size, read and delivered offsets and lag (bytes not yet delivered), then
