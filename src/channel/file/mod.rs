@@ -6,5 +6,6 @@
 //! checkpoint of takes, group commit and the channel itself follow.
 
 pub mod codec;
+pub mod config;
 pub mod record;
 pub mod segment;
