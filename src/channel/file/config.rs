@@ -105,7 +105,7 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
             None => PathBuf::from(value),
         }
     };
-    let mut default_dir = |p: &mut Props<'_>, key: &str, under: &str| -> Option<PathBuf> {
+    let default_dir = |p: &mut Props<'_>, key: &str, under: &str| -> Option<PathBuf> {
         match &home {
             Some(h) => Some(h.join(".flume/file-channel").join(under)),
             None => {
