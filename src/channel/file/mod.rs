@@ -9,3 +9,4 @@ pub mod codec;
 pub mod config;
 pub mod record;
 pub mod segment;
+pub mod writer;

@@ -66,18 +66,31 @@ pub fn encode(out: &mut Vec<u8>, log_id: u32, kind: RecordKind, seq: u64, payloa
         .ok()
         .filter(|&l| l <= MAX_PAYLOAD)
         .expect("a record's payload is at most MAX_PAYLOAD bytes");
+    let header = header(log_id, kind, seq, len, crc32c::crc32c(payload));
+    out.reserve(HEADER_LEN + payload.len());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(payload);
+}
+
+/// The header of a record of log `log_id`, of `kind`, with sequence number `seq`, for a payload
+/// of `len` bytes whose CRC32C is `payload_crc`.
+pub fn header(
+    log_id: u32,
+    kind: RecordKind,
+    seq: u64,
+    len: u32,
+    payload_crc: u32,
+) -> [u8; HEADER_LEN] {
     let mut header = [0u8; HEADER_LEN];
     header[0..4].copy_from_slice(&MAGIC);
     header[4] = kind as u8;
     header[8..16].copy_from_slice(&seq.to_le_bytes());
     header[16..20].copy_from_slice(&len.to_le_bytes());
-    header[20..24].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    header[20..24].copy_from_slice(&payload_crc.to_le_bytes());
     header[24..28].copy_from_slice(&log_id.to_le_bytes());
     let header_crc = crc32c::crc32c(&header[..28]);
     header[28..32].copy_from_slice(&header_crc.to_le_bytes());
-    out.reserve(HEADER_LEN + payload.len());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(payload);
+    header
 }
 
 /// A sound record found in a log image.
@@ -184,7 +197,7 @@ impl Scan {
 /// A header of log `log_id` read from `bytes` (at least [`HEADER_LEN`] long), if it is sound:
 /// magic, known kind, zero reserved bytes, the log's identity, length within bounds, and its
 /// own CRC.
-fn header(bytes: &[u8], log_id: u32) -> Option<(RecordKind, u64, u32, u32)> {
+fn read_header(bytes: &[u8], log_id: u32) -> Option<(RecordKind, u64, u32, u32)> {
     let h = &bytes[..HEADER_LEN];
     let word = |at: usize| u32::from_le_bytes(h[at..at + 4].try_into().expect("4 bytes"));
     if h[0..4] != MAGIC || h[5..8] != [0; 3] || word(24) != log_id {
@@ -213,7 +226,7 @@ pub fn scan(image: &[u8], log_id: u32) -> Scan {
     // Where damaged bytes began, while looking for the next sound header.
     let mut damaged_from: Option<usize> = None;
     while pos + HEADER_LEN <= image.len() {
-        let Some((kind, seq, len, payload_crc)) = header(&image[pos..], log_id) else {
+        let Some((kind, seq, len, payload_crc)) = read_header(&image[pos..], log_id) else {
             damaged_from.get_or_insert(pos);
             // The next place a header may start: the next magic.
             pos = next_magic(image, pos + 1);
