@@ -137,10 +137,9 @@ mod tests {
 
         fn build(
             &self,
-            name: &str,
-            counters: Arc<crate::metrics::ChannelCounters>,
-        ) -> Arc<dyn Channel> {
-            self.0.build(name, counters)
+            ctx: crate::component::ChannelContext<'_>,
+        ) -> Result<Arc<dyn Channel>, crate::component::StartError> {
+            self.0.build(ctx)
         }
     }
 

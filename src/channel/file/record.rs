@@ -45,12 +45,16 @@ pub const MAX_PAYLOAD: u32 = 1 << 30;
 pub enum RecordKind {
     /// A committed put: one batch of events.
     Put = 1,
+    /// Committed takes: the sequence numbers (u64, little-endian, one after the other) of put
+    /// records taken and delivered, which a replay no longer queues.
+    Take = 2,
 }
 
 impl RecordKind {
     fn from_u8(b: u8) -> Option<RecordKind> {
         match b {
             1 => Some(RecordKind::Put),
+            2 => Some(RecordKind::Take),
             _ => None,
         }
     }

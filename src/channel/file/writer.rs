@@ -32,7 +32,9 @@ use crate::runtime::{self, Backend};
 /// A payload to log, and what the channel wants back with it once it is durable.
 #[derive(Debug)]
 pub struct Submission<T> {
-    /// The record's payload (an encoded batch).
+    /// What the record is.
+    pub kind: RecordKind,
+    /// The record's payload (an encoded batch, or taken sequence numbers).
     pub payload: Vec<u8>,
     /// Its CRC32C, computed by the submitter (off the writer's thread).
     pub payload_crc: u32,
@@ -41,9 +43,10 @@ pub struct Submission<T> {
 }
 
 impl<T> Submission<T> {
-    /// A submission of `payload`, its checksum computed now.
-    pub fn new(payload: Vec<u8>, token: T) -> Self {
+    /// A submission of a record of `kind` holding `payload`, its checksum computed now.
+    pub fn new(kind: RecordKind, payload: Vec<u8>, token: T) -> Self {
         Submission {
+            kind,
             payload_crc: crc32c::crc32c(&payload),
             payload,
             token,
@@ -92,6 +95,8 @@ pub struct WriterConfig {
     pub next_seq: u64,
     /// A segment's size before the next one starts.
     pub max_file_size: u64,
+    /// Free bytes a data directory must keep (`minimumRequiredSpace`): below, writes wait.
+    pub min_free: u64,
     /// The I/O backend of the writer's thread.
     pub backend: Backend,
 }
@@ -112,9 +117,13 @@ pub struct WriterStats {
 #[derive(Debug)]
 struct Queue<T> {
     pending: VecDeque<Submission<T>>,
+    /// Payload bytes of `pending`.
+    pending_bytes: usize,
     health: Health,
     stats: WriterStats,
     stopping: bool,
+    /// The segment being written (0 before the first).
+    segment: u64,
 }
 
 #[derive(Debug)]
@@ -139,9 +148,11 @@ impl<T: Send + 'static> Writer<T> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
+                pending_bytes: 0,
                 health: Health::Ok,
                 stats: WriterStats::default(),
                 stopping: false,
+                segment: 0,
             }),
             wake: Notify::new(),
         });
@@ -168,8 +179,16 @@ impl<T: Send + 'static> Writer<T> {
 
     /// Hands `submission` to the writer. Never blocks on I/O.
     pub fn submit(&self, submission: Submission<T>) {
-        self.lock().pending.push_back(submission);
+        let mut q = self.lock();
+        q.pending_bytes += submission.payload.len();
+        q.pending.push_back(submission);
+        drop(q);
         self.shared.wake.notify_one();
+    }
+
+    /// Payload bytes submitted and not yet durable.
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().pending_bytes
     }
 
     /// Whether the last write succeeded.
@@ -180,6 +199,11 @@ impl<T: Send + 'static> Writer<T> {
     /// Submissions not yet durable.
     pub fn pending(&self) -> usize {
         self.lock().pending.len()
+    }
+
+    /// The segment being written: older ones are sealed (0 before the first).
+    pub fn writing_segment(&self) -> u64 {
+        self.lock().segment
     }
 
     /// The writer's figures so far.
@@ -246,6 +270,7 @@ impl<T> Log<T> {
             // Everything submitted so far is one group: one write, one sync.
             let (batch, stopping) = {
                 let mut q = self.lock();
+                q.pending_bytes = 0;
                 (std::mem::take(&mut q.pending), q.stopping)
             };
             if batch.is_empty() {
@@ -277,6 +302,7 @@ impl<T> Log<T> {
                         let first = q.health == Health::Ok;
                         q.health = Health::Failing(e.to_string());
                         // Kept, in order, ahead of what arrived meanwhile.
+                        q.pending_bytes += batch.iter().map(|s| s.payload.len()).sum::<usize>();
                         let later = std::mem::replace(&mut q.pending, batch);
                         q.pending.extend(later);
                         if first {
@@ -321,6 +347,7 @@ impl<T> Log<T> {
         if !fits {
             self.roll().await?;
         }
+        self.check_space()?;
         let (segment, file) = self.current.as_mut().expect("rolled above");
         let segment = *segment;
         let mut offset = file.len();
@@ -331,7 +358,7 @@ impl<T> Log<T> {
             let len = s.payload.len() as u32;
             buf.extend_from_slice(&record::header(
                 self.config.log_id,
-                RecordKind::Put,
+                s.kind,
                 seq,
                 len,
                 s.payload_crc,
@@ -365,6 +392,28 @@ impl<T> Log<T> {
         Ok(placements)
     }
 
+    /// Fails while the current segment's directory has less free space than
+    /// `minimumRequiredSpace` (the group is kept and tried again).
+    fn check_space(&self) -> io::Result<()> {
+        let Some((index, _)) = &self.current else {
+            return Ok(());
+        };
+        let dirs = &self.config.data_dirs;
+        let dir = &dirs[(*index as usize) % dirs.len()];
+        let free = free_space(dir)?;
+        if free < self.config.min_free {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!(
+                    "{} has {free} bytes free, below minimumRequiredSpace {}",
+                    dir.display(),
+                    self.config.min_free
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Starts the next segment: created, its header written and synced, its directory synced.
     async fn roll(&mut self) -> io::Result<()> {
         let index = self.next_segment;
@@ -387,10 +436,29 @@ impl<T> Log<T> {
         std::fs::File::open(dir)?.sync_all()?;
         self.next_segment += 1;
         self.current = Some((index, file));
-        self.lock().stats.segments += 1;
+        let mut q = self.lock();
+        q.stats.segments += 1;
+        q.segment = index;
+        drop(q);
         info!(channel = %self.config.name, segment = %path.display(), "new log segment");
         Ok(())
     }
+}
+
+/// Bytes available to an unprivileged writer in the file system of `dir`.
+pub fn free_space(dir: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` points to writable memory the size of
+    // `struct statvfs`.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 #[cfg(test)]
@@ -408,6 +476,7 @@ mod tests {
             next_segment: 1,
             next_seq: 1,
             max_file_size: max,
+            min_free: 0,
             backend,
         }
     }
@@ -449,7 +518,11 @@ mod tests {
                     std::thread::spawn(move || {
                         for i in 0..500u64 {
                             let id = t * 1000 + i;
-                            writer.submit(Submission::new(id.to_le_bytes().to_vec(), id));
+                            writer.submit(Submission::new(
+                                RecordKind::Put,
+                                id.to_le_bytes().to_vec(),
+                                id,
+                            ));
                         }
                     })
                 })
@@ -531,7 +604,7 @@ mod tests {
             )
             .unwrap();
             for i in 0..50u32 {
-                writer.submit(Submission::new(vec![i as u8; 4096], i));
+                writer.submit(Submission::new(RecordKind::Put, vec![i as u8; 4096], i));
             }
             // 200 KiB do not fit in the 124 KiB left: nothing is acknowledged.
             let waited = std::time::Instant::now();
@@ -580,7 +653,7 @@ mod tests {
             let mut acked = 0;
             for i in 0..100u32 {
                 // One at a time: each its own group, so segments fill record by record.
-                writer.submit(Submission::new(vec![i as u8; 4000], i));
+                writer.submit(Submission::new(RecordKind::Put, vec![i as u8; 4000], i));
                 acked += rx.recv().unwrap();
             }
             let stats = writer.stop();
