@@ -639,10 +639,8 @@ mod tests {
             data_dirs: vec![root.join("d1"), root.join("d2")],
             capacity: 100_000,
             transaction_capacity: 1_000,
-            checkpoint_interval: Duration::from_secs(30),
             max_file_size,
             minimum_required_space: 0,
-            checkpoint_on_close: true,
             keep_alive: Duration::from_secs(3),
             inert_keys: Vec::new(),
         }

@@ -14,7 +14,7 @@ use crate::config::{resolve_relative, ConfigError, Props, JAVA_INT_MAX};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChannelConfig {
     /// Flume key `checkpointDir`, default `~/.flume/file-channel/checkpoint`: where the
-    /// checkpoint of takes is kept.
+    /// channel's lock is kept (its takes are logged with its puts).
     pub checkpoint_dir: PathBuf,
     /// Flume key `dataDirs` (comma-separated), default `~/.flume/file-channel/data`: where the
     /// log's segments are written, spread over the directories.
@@ -24,17 +24,12 @@ pub struct FileChannelConfig {
     /// Flume key `transactionCapacity`, default 10,000: most events per put or take; at most
     /// `capacity`.
     pub transaction_capacity: usize,
-    /// Flume key `checkpointInterval` (ms), default 30,000: how often the checkpoint is written
-    /// (what lets fully taken segments be deleted and bounds what a start replays).
-    pub checkpoint_interval: Duration,
     /// Flume key `maxFileSize` (bytes), default 2,146,435,071: a segment's size before the next
     /// one is started.
     pub max_file_size: u64,
     /// Flume key `minimumRequiredSpace` (bytes), default 524,288,000: below this much free
     /// space in a data directory, puts are refused (sources wait) until space returns.
     pub minimum_required_space: u64,
-    /// Flume key `checkpointOnClose`, default true: write the checkpoint at stop.
-    pub checkpoint_on_close: bool,
     /// Flume key `keep-alive` (seconds), default 3: how long a put waits for room.
     pub keep_alive: Duration,
     /// Keys set that have no effect in spate ([`INERT_KEYS`]); the agent says so at start.
@@ -62,10 +57,13 @@ const KEYS: &[&str] = &[
     "fsyncInterval",
 ];
 
-/// Flume keys spate accepts without effect: its checkpoint is written atomically and the log
-/// alone can rebuild it (no backup needed), replay has one form, and every commit is synced
-/// (group commit makes that cheap, so there is no interval to relax it to).
-pub const INERT_KEYS: [&str; 7] = [
+/// Flume keys spate accepts without effect: takes are logged in the log itself, with the puts
+/// (there is no separate checkpoint to write at an interval, at close, or twice), replay has one
+/// form, and every commit is synced (group commit makes that cheap, so there is no interval to
+/// relax it to).
+pub const INERT_KEYS: [&str; 9] = [
+    "checkpointInterval",
+    "checkpointOnClose",
     "useDualCheckpoints",
     "backupCheckpointDir",
     "compressBackupCheckpoint",
@@ -201,6 +199,8 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
         .filter(|&k| p.get(k).is_some())
         .collect();
     // Read (and so checked) even though they have no effect.
+    p.millis("checkpointInterval", 30_000, 1, JAVA_INT_MAX);
+    p.bool("checkpointOnClose", true);
     p.bool("useDualCheckpoints", false);
     p.bool("compressBackupCheckpoint", false);
     p.bool("use-log-replay-v1", false);
@@ -213,7 +213,6 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
         data_dirs: data_dirs.clone().unwrap_or_default(),
         capacity,
         transaction_capacity,
-        checkpoint_interval: p.millis("checkpointInterval", 30_000, 1, JAVA_INT_MAX),
         max_file_size: p
             .int(
                 "maxFileSize",
@@ -226,7 +225,6 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
         minimum_required_space: p
             .int("minimumRequiredSpace", 524_288_000, 0, 1 << 50, "bytes")
             .unwrap_or(524_288_000),
-        checkpoint_on_close: p.bool("checkpointOnClose", true),
         keep_alive: Duration::from_secs(
             p.int("keep-alive", 3, 0, JAVA_INT_MAX, "seconds")
                 .unwrap_or(3),
@@ -250,10 +248,8 @@ impl FileChannelConfig {
             Setting::new("dataDirs", dirs.join(",")),
             Setting::new("capacity", self.capacity),
             Setting::new("transactionCapacity", self.transaction_capacity),
-            Setting::millis("checkpointInterval", self.checkpoint_interval),
             Setting::new("maxFileSize", self.max_file_size),
             Setting::new("minimumRequiredSpace", self.minimum_required_space),
-            Setting::new("checkpointOnClose", self.checkpoint_on_close),
             Setting::new("keep-alive", self.keep_alive.as_secs()),
         ];
         for k in &self.inert_keys {
@@ -303,10 +299,8 @@ mod tests {
         );
         assert_eq!(c.data_dirs, [home.join(".flume/file-channel/data")]);
         assert_eq!((c.capacity, c.transaction_capacity), (1_000_000, 10_000));
-        assert_eq!(c.checkpoint_interval, Duration::from_secs(30));
         assert_eq!(c.max_file_size, 2_146_435_071);
         assert_eq!(c.minimum_required_space, 524_288_000);
-        assert!(c.checkpoint_on_close);
         assert_eq!(c.keep_alive, Duration::from_secs(3));
     }
 
