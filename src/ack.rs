@@ -89,6 +89,11 @@ impl Ack {
         Ack { queue, token }
     }
 
+    /// Its token (what [`Ack::deliver`] returns to its queue).
+    pub fn token(&self) -> u64 {
+        self.token
+    }
+
     /// Reports the batch delivered.
     pub fn deliver(self) {
         let queue = &self.queue;

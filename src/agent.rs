@@ -52,6 +52,14 @@ pub enum AgentError {
         /// Why.
         source: StartError,
     },
+    /// A channel could not be set up.
+    #[error("channel `{name}`: {source}")]
+    Channel {
+        /// The channel.
+        name: String,
+        /// Why.
+        source: StartError,
+    },
     /// A worker thread could not start.
     #[error("cannot start worker thread: {0}")]
     Worker(std::io::Error),
@@ -116,11 +124,16 @@ impl Agent {
         let place = Placement::new(config, worker_count);
         let mut metrics = options.metrics.register();
 
-        let channels: HashMap<&str, Arc<dyn Channel>> = config
-            .channels
-            .iter()
-            .map(|c| (c.name.as_str(), metrics.channel(&c.name, &*c.spec)))
-            .collect();
+        let mut channels: HashMap<&str, Arc<dyn Channel>> = HashMap::new();
+        for c in &config.channels {
+            let channel = metrics
+                .channel(&c.name, &*c.spec, backend)
+                .map_err(|source| AgentError::Channel {
+                    name: c.name.clone(),
+                    source,
+                })?;
+            channels.insert(c.name.as_str(), channel);
+        }
         registry.channels = config
             .channels
             .iter()

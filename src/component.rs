@@ -224,8 +224,20 @@ pub trait ChannelSpec: Component {
         false
     }
 
-    /// Builds the channel `name`, counting into `counters`.
-    fn build(&self, name: &str, counters: Arc<ChannelCounters>) -> Arc<dyn Channel>;
+    /// Builds the channel (what can fail at start, such as a durable channel's directories,
+    /// fails here, before any worker runs).
+    fn build(&self, ctx: ChannelContext<'_>) -> Result<Arc<dyn Channel>, StartError>;
+}
+
+/// What the agent gives a channel at start.
+#[derive(Debug)]
+pub struct ChannelContext<'a> {
+    /// The channel's name.
+    pub name: &'a str,
+    /// Its counters.
+    pub counters: Arc<ChannelCounters>,
+    /// The agent's I/O backend (for a channel's own I/O thread).
+    pub backend: Backend,
 }
 
 /// When a channel acknowledges a source's batch: the moment after which the source may forget

@@ -43,6 +43,7 @@ pub mod config;
 pub mod event;
 pub mod interceptor;
 pub mod lifecycle;
+pub mod lock;
 pub mod metrics;
 pub mod monitoring;
 pub mod registry;

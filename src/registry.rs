@@ -16,6 +16,7 @@ pub static SOURCES: &[Type<dyn SourceSpec>] = &[
 #[rustfmt::skip]
 pub static CHANNELS: &[Type<dyn ChannelSpec>] = &[
     Type { name: "memory", aliases: &["org.apache.flume.channel.MemoryChannel"], parse: channel::memory::parse },
+    Type { name: "file", aliases: &["org.apache.flume.channel.file.FileChannel"], parse: channel::file::parse },
 ];
 
 /// Channel types of unit tests only: a channel that delivers by itself (as Flume's Kafka
@@ -68,7 +69,7 @@ pub const FLUME_ONLY_SOURCES: &[&str] = &[
 ];
 
 /// Flume's channel types that spate does not implement yet.
-pub const FLUME_ONLY_CHANNELS: &[&str] = &["file", "jdbc", "kafka", "spillablememory"];
+pub const FLUME_ONLY_CHANNELS: &[&str] = &["jdbc", "kafka", "spillablememory"];
 
 /// Flume's sink types that spate does not implement yet.
 pub const FLUME_ONLY_SINKS: &[&str] = &[
@@ -137,10 +138,9 @@ mod tests {
 
         fn build(
             &self,
-            name: &str,
-            counters: Arc<crate::metrics::ChannelCounters>,
-        ) -> Arc<dyn Channel> {
-            self.0.build(name, counters)
+            ctx: crate::component::ChannelContext<'_>,
+        ) -> Result<Arc<dyn Channel>, crate::component::StartError> {
+            self.0.build(ctx)
         }
     }
 

@@ -458,11 +458,11 @@ fn flume_types_not_supported_yet() {
     assert_hint(&e, "spate supports source types: TAILDIR");
 
     let e = only_error(
-        &BASE.replace("c1.type = memory", "c1.type = file"),
+        &BASE.replace("c1.type = memory", "c1.type = jdbc"),
         "not supported by spate yet",
     );
     assert_at(&e, 9, "a1.channels.c1.type");
-    assert_hint(&e, "spate supports channel types: memory");
+    assert_hint(&e, "spate supports channel types: memory, file");
 
     for sink in [
         "hdfs",

@@ -18,11 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::component::{Channel, ChannelSpec};
+use crate::component::{Channel, ChannelContext, ChannelSpec, StartError};
 use crate::metrics::{
     mono_ms, now_ms, ChannelCounters, DeliveryState, FileFigure, FileFigures, SinkCounters,
     SourceCounters,
 };
+use crate::runtime::Backend;
 
 /// Every component's counters, kept across configuration reloads: a component that a reload
 /// keeps (same name, same type) keeps counting where it was; one the reload removes is gone
@@ -273,19 +274,28 @@ impl Registration {
         (counters, files)
     }
 
-    /// Builds channel `name` of `spec`, counting into its kept counters.
-    pub fn channel(&mut self, name: &str, spec: &dyn ChannelSpec) -> Arc<dyn Channel> {
+    /// Builds channel `name` of `spec` on `backend`, counting into its kept counters.
+    pub fn channel(
+        &mut self,
+        name: &str,
+        spec: &dyn ChannelSpec,
+        backend: Backend,
+    ) -> Result<Arc<dyn Channel>, StartError> {
         let state = self.metrics.lock();
         let old: Vec<_> = state.channels.iter().map(|c| &c.entry).collect();
         let entry = kept(&old, name, spec.type_name());
         drop(state);
-        let channel = spec.build(name, entry.counters.clone());
+        let channel = spec.build(ChannelContext {
+            name,
+            counters: entry.counters.clone(),
+            backend,
+        })?;
         self.next.channels.push(ChannelEntry {
             entry,
             channel: channel.clone(),
             capacity: spec.capacity(),
         });
-        channel
+        Ok(channel)
     }
 
     /// The counters and delivery state of sink `name`.
@@ -512,7 +522,7 @@ mod tests {
         let mut r = metrics.register();
         let (r1, _) = r.source("r1", "TAILDIR", 2);
         let (r2, _) = r.source("r2", "TAILDIR", 1);
-        let c1 = r.channel("c1", &memory());
+        let c1 = r.channel("c1", &memory(), Backend::Epoll).unwrap();
         let (k1, _) = r.sink("k1", "tcp");
         r.install();
         r1[0].event_received.add(5);
@@ -526,7 +536,7 @@ mod tests {
         // The reload keeps r1, c1 and k1, drops r2, and changes k1's type.
         let mut r = metrics.register();
         let (again, _) = r.source("r1", "TAILDIR", 1);
-        let c1 = r.channel("c1", &memory());
+        let c1 = r.channel("c1", &memory(), Backend::Epoll).unwrap();
         let (k1, _) = r.sink("k1", "null");
         r.install();
         metrics.reloaded(ReloadOutcome::Applied);

@@ -184,6 +184,111 @@ impl ReadFile {
     }
 }
 
+/// A file written at its end and made durable: a file channel's segment.
+///
+/// Meant for a thread of its own: on the epoll backend, `append` and `sync_data` are plain
+/// `pwrite` and `fdatasync` calls that block the calling thread until the disk answers (a
+/// worker must not call them); on io_uring they are ring operations.
+#[derive(Debug)]
+pub struct AppendFile {
+    inner: FileInner,
+    /// Bytes written whole so far: where the next append goes.
+    len: u64,
+}
+
+impl AppendFile {
+    /// Creates `path`, which must not exist.
+    pub fn create(path: &Path, backend: Backend) -> io::Result<Self> {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(AppendFile::from_std(file, backend, 0))
+    }
+
+    /// Opens `path` to append after its first `len` bytes; anything past them (a torn write) is
+    /// cut off first.
+    pub fn open_at(path: &Path, len: u64, backend: Backend) -> io::Result<Self> {
+        let file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+        if file.metadata()?.len() != len {
+            file.set_len(len)?;
+            file.sync_data()?;
+        }
+        Ok(AppendFile::from_std(file, backend, len))
+    }
+
+    fn from_std(file: fs::File, backend: Backend, len: u64) -> Self {
+        let inner = match backend {
+            Backend::Uring => FileInner::Uring(tokio_uring::fs::File::from_std(file)),
+            Backend::Epoll => FileInner::Std(file),
+        };
+        AppendFile { inner, len }
+    }
+
+    /// Bytes written whole so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes all of `buf` at the end of the file, and returns it. After an error, part of it
+    /// may be in the file past [`AppendFile::len`], which stays where it was: the next append
+    /// writes over it.
+    pub async fn append(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let n = buf.len() as u64;
+        let (res, buf) = match &self.inner {
+            FileInner::Uring(file) => file.write_all_at(buf, self.len).await,
+            FileInner::Std(file) => {
+                let res = pwrite_all(file.as_raw_fd(), &buf, self.len);
+                (res, buf)
+            }
+        };
+        if res.is_ok() {
+            self.len += n;
+        }
+        (res, buf)
+    }
+
+    /// `fdatasync`: what was appended is on disk when it returns `Ok`. After an error, the
+    /// kernel may have dropped the unwritten pages and marked them clean: a later sync would
+    /// succeed without them. The caller must not count anything appended since the last
+    /// successful sync as durable; it writes it again elsewhere (a new segment) or fails.
+    pub async fn sync_data(&self) -> io::Result<()> {
+        match &self.inner {
+            FileInner::Uring(file) => file.sync_data().await,
+            FileInner::Std(file) => file.sync_data(),
+        }
+    }
+}
+
+/// `pwrite` of all of `buf` at `pos`, retried on EINTR and after short writes.
+fn pwrite_all(fd: RawFd, mut buf: &[u8], pos: u64) -> io::Result<()> {
+    let mut offset = libc::off_t::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
+    while !buf.is_empty() {
+        // SAFETY: `buf` is readable memory of `buf.len()` bytes that lives across the call;
+        // `fd` is an open descriptor its caller owns.
+        let n = unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n as usize..];
+        offset += n as libc::off_t;
+    }
+    Ok(())
+}
+
 /// `pread` into the spare capacity of `buf`, retried on EINTR.
 fn pread_into(fd: RawFd, buf: &mut BytesMut, pos: u64) -> io::Result<usize> {
     let spare = buf.spare_capacity_mut();
@@ -605,6 +710,40 @@ mod tests {
 
     use super::*;
     use crate::runtime::{block_on, test_backends as backends};
+
+    #[test]
+    fn appends_land_in_order_and_a_torn_tail_is_cut_on_both_backends() {
+        for backend in backends() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("segment");
+            block_on(backend, async {
+                let mut f = AppendFile::create(&path, backend).unwrap();
+                assert!(
+                    AppendFile::create(&path, backend).is_err(),
+                    "never over a file"
+                );
+                let (res, _) = f.append(b"first,".to_vec()).await;
+                res.unwrap();
+                let (res, _) = f.append(vec![b'x'; 100_000]).await;
+                res.unwrap();
+                f.sync_data().await.unwrap();
+                assert_eq!(f.len(), 100_006);
+            })
+            .unwrap();
+            let bytes = fs::read(&path).unwrap();
+            assert_eq!(&bytes[..6], b"first,", "{backend}");
+            assert_eq!(bytes.len(), 100_006, "{backend}");
+            // A restart appends after what was whole; bytes past it are cut.
+            block_on(backend, async {
+                let mut f = AppendFile::open_at(&path, 6, backend).unwrap();
+                let (res, _) = f.append(b"second".to_vec()).await;
+                res.unwrap();
+                f.sync_data().await.unwrap();
+            })
+            .unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"first,second", "{backend}");
+        }
+    }
 
     #[test]
     fn read_at_appends_after_held_bytes_on_both_backends() {

@@ -4,9 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::MemoryChannel;
-use crate::component::{Acknowledges, Channel, ChannelSpec, Component, ParseContext, Setting};
+use crate::component::{
+    Acknowledges, Channel, ChannelContext, ChannelSpec, Component, ParseContext, Setting,
+    StartError,
+};
 use crate::config::{Props, JAVA_INT_MAX};
-use crate::metrics::ChannelCounters;
 
 /// Default of `byteCapacity`: Flume uses 80% of the JVM heap, which is 16 MiB under flume-ng's
 /// default `-Xmx20m`.
@@ -135,7 +137,11 @@ impl ChannelSpec for MemoryChannelConfig {
         Acknowledges::AtSinkCommit
     }
 
-    fn build(&self, name: &str, counters: Arc<ChannelCounters>) -> Arc<dyn Channel> {
-        Arc::new(MemoryChannel::with_counters(name, self, counters))
+    fn build(&self, ctx: ChannelContext<'_>) -> Result<Arc<dyn Channel>, StartError> {
+        Ok(Arc::new(MemoryChannel::with_counters(
+            ctx.name,
+            self,
+            ctx.counters,
+        )))
     }
 }

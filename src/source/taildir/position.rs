@@ -17,8 +17,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::{self, Read, Seek, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -28,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use crate::lock::{ExclusiveLock, LockError};
 use crate::metrics::SourceCounters;
 
 /// One entry of Flume's position file.
@@ -151,7 +151,7 @@ pub enum PositionError {
 /// the way. The holder's pid is written in the file, for the message a second agent gets.
 #[derive(Debug)]
 pub struct PositionLock {
-    _file: fs::File,
+    _lock: ExclusiveLock,
 }
 
 impl PositionLock {
@@ -160,53 +160,20 @@ impl PositionLock {
     /// lock is held.
     pub fn acquire(path: &Path) -> Result<PositionLock, PositionError> {
         let lock = lock_path(path);
-        let failed = |source| PositionError::Lock {
-            path: path.to_owned(),
-            lock: lock.clone(),
-            source,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(failed)?;
-        }
-        let mut file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock)
-            .map_err(failed)?;
-        // SAFETY: flock only reads the descriptor number, which `file` owns and keeps open.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(failed(e));
-            }
-            // The holder's pid; the file is another process's, so read little and trust less.
-            let mut held = Vec::new();
-            let _ = (&mut file).take(32).read_to_end(&mut held);
-            let pid: String = held
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .map(|&b| char::from(b))
-                .collect();
-            return Err(PositionError::Locked {
+        let held = ExclusiveLock::acquire(&lock).map_err(|e| match e {
+            LockError::Held { pid } => PositionError::Locked {
                 path: path.to_owned(),
-                lock,
-                pid: if pid.is_empty() {
-                    "unknown".into()
-                } else {
-                    pid
-                },
-            });
-        }
-        let mut write_pid = || {
-            file.set_len(0)?;
-            file.rewind()?;
-            writeln!(file, "{}", std::process::id())
-        };
-        write_pid().map_err(failed)?;
+                lock: lock.clone(),
+                pid,
+            },
+            LockError::Io(source) => PositionError::Lock {
+                path: path.to_owned(),
+                lock: lock.clone(),
+                source,
+            },
+        })?;
         remove_stale_temps(path);
-        Ok(PositionLock { _file: file })
+        Ok(PositionLock { _lock: held })
     }
 }
 

@@ -1,0 +1,804 @@
+//! The file channel at run time: puts go to the log writer and are acknowledged to their
+//! sources once durable; takes read durable records back from the segments; commits log the
+//! sequence numbers taken, so that a replay does not queue them again; segments whose records
+//! were all taken are deleted, oldest first.
+//!
+//! Replay (at start) reads every segment in order: a put record queues its batch, a take record
+//! removes the puts it names. What is left is queued again, in log order. Damaged records are
+//! skipped and counted, torn tails truncated, and both said in the log.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::codec;
+use super::config::FileChannelConfig;
+use super::record::{self, RecordKind, HEADER_LEN};
+use super::segment::{self, SegmentError};
+use super::writer::{Health, Placement, Submission, Writer, WriterConfig};
+use crate::ack::{Ack, AckQueue};
+use crate::component::Channel;
+use crate::event::Batch;
+use crate::lock::{ExclusiveLock, LockError};
+use crate::metrics::ChannelCounters;
+use crate::runtime::Backend;
+
+/// Payload bytes the writer may hold before puts are refused (sources wait): what the channel
+/// keeps in memory while the disk is slow or failing.
+pub const MAX_PENDING_BYTES: usize = 64 << 20;
+
+/// The lock file in the checkpoint directory.
+const LOCK_FILE: &str = "spate-file-channel.lock";
+
+/// Why a file channel cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum FileChannelError {
+    /// A directory holds Flume's own files.
+    #[error(transparent)]
+    Flume(#[from] segment::FlumeFiles),
+    /// Another agent uses the channel.
+    #[error(
+        "{dir} is in use by another spate agent (pid {pid}); stop it first, or give this \
+         channel its own checkpointDir and dataDirs"
+    )]
+    Locked {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The holder's pid.
+        pid: String,
+    },
+    /// A segment cannot be read.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// Segments of two different logs were found.
+    #[error(
+        "{a} and {b} belong to two different file channels; each channel needs data directories \
+         of its own"
+    )]
+    Mixed {
+        /// A segment of one.
+        a: PathBuf,
+        /// A segment of the other.
+        b: PathBuf,
+    },
+    /// Two segments have one index.
+    #[error("{a} and {b} have the same segment number; remove the one that does not belong")]
+    Twice {
+        /// One.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+    },
+    /// A directory could not be created, listed or locked, or a segment truncated.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> FileChannelError + '_ {
+    move |source| FileChannelError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// A put record waiting to be taken, or taken and not committed.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    seq: u64,
+    segment: u64,
+    offset: u64,
+    len: u32,
+    events: u32,
+}
+
+/// A segment the channel knows.
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    file: Option<Arc<File>>,
+    /// Its put records not yet committed as taken.
+    live: usize,
+}
+
+/// What the writer hands back.
+#[derive(Debug)]
+enum Token {
+    Put { ack: Option<Ack>, events: u32 },
+    Take,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    log_id: u32,
+    /// Where segment `i` lies: `data_dirs[i % len]`.
+    data_dirs: Vec<PathBuf>,
+    ready: Mutex<VecDeque<Entry>>,
+    taken: Mutex<HashMap<u64, Entry>>,
+    segments: Mutex<BTreeMap<u64, Segment>>,
+    events: AtomicUsize,
+    arrivals: Notify,
+    room: Notify,
+    counters: Arc<ChannelCounters>,
+    /// Where taken batches' acks go at commit: their sequence numbers.
+    commits: Arc<AckQueue>,
+}
+
+/// Where segment `index` lies.
+fn segment_path(data_dirs: &[PathBuf], index: u64) -> PathBuf {
+    data_dirs[(index as usize) % data_dirs.len()].join(segment::file_name(index))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves its data whole; a panic elsewhere does not poison it.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inner {
+    /// Records that the writer made durable (on the writer's thread).
+    fn synced(&self, done: Vec<(Token, Placement)>) {
+        let writing = done.iter().map(|(_, p)| p.segment).max().unwrap_or(0);
+        let mut puts = Vec::new();
+        {
+            let mut segments = lock(&self.segments);
+            for (token, p) in done {
+                let segment = segments.entry(p.segment).or_insert_with(|| Segment {
+                    path: PathBuf::new(),
+                    file: None,
+                    live: 0,
+                });
+                if let Token::Put { ack, events } = token {
+                    segment.live += 1;
+                    puts.push(Entry {
+                        seq: p.seq,
+                        segment: p.segment,
+                        offset: p.offset,
+                        len: p.len,
+                        events,
+                    });
+                    if let Some(ack) = ack {
+                        ack.deliver();
+                    }
+                }
+            }
+        }
+        if !puts.is_empty() {
+            lock(&self.ready).extend(puts);
+            self.arrivals.notify_one();
+        }
+        // Take records just made durable may finish older segments.
+        self.delete_taken_segments(writing);
+    }
+
+    /// Deletes the oldest segments while every put in them was taken (never the one being
+    /// written). Oldest first: a segment's take records may name puts of older ones, which a
+    /// replay must not find again.
+    fn delete_taken_segments(&self, writing: u64) {
+        let mut segments = lock(&self.segments);
+        while let Some((&index, s)) = segments.first_key_value() {
+            if s.live > 0 || index >= writing {
+                break;
+            }
+            let path = if s.path.as_os_str().is_empty() {
+                segment_path(&self.data_dirs, index)
+            } else {
+                s.path.clone()
+            };
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    warn!(channel = %self.name, segment = %path.display(), "cannot delete a taken segment: {e}");
+                    break;
+                }
+            }
+            segments.pop_first();
+        }
+    }
+}
+
+/// A file channel.
+#[derive(Debug)]
+pub struct FileChannel {
+    inner: Arc<Inner>,
+    writer: Writer<Token>,
+    capacity: usize,
+    keep_alive: Duration,
+    _lock: ExclusiveLock,
+}
+
+/// What a replay found.
+#[derive(Debug, Default)]
+struct Replayed {
+    ready: VecDeque<Entry>,
+    segments: BTreeMap<u64, Segment>,
+    log_id: Option<u32>,
+    next_seq: u64,
+    next_segment: u64,
+}
+
+impl FileChannel {
+    /// Opens the channel `name`: refuses Flume's directories, takes the lock, replays the log
+    /// and starts the writer.
+    pub fn open(
+        name: &str,
+        config: &FileChannelConfig,
+        counters: Arc<ChannelCounters>,
+        backend: Backend,
+    ) -> Result<FileChannel, FileChannelError> {
+        let cp = &config.checkpoint_dir;
+        segment::refuse_flume_files(cp)?;
+        for d in &config.data_dirs {
+            segment::refuse_flume_files(d)?;
+        }
+        std::fs::create_dir_all(cp).map_err(io_at(cp))?;
+        for d in &config.data_dirs {
+            std::fs::create_dir_all(d).map_err(io_at(d))?;
+        }
+        let lock_path = cp.join(LOCK_FILE);
+        let held = ExclusiveLock::acquire(&lock_path).map_err(|e| match e {
+            LockError::Held { pid } => FileChannelError::Locked {
+                dir: cp.clone(),
+                pid,
+            },
+            LockError::Io(source) => FileChannelError::Io {
+                path: lock_path.clone(),
+                source,
+            },
+        })?;
+        let replayed = replay(name, &config.data_dirs)?;
+        let log_id = replayed.log_id.unwrap_or_else(|| {
+            // A new log: an identity that damage-recovery will not mistake for another's.
+            (uuid::Uuid::new_v4().as_u128() as u32).max(1)
+        });
+        let events: usize = replayed.ready.iter().map(|e| e.events as usize).sum();
+        if events > 0 {
+            info!(
+                channel = name,
+                events,
+                batches = replayed.ready.len(),
+                "file channel: replayed what was put and not taken"
+            );
+        }
+        let inner = Arc::new(Inner {
+            name: name.to_string(),
+            log_id,
+            data_dirs: config.data_dirs.clone(),
+            ready: Mutex::new(replayed.ready),
+            taken: Mutex::new(HashMap::new()),
+            segments: Mutex::new(replayed.segments),
+            events: AtomicUsize::new(events),
+            arrivals: Notify::new(),
+            room: Notify::new(),
+            counters,
+            commits: AckQueue::new(),
+        });
+        let synced = Arc::clone(&inner);
+        let writer = Writer::start(
+            WriterConfig {
+                name: name.to_string(),
+                data_dirs: config.data_dirs.clone(),
+                log_id,
+                next_segment: replayed.next_segment,
+                next_seq: replayed.next_seq,
+                max_file_size: config.max_file_size,
+                min_free: config.minimum_required_space,
+                backend,
+            },
+            Box::new(move |done| synced.synced(done)),
+        )
+        .map_err(io_at(&config.data_dirs[0]))?;
+        let channel = FileChannel {
+            inner,
+            writer,
+            capacity: config.capacity,
+            keep_alive: config.keep_alive,
+            _lock: held,
+        };
+        Ok(channel)
+    }
+
+    /// Reads the durable record `e` back as a batch.
+    fn read(&self, e: &Entry) -> io::Result<Batch> {
+        let file = {
+            let mut segments = lock(&self.inner.segments);
+            let s = segments
+                .get_mut(&e.segment)
+                .ok_or_else(|| io::Error::other("segment already deleted"))?;
+            match &s.file {
+                Some(f) => Arc::clone(f),
+                None => {
+                    if s.path.as_os_str().is_empty() {
+                        s.path = segment_path(&self.inner.data_dirs, e.segment);
+                    }
+                    let f = Arc::new(File::open(&s.path)?);
+                    s.file = Some(Arc::clone(&f));
+                    f
+                }
+            }
+        };
+        let total = HEADER_LEN + e.len as usize;
+        let mut buf = BytesMut::zeroed(total);
+        file.read_exact_at(&mut buf, e.offset)?;
+        let bytes = buf.freeze();
+        let scan = record::scan(&bytes, self.inner.log_id);
+        let Some(r) = scan.records().next().filter(|r| r.seq == e.seq) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the record read back fails its checksum",
+            ));
+        };
+        codec::decode(bytes.slice(r.payload.clone()))
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
+    }
+
+    /// Logs that `seqs` were taken and committed, and releases what they held.
+    fn committed(&self, seqs: Vec<u64>) {
+        if seqs.is_empty() {
+            return;
+        }
+        let mut events = 0usize;
+        {
+            let mut taken = lock(&self.inner.taken);
+            let mut segments = lock(&self.inner.segments);
+            for seq in &seqs {
+                if let Some(e) = taken.remove(seq) {
+                    events += e.events as usize;
+                    if let Some(s) = segments.get_mut(&e.segment) {
+                        s.live = s.live.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        let payload: Vec<u8> = seqs.iter().flat_map(|s| s.to_le_bytes()).collect();
+        self.writer
+            .submit(Submission::new(RecordKind::Take, payload, Token::Take));
+        self.inner.events.fetch_sub(events, Ordering::Relaxed);
+        self.inner.counters.take_success.add(events as u64);
+        self.inner.room.notify_one();
+        self.inner
+            .delete_taken_segments(self.writer.writing_segment());
+    }
+}
+
+impl Channel for FileChannel {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn try_put(&self, mut batch: Batch) -> Result<(), Batch> {
+        let n = batch.len();
+        if self.writer.health() != Health::Ok || self.writer.pending_bytes() > MAX_PENDING_BYTES {
+            return Err(batch);
+        }
+        let reserved = self
+            .inner
+            .events
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |e| {
+                (e + n <= self.capacity || e == 0).then_some(e + n)
+            });
+        if reserved.is_err() {
+            return Err(batch);
+        }
+        let mut payload = Vec::with_capacity(batch.data().len() + 64);
+        codec::encode(&batch, &mut payload);
+        let ack = batch.take_ack();
+        self.writer.submit(Submission::new(
+            RecordKind::Put,
+            payload,
+            Token::Put {
+                ack,
+                events: n as u32,
+            },
+        ));
+        self.inner.counters.put_success.add(n as u64);
+        Ok(())
+    }
+
+    fn take(&self, max_events: usize, into: &mut Vec<Batch>) -> usize {
+        self.inner.counters.take_attempt.add(max_events as u64);
+        let entries: Vec<Entry> = {
+            let mut ready = lock(&self.inner.ready);
+            let mut out = Vec::new();
+            let mut events = 0usize;
+            while let Some(e) = ready.front() {
+                if !out.is_empty() && events + e.events as usize > max_events {
+                    break;
+                }
+                events += e.events as usize;
+                out.extend(ready.pop_front());
+            }
+            out
+        };
+        let mut taken_events = 0;
+        let mut unreadable = Vec::new();
+        for e in entries {
+            match self.read(&e) {
+                Ok(batch) => {
+                    lock(&self.inner.taken).insert(e.seq, e);
+                    into.push(batch.with_ack(Ack::new(Arc::clone(&self.inner.commits), e.seq)));
+                    taken_events += e.events as usize;
+                }
+                Err(err) => {
+                    // Durable bytes that no longer read back: counted, said, and dropped (a
+                    // take record keeps a replay from trying again).
+                    warn!(
+                        channel = %self.inner.name,
+                        segment = e.segment,
+                        offset = e.offset,
+                        events = e.events,
+                        "a record could not be read back and is skipped: {err}"
+                    );
+                    lock(&self.inner.taken).insert(e.seq, e);
+                    unreadable.push(e.seq);
+                }
+            }
+        }
+        self.committed(unreadable);
+        taken_events
+    }
+
+    fn commit(&self, taken: &mut Vec<Batch>) {
+        let seqs: Vec<u64> = taken
+            .drain(..)
+            .filter_map(|mut b| b.take_ack().map(|a| a.token()))
+            .collect();
+        self.committed(seqs);
+    }
+
+    fn rollback(&self, taken: &mut Vec<Batch>) {
+        let seqs: Vec<u64> = taken
+            .drain(..)
+            .filter_map(|mut b| b.take_ack().map(|a| a.token()))
+            .collect();
+        let entries: Vec<Entry> = {
+            let mut t = lock(&self.inner.taken);
+            seqs.iter().filter_map(|s| t.remove(s)).collect()
+        };
+        let mut ready = lock(&self.inner.ready);
+        for e in entries.into_iter().rev() {
+            ready.push_front(e);
+        }
+        drop(ready);
+        self.inner.arrivals.notify_one();
+    }
+
+    /// Nothing durable waits to be taken. Puts still being written are not takeable yet; their
+    /// arrival is signalled when they are, and a sink that stops before then leaves them on
+    /// disk for the next start.
+    fn is_drained(&self) -> bool {
+        lock(&self.inner.ready).is_empty()
+    }
+
+    fn size(&self) -> usize {
+        self.inner.events.load(Ordering::Relaxed)
+    }
+
+    fn keep_alive(&self) -> Duration {
+        self.keep_alive
+    }
+
+    fn room(&self) -> &Notify {
+        &self.inner.room
+    }
+
+    fn arrivals(&self) -> &Notify {
+        &self.inner.arrivals
+    }
+
+    fn counters(&self) -> &ChannelCounters {
+        &self.inner.counters
+    }
+}
+
+/// Reads every segment of `data_dirs` in order and rebuilds the queue.
+fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelError> {
+    let mut paths: BTreeMap<u64, PathBuf> = BTreeMap::new();
+    for dir in data_dirs {
+        for (index, path) in segment::list(dir).map_err(io_at(dir))? {
+            if let Some(other) = paths.insert(index, path.clone()) {
+                return Err(FileChannelError::Twice { a: other, b: path });
+            }
+        }
+    }
+    let mut out = Replayed {
+        next_seq: 1,
+        next_segment: paths.keys().next_back().map_or(1, |i| i + 1),
+        ..Replayed::default()
+    };
+    let mut live: BTreeMap<u64, Entry> = BTreeMap::new();
+    let mut first_path: Option<PathBuf> = None;
+    for (&index, path) in &paths {
+        let mapped = match segment::map(path) {
+            Ok(m) => m,
+            // A segment whose header never reached the disk (a crash while rolling) holds
+            // nothing: it is removed.
+            Err(SegmentError::NotASegment { .. })
+                if std::fs::metadata(path).is_ok_and(|m| m.len() < segment::HEADER_LEN as u64) =>
+            {
+                warn!(channel = name, segment = %path.display(), "removing a segment cut short before its header");
+                std::fs::remove_file(path).map_err(io_at(path))?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match (out.log_id, &first_path) {
+            (Some(id), Some(first)) if id != mapped.log_id => {
+                return Err(FileChannelError::Mixed {
+                    a: first.clone(),
+                    b: path.clone(),
+                })
+            }
+            _ => {
+                out.log_id = Some(mapped.log_id);
+                first_path.get_or_insert_with(|| path.clone());
+            }
+        }
+        let bytes = mapped.bytes();
+        let mut damaged = (0usize, 0usize);
+        for s in mapped.scan.skipped() {
+            damaged.0 += 1;
+            damaged.1 += s.len;
+        }
+        for r in mapped.scan.records() {
+            out.next_seq = out.next_seq.max(r.seq + 1);
+            let payload = &bytes[r.payload.clone()];
+            match r.kind {
+                RecordKind::Put => {
+                    let Some(count) = payload.get(..4) else {
+                        damaged.0 += 1;
+                        continue;
+                    };
+                    let events = u32::from_le_bytes(count.try_into().expect("4 bytes"));
+                    live.insert(
+                        r.seq,
+                        Entry {
+                            seq: r.seq,
+                            segment: index,
+                            offset: r.offset as u64,
+                            len: (r.payload.end - r.payload.start) as u32,
+                            events,
+                        },
+                    );
+                }
+                RecordKind::Take => {
+                    for seq in payload.chunks_exact(8) {
+                        live.remove(&u64::from_le_bytes(seq.try_into().expect("8 bytes")));
+                    }
+                }
+            }
+        }
+        if damaged.0 > 0 {
+            warn!(
+                channel = name,
+                segment = %path.display(),
+                records = damaged.0,
+                bytes = damaged.1,
+                "replay skipped damaged records (their events are lost; the rest is kept)"
+            );
+        }
+        let torn = mapped.torn_tail();
+        let end = mapped.scan.end;
+        drop(mapped);
+        if torn > 0 {
+            warn!(
+                channel = name,
+                segment = %path.display(),
+                bytes = torn,
+                "truncating a torn write at the end of a segment (never acknowledged)"
+            );
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io_at(path))?;
+            f.set_len(end as u64).map_err(io_at(path))?;
+            f.sync_all().map_err(io_at(path))?;
+        }
+        out.segments.insert(
+            index,
+            Segment {
+                path: path.clone(),
+                file: None,
+                live: 0,
+            },
+        );
+    }
+    for e in live.values() {
+        if let Some(s) = out.segments.get_mut(&e.segment) {
+            s.live += 1;
+        }
+    }
+    out.ready = live.into_values().collect();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::runtime::test_backends as backends;
+
+    fn config(root: &Path, max_file_size: u64) -> FileChannelConfig {
+        FileChannelConfig {
+            checkpoint_dir: root.join("cp"),
+            data_dirs: vec![root.join("d1"), root.join("d2")],
+            capacity: 100_000,
+            transaction_capacity: 1_000,
+            max_file_size,
+            minimum_required_space: 0,
+            keep_alive: Duration::from_secs(3),
+            inert_keys: Vec::new(),
+        }
+    }
+
+    fn lines(from: u64, n: u64) -> Batch {
+        let text: String = (from..from + n).map(|i| format!("line {i}\n")).collect();
+        Batch::from_lines(Bytes::from(text), n as u32)
+    }
+
+    fn bodies(batches: &[Batch]) -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(Batch::bodies)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect()
+    }
+
+    /// Waits until `n` events are ready to take.
+    fn wait_ready(ch: &FileChannel, n: usize) {
+        let start = std::time::Instant::now();
+        while lock(&ch.inner.ready)
+            .iter()
+            .map(|e| e.events as usize)
+            .sum::<usize>()
+            < n
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "puts never became durable"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn puts_are_acknowledged_when_durable_and_taken_in_order() {
+        for backend in backends() {
+            let root = tempfile::tempdir().unwrap();
+            let ch =
+                FileChannel::open("c1", &config(root.path(), 1 << 20), Arc::default(), backend)
+                    .unwrap();
+            let acks = AckQueue::new();
+            for i in 0..10 {
+                let b = lines(i * 10, 10).with_ack(Ack::new(Arc::clone(&acks), i));
+                ch.try_put(b).unwrap();
+            }
+            wait_ready(&ch, 100);
+            let mut tokens = Vec::new();
+            acks.drain(|t| tokens.push(t));
+            assert_eq!(tokens, (0..10).collect::<Vec<_>>(), "{backend}");
+            let mut taken = Vec::new();
+            assert_eq!(ch.take(25, &mut taken), 20, "{backend}: whole batches");
+            assert_eq!(bodies(&taken)[0], "line 0");
+            ch.commit(&mut taken);
+            assert_eq!(ch.size(), 80);
+        }
+    }
+
+    #[test]
+    fn a_restart_queues_what_was_not_taken_and_nothing_taken() {
+        for backend in backends() {
+            let root = tempfile::tempdir().unwrap();
+            let cfg = config(root.path(), 64 * 1024);
+            {
+                let ch = FileChannel::open("c1", &cfg, Arc::default(), backend).unwrap();
+                for i in 0..200 {
+                    ch.try_put(lines(i * 50, 50)).unwrap();
+                }
+                wait_ready(&ch, 10_000);
+                let mut taken = Vec::new();
+                ch.take(3_000, &mut taken);
+                ch.commit(&mut taken);
+                // Taken but never committed: comes back.
+                ch.take(1_000, &mut taken);
+                assert_eq!(bodies(&taken)[0], "line 3000");
+                // Dropped without a stop: as a crash after the last sync.
+                drop(ch);
+            }
+            let ch = FileChannel::open("c1", &cfg, Arc::default(), backend).unwrap();
+            assert_eq!(ch.size(), 7_000, "{backend}");
+            let mut taken = Vec::new();
+            let mut all = Vec::new();
+            while ch.take(1_000, &mut taken) > 0 {
+                all.extend(bodies(&taken));
+                ch.commit(&mut taken);
+            }
+            let want: Vec<String> = (3_000..10_000).map(|i| format!("line {i}")).collect();
+            assert_eq!(all, want, "{backend}");
+            // Everything taken: only the segment being written is left.
+            let wait = std::time::Instant::now();
+            loop {
+                let left: usize = cfg
+                    .data_dirs
+                    .iter()
+                    .map(|d| segment::list(d).unwrap().len())
+                    .sum();
+                if left <= 2 || wait.elapsed() > Duration::from_secs(5) {
+                    let known: Vec<(u64, usize)> = lock(&ch.inner.segments)
+                        .iter()
+                        .map(|(i, s)| (*i, s.live))
+                        .collect();
+                    assert!(
+                        left <= 2,
+                        "{backend}: {left} segments left; known {known:?}, writing {}",
+                        ch.writer.writing_segment()
+                    );
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    #[test]
+    fn rollback_gives_the_batches_back_first() {
+        let root = tempfile::tempdir().unwrap();
+        let ch = FileChannel::open(
+            "c1",
+            &config(root.path(), 1 << 20),
+            Arc::default(),
+            Backend::Epoll,
+        )
+        .unwrap();
+        for i in 0..3 {
+            ch.try_put(lines(i * 2, 2)).unwrap();
+        }
+        wait_ready(&ch, 6);
+        let mut taken = Vec::new();
+        ch.take(4, &mut taken);
+        ch.rollback(&mut taken);
+        ch.take(6, &mut taken);
+        assert_eq!(
+            bodies(&taken),
+            ["line 0", "line 1", "line 2", "line 3", "line 4", "line 5"]
+        );
+    }
+
+    #[test]
+    fn a_second_agent_and_flume_directories_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let cfg = config(root.path(), 1 << 20);
+        let _first = FileChannel::open("c1", &cfg, Arc::default(), Backend::Epoll).unwrap();
+        let e = FileChannel::open("c1", &cfg, Arc::default(), Backend::Epoll).unwrap_err();
+        assert!(
+            e.to_string().contains("in use by another spate agent"),
+            "{e}"
+        );
+        let flume = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(flume.path().join("cp")).unwrap();
+        std::fs::write(flume.path().join("cp/checkpoint"), b"").unwrap();
+        let e = FileChannel::open(
+            "c1",
+            &config(flume.path(), 1 << 20),
+            Arc::default(),
+            Backend::Epoll,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("Apache Flume"), "{e}");
+    }
+}

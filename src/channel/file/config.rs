@@ -1,0 +1,368 @@
+//! The file channel's configuration: Flume's keys and defaults.
+//!
+//! Keys of Flume's design that spate's does not need are accepted and named at start as having
+//! no effect ([`INERT_KEYS`]); Flume's encryption keys are refused, as spate does not encrypt
+//! the log (an encrypted file system does).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::component::Setting;
+use crate::config::{resolve_relative, ConfigError, Props, JAVA_INT_MAX};
+
+/// Settings of a file channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChannelConfig {
+    /// Flume key `checkpointDir`, default `~/.flume/file-channel/checkpoint`: where the
+    /// channel's lock is kept (its takes are logged with its puts).
+    pub checkpoint_dir: PathBuf,
+    /// Flume key `dataDirs` (comma-separated), default `~/.flume/file-channel/data`: where the
+    /// log's segments are written, spread over the directories.
+    pub data_dirs: Vec<PathBuf>,
+    /// Flume key `capacity`, default 1,000,000: most events held.
+    pub capacity: usize,
+    /// Flume key `transactionCapacity`, default 10,000: most events per put or take; at most
+    /// `capacity`.
+    pub transaction_capacity: usize,
+    /// Flume key `maxFileSize` (bytes), default 2,146,435,071: a segment's size before the next
+    /// one is started.
+    pub max_file_size: u64,
+    /// Flume key `minimumRequiredSpace` (bytes), default 524,288,000: below this much free
+    /// space in a data directory, puts are refused (sources wait) until space returns.
+    pub minimum_required_space: u64,
+    /// Flume key `keep-alive` (seconds), default 3: how long a put waits for room.
+    pub keep_alive: Duration,
+    /// Keys set that have no effect in spate ([`INERT_KEYS`]); the agent says so at start.
+    pub inert_keys: Vec<&'static str>,
+}
+
+/// Every property a file channel accepts.
+const KEYS: &[&str] = &[
+    "type",
+    "checkpointDir",
+    "dataDirs",
+    "capacity",
+    "transactionCapacity",
+    "checkpointInterval",
+    "maxFileSize",
+    "minimumRequiredSpace",
+    "checkpointOnClose",
+    "keep-alive",
+    "useDualCheckpoints",
+    "backupCheckpointDir",
+    "compressBackupCheckpoint",
+    "use-log-replay-v1",
+    "use-fast-replay",
+    "fsyncPerTransaction",
+    "fsyncInterval",
+];
+
+/// Flume keys spate accepts without effect: takes are logged in the log itself, with the puts
+/// (there is no separate checkpoint to write at an interval, at close, or twice), replay has one
+/// form, and every commit is synced (group commit makes that cheap, so there is no interval to
+/// relax it to).
+pub const INERT_KEYS: [&str; 9] = [
+    "checkpointInterval",
+    "checkpointOnClose",
+    "useDualCheckpoints",
+    "backupCheckpointDir",
+    "compressBackupCheckpoint",
+    "use-log-replay-v1",
+    "use-fast-replay",
+    "fsyncPerTransaction",
+    "fsyncInterval",
+];
+
+/// Flume's default `maxFileSize`.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 2_146_435_071;
+
+/// Smallest `maxFileSize`: below, a segment would hold few batches.
+pub const MIN_MAX_FILE_SIZE: u64 = 64 * 1024;
+
+/// Reads a file channel's settings; `base` resolves relative paths (`None`: they stay relative
+/// to the working directory, as Flume's are).
+pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<FileChannelConfig> {
+    let encryption: Vec<String> = p
+        .take_prefixed("encryption.")
+        .into_iter()
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if let Some(first) = encryption.first() {
+        let err = p
+            .error(first, None, "spate's file channel does not encrypt its log")
+            .hint(
+                "remove the `encryption.*` keys and keep the data directories on an encrypted \
+                 file system (LUKS, fscrypt) instead",
+            );
+        p.push(err);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let path = |value: &str| -> PathBuf {
+        match base {
+            Some(b) => resolve_relative(b, Path::new(value)),
+            None => PathBuf::from(value),
+        }
+    };
+    let default_dir = |p: &mut Props<'_>, key: &str, under: &str| -> Option<PathBuf> {
+        match &home {
+            Some(h) => Some(h.join(".flume/file-channel").join(under)),
+            None => {
+                let err = p
+                    .error(
+                        key,
+                        None,
+                        format!("HOME is not set, so the default {key} cannot be used"),
+                    )
+                    .hint(format!("set `{}`", p.shown(key)));
+                p.push(err);
+                None
+            }
+        }
+    };
+    let checkpoint_dir = match p.get("checkpointDir") {
+        Some(e) if e.value.trim().is_empty() => {
+            p.push(ConfigError::at(e, "empty value").hint("give the checkpoint directory"));
+            None
+        }
+        Some(e) => Some(path(e.value.trim())),
+        None => default_dir(p, "checkpointDir", "checkpoint"),
+    };
+    let data_dirs = match p.get("dataDirs") {
+        Some(e) => {
+            let dirs: Vec<PathBuf> = e
+                .value
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(path)
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            if dirs.is_empty() {
+                p.push(
+                    ConfigError::at(e, "no directory given")
+                        .hint("give one or more directories, separated by commas"),
+                );
+                None
+            } else if let Some(twice) = dirs.iter().find(|d| !seen.insert(*d)) {
+                p.push(
+                    ConfigError::at(e, format!("`{}` is listed twice", twice.display()))
+                        .hint("list each data directory once"),
+                );
+                None
+            } else {
+                Some(dirs)
+            }
+        }
+        None => default_dir(p, "dataDirs", "data").map(|d| vec![d]),
+    };
+    if let (Some(cp), Some(data)) = (&checkpoint_dir, &data_dirs) {
+        if data.contains(cp) {
+            let entry = p.get("checkpointDir").or_else(|| p.get("dataDirs"));
+            let err = p
+                .error(
+                    "checkpointDir",
+                    entry,
+                    format!(
+                        "`{}` is both the checkpoint and a data directory",
+                        cp.display()
+                    ),
+                )
+                .hint("give the checkpoint a directory of its own");
+            p.push(err);
+        }
+    }
+    let capacity = p.positive("capacity", 1_000_000, "events");
+    let transaction_capacity = p.positive("transactionCapacity", 10_000, "events");
+    if !p.failed("capacity") && !p.failed("transactionCapacity") && transaction_capacity > capacity
+    {
+        let (prop, entry) = match p.get("transactionCapacity") {
+            Some(e) => ("transactionCapacity", Some(e)),
+            None => ("capacity", p.get("capacity")),
+        };
+        let err = p
+            .error(
+                prop,
+                entry,
+                format!(
+                    "transactionCapacity {transaction_capacity} is larger than capacity {capacity}"
+                ),
+            )
+            .hint(format!(
+                "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
+                p.shown("capacity"),
+                p.shown("transactionCapacity")
+            ));
+        p.push(err);
+    }
+    let inert_keys = INERT_KEYS
+        .into_iter()
+        .filter(|&k| p.get(k).is_some())
+        .collect();
+    // Read (and so checked) even though they have no effect.
+    p.millis("checkpointInterval", 30_000, 1, JAVA_INT_MAX);
+    p.bool("checkpointOnClose", true);
+    p.bool("useDualCheckpoints", false);
+    p.bool("compressBackupCheckpoint", false);
+    p.bool("use-log-replay-v1", false);
+    p.bool("use-fast-replay", false);
+    p.bool("fsyncPerTransaction", true);
+    p.int("fsyncInterval", 5, 1, JAVA_INT_MAX, "seconds");
+    p.get("backupCheckpointDir");
+    let config = FileChannelConfig {
+        checkpoint_dir: checkpoint_dir.clone().unwrap_or_default(),
+        data_dirs: data_dirs.clone().unwrap_or_default(),
+        capacity,
+        transaction_capacity,
+        max_file_size: p
+            .int(
+                "maxFileSize",
+                DEFAULT_MAX_FILE_SIZE,
+                MIN_MAX_FILE_SIZE,
+                1 << 40,
+                "bytes",
+            )
+            .unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        minimum_required_space: p
+            .int("minimumRequiredSpace", 524_288_000, 0, 1 << 50, "bytes")
+            .unwrap_or(524_288_000),
+        keep_alive: Duration::from_secs(
+            p.int("keep-alive", 3, 0, JAVA_INT_MAX, "seconds")
+                .unwrap_or(3),
+        ),
+        inert_keys,
+    };
+    p.finish("a file channel", KEYS);
+    (checkpoint_dir.is_some() && data_dirs.is_some()).then_some(config)
+}
+
+impl FileChannelConfig {
+    /// Every effective setting, for `spate check`.
+    pub fn settings(&self) -> Vec<Setting> {
+        let dirs: Vec<String> = self
+            .data_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let mut s = vec![
+            Setting::new("checkpointDir", self.checkpoint_dir.display()),
+            Setting::new("dataDirs", dirs.join(",")),
+            Setting::new("capacity", self.capacity),
+            Setting::new("transactionCapacity", self.transaction_capacity),
+            Setting::new("maxFileSize", self.max_file_size),
+            Setting::new("minimumRequiredSpace", self.minimum_required_space),
+            Setting::new("keep-alive", self.keep_alive.as_secs()),
+        ];
+        for k in &self.inert_keys {
+            s.push(Setting::new(*k, "(set)").note("no effect in spate"));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Entry;
+
+    fn parse(lines: &[(&str, &str)]) -> (Option<FileChannelConfig>, Vec<String>) {
+        let entries: Vec<Entry> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| Entry {
+                key: format!("a1.channels.c1.{k}"),
+                value: v.to_string(),
+                file: None,
+                line: i + 1,
+                broken: false,
+            })
+            .collect();
+        let props: Vec<(&str, &Entry)> = entries
+            .iter()
+            .map(|e| (&e.key["a1.channels.c1.".len()..], e))
+            .collect();
+        let mut p = Props::new("a1.channels.c1.".into(), props);
+        p.get("type"); // read by the agent's resolution before the type's parser runs
+        let config = parse_file_channel(&mut p, None);
+        let errors = p.errors.iter().map(|e| e.to_string()).collect();
+        (config, errors)
+    }
+
+    #[test]
+    fn flume_defaults() {
+        let (c, errors) = parse(&[("type", "file")]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let c = c.unwrap();
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+        assert_eq!(
+            c.checkpoint_dir,
+            home.join(".flume/file-channel/checkpoint")
+        );
+        assert_eq!(c.data_dirs, [home.join(".flume/file-channel/data")]);
+        assert_eq!((c.capacity, c.transaction_capacity), (1_000_000, 10_000));
+        assert_eq!(c.max_file_size, 2_146_435_071);
+        assert_eq!(c.minimum_required_space, 524_288_000);
+        assert_eq!(c.keep_alive, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn directories_and_inert_keys() {
+        let (c, errors) = parse(&[
+            ("type", "file"),
+            ("checkpointDir", "/var/lib/spate/cp"),
+            ("dataDirs", "/data1/fc, /data2/fc"),
+            ("use-fast-replay", "true"),
+            ("fsyncPerTransaction", "false"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let c = c.unwrap();
+        assert_eq!(
+            c.data_dirs,
+            [PathBuf::from("/data1/fc"), PathBuf::from("/data2/fc")]
+        );
+        assert_eq!(c.inert_keys, ["use-fast-replay", "fsyncPerTransaction"]);
+    }
+
+    #[test]
+    fn mistakes_are_errors() {
+        let (_, errors) = parse(&[("type", "file"), ("dataDirs", "/d, /d")]);
+        assert!(
+            errors.iter().any(|e| e.contains("listed twice")),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[
+            ("type", "file"),
+            ("checkpointDir", "/d"),
+            ("dataDirs", "/d"),
+        ]);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("both the checkpoint and a data directory")),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[
+            ("type", "file"),
+            ("capacity", "100"),
+            ("transactionCapacity", "1000"),
+        ]);
+        assert!(
+            errors.iter().any(|e| e.contains("larger than capacity")),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[("type", "file"), ("encryption.activeKey", "key-0")]);
+        assert!(
+            errors.iter().any(|e| e.contains("does not encrypt")),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[("type", "file"), ("maxFileSize", "100")]);
+        assert!(
+            errors.iter().any(|e| e.contains("maxFileSize")),
+            "{errors:?}"
+        );
+        let (_, errors) = parse(&[("type", "file"), ("checkpointIntervall", "100")]);
+        assert!(
+            errors.iter().any(|e| e.contains("checkpointInterval")),
+            "{errors:?}"
+        );
+    }
+}

@@ -1,0 +1,675 @@
+//! The file channel's log writer: one thread of its own (`spate-fc-<channel>`) that frames the
+//! payloads handed to it into records, appends them to the current segment and makes them
+//! durable with one `fdatasync` for everything that arrived meanwhile (group commit). Only
+//! then does it report them, in order, to its [`Synced`] callback: the channel acknowledges a
+//! put there, never before its bytes are on disk.
+//!
+//! Failures never lose or misreport a submission:
+//! - a failed write (`ENOSPC`, `EIO`) leaves the segment's length where it was; the writer
+//!   keeps the submissions, reports the failure (puts are refused meanwhile) and tries again
+//!   after a pause, writing over the failed bytes;
+//! - a failed `fdatasync` may have dropped the written pages and marked them clean (Linux
+//!   does), so syncing again could succeed without them: the writer never retries the sync on
+//!   the same pages. It leaves that segment (the records before the failed sync were synced and
+//!   stay) and writes the unsynced submissions again into a new segment;
+//! - a new segment is synced, and so is its directory, before any record in it counts.
+
+use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tracing::{error, info, warn};
+
+use super::record::{self, RecordKind, HEADER_LEN};
+use super::segment;
+use crate::runtime::io::AppendFile;
+use crate::runtime::{self, Backend};
+
+/// A payload to log, and what the channel wants back with it once it is durable.
+#[derive(Debug)]
+pub struct Submission<T> {
+    /// What the record is.
+    pub kind: RecordKind,
+    /// The record's payload (an encoded batch, or taken sequence numbers).
+    pub payload: Vec<u8>,
+    /// Its CRC32C, computed by the submitter (off the writer's thread).
+    pub payload_crc: u32,
+    /// Handed back once the record is durable.
+    pub token: T,
+}
+
+impl<T> Submission<T> {
+    /// A submission of a record of `kind` holding `payload`, its checksum computed now.
+    pub fn new(kind: RecordKind, payload: Vec<u8>, token: T) -> Self {
+        Submission {
+            kind,
+            payload_crc: crc32c::crc32c(&payload),
+            payload,
+            token,
+        }
+    }
+}
+
+/// Where a durable record lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// Its segment's index.
+    pub segment: u64,
+    /// Its header's offset in the segment.
+    pub offset: u64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its payload's length.
+    pub len: u32,
+}
+
+/// Called on the writer's thread with every submission made durable by one sync, in
+/// submission order.
+pub type Synced<T> = Box<dyn FnMut(Vec<(T, Placement)>) + Send>;
+
+/// The writer's state, as submitters see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Writing.
+    Ok,
+    /// The last write or sync failed; the submissions are kept and tried again.
+    Failing(String),
+}
+
+/// What the writer is given at start.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// The channel's name (for the thread's name and the log).
+    pub name: String,
+    /// Where segments go, in turn.
+    pub data_dirs: Vec<PathBuf>,
+    /// The log's identity.
+    pub log_id: u32,
+    /// The first segment index to create.
+    pub next_segment: u64,
+    /// The first sequence number to give.
+    pub next_seq: u64,
+    /// A segment's size before the next one starts.
+    pub max_file_size: u64,
+    /// Free bytes a data directory must keep (`minimumRequiredSpace`): below, writes wait.
+    pub min_free: u64,
+    /// The I/O backend of the writer's thread.
+    pub backend: Backend,
+}
+
+/// Figures of the writer, for tests, benchmarks and monitoring.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records made durable.
+    pub records: u64,
+    /// `fdatasync` calls that succeeded.
+    pub syncs: u64,
+    /// Segments created.
+    pub segments: u64,
+    /// Writes or syncs that failed.
+    pub failures: u64,
+}
+
+#[derive(Debug)]
+struct Queue<T> {
+    pending: VecDeque<Submission<T>>,
+    /// Payload bytes of `pending`.
+    pending_bytes: usize,
+    health: Health,
+    stats: WriterStats,
+    stopping: bool,
+    /// The segment being written (0 before the first).
+    segment: u64,
+}
+
+#[derive(Debug)]
+struct Shared<T> {
+    queue: Mutex<Queue<T>>,
+    wake: Notify,
+}
+
+/// The handle submitters hold.
+#[derive(Debug)]
+pub struct Writer<T> {
+    shared: Arc<Shared<T>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// How long the writer waits before trying a failed write again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+impl<T: Send + 'static> Writer<T> {
+    /// Starts the writer's thread.
+    pub fn start(config: WriterConfig, synced: Synced<T>) -> io::Result<Writer<T>> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                pending: VecDeque::new(),
+                pending_bytes: 0,
+                health: Health::Ok,
+                stats: WriterStats::default(),
+                stopping: false,
+                segment: 0,
+            }),
+            wake: Notify::new(),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("spate-fc-{}", config.name))
+            .spawn(move || {
+                let backend = config.backend;
+                let name = config.name.clone();
+                let run = Log::new(config, thread_shared, synced).run();
+                if let Err(e) = runtime::block_on(backend, run) {
+                    error!(channel = %name, "file channel writer could not start its runtime: {e}");
+                }
+            })?;
+        Ok(Writer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<T>> {
+        self.shared.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hands `submission` to the writer. Never blocks on I/O.
+    pub fn submit(&self, submission: Submission<T>) {
+        let mut q = self.lock();
+        q.pending_bytes += submission.payload.len();
+        q.pending.push_back(submission);
+        drop(q);
+        self.shared.wake.notify_one();
+    }
+
+    /// Payload bytes submitted and not yet durable.
+    pub fn pending_bytes(&self) -> usize {
+        self.lock().pending_bytes
+    }
+
+    /// Whether the last write succeeded.
+    pub fn health(&self) -> Health {
+        self.lock().health.clone()
+    }
+
+    /// Submissions not yet durable.
+    pub fn pending(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// The segment being written: older ones are sealed (0 before the first).
+    pub fn writing_segment(&self) -> u64 {
+        self.lock().segment
+    }
+
+    /// The writer's figures so far.
+    pub fn stats(&self) -> WriterStats {
+        self.lock().stats
+    }
+
+    /// Writes what was submitted, then ends the thread. Submissions that cannot be written
+    /// (the disk keeps failing) are dropped unacknowledged after one more try.
+    pub fn stop(mut self) -> WriterStats {
+        self.lock().stopping = true;
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.stats()
+    }
+}
+
+impl<T> Drop for Writer<T> {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.shared
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stopping = true;
+            self.shared.wake.notify_one();
+            let _ = t.join();
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Log<T> {
+    config: WriterConfig,
+    shared: Arc<Shared<T>>,
+    synced: Synced<T>,
+    /// The segment being appended to, and its index.
+    current: Option<(u64, AppendFile)>,
+    next_segment: u64,
+    next_seq: u64,
+}
+
+impl<T> Log<T> {
+    fn new(config: WriterConfig, shared: Arc<Shared<T>>, synced: Synced<T>) -> Self {
+        Log {
+            next_segment: config.next_segment,
+            next_seq: config.next_seq,
+            config,
+            shared,
+            synced,
+            current: None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<T>> {
+        self.shared.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn run(mut self) {
+        let mut buf = Vec::new();
+        loop {
+            // Everything submitted so far is one group: one write, one sync.
+            let (batch, stopping) = {
+                let mut q = self.lock();
+                q.pending_bytes = 0;
+                (std::mem::take(&mut q.pending), q.stopping)
+            };
+            if batch.is_empty() {
+                if stopping {
+                    break;
+                }
+                self.shared.wake.notified().await;
+                continue;
+            }
+            match self.write_group(&batch, &mut buf).await {
+                Ok(placements) => {
+                    {
+                        let mut q = self.lock();
+                        q.health = Health::Ok;
+                        q.stats.records += placements.len() as u64;
+                        q.stats.syncs += 1;
+                    }
+                    let done = batch
+                        .into_iter()
+                        .zip(placements)
+                        .map(|(s, p)| (s.token, p))
+                        .collect();
+                    (self.synced)(done);
+                }
+                Err(e) => {
+                    let stop_now = {
+                        let mut q = self.lock();
+                        q.stats.failures += 1;
+                        let first = q.health == Health::Ok;
+                        q.health = Health::Failing(e.to_string());
+                        // Kept, in order, ahead of what arrived meanwhile.
+                        q.pending_bytes += batch.iter().map(|s| s.payload.len()).sum::<usize>();
+                        let later = std::mem::replace(&mut q.pending, batch);
+                        q.pending.extend(later);
+                        if first {
+                            warn!(
+                                channel = %self.config.name,
+                                "file channel write failed: {e}; puts are refused, and what \
+                                 was put is kept and written again every {RETRY_PAUSE:?}"
+                            );
+                        }
+                        q.stopping
+                    };
+                    if stop_now {
+                        let left = self.lock().pending.len();
+                        error!(
+                            channel = %self.config.name,
+                            batches = left,
+                            "stopping with puts that could not be written; they were never \
+                             acknowledged, so their sources still hold them"
+                        );
+                        break;
+                    }
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+            }
+        }
+    }
+
+    /// Frames `batch` into records, appends them and syncs; returns where each lies.
+    async fn write_group(
+        &mut self,
+        batch: &VecDeque<Submission<T>>,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<Vec<Placement>> {
+        let size: u64 = batch
+            .iter()
+            .map(|s| (HEADER_LEN + s.payload.len()) as u64)
+            .sum();
+        let fits = self.current.as_ref().is_some_and(|(_, f)| {
+            // A group larger than a segment goes alone into a fresh one.
+            f.len() + size <= self.config.max_file_size || f.len() <= segment::HEADER_LEN as u64
+        });
+        if !fits {
+            self.roll().await?;
+        }
+        self.check_space()?;
+        let (segment, file) = self.current.as_mut().expect("rolled above");
+        let segment = *segment;
+        let mut offset = file.len();
+        let mut seq = self.next_seq;
+        let mut placements = Vec::with_capacity(batch.len());
+        buf.clear();
+        for s in batch {
+            let len = s.payload.len() as u32;
+            buf.extend_from_slice(&record::header(
+                self.config.log_id,
+                s.kind,
+                seq,
+                len,
+                s.payload_crc,
+            ));
+            buf.extend_from_slice(&s.payload);
+            placements.push(Placement {
+                segment,
+                offset,
+                seq,
+                len,
+            });
+            offset += (HEADER_LEN + s.payload.len()) as u64;
+            seq += 1;
+        }
+        let (res, taken) = file.append(std::mem::take(buf)).await;
+        *buf = taken;
+        res?;
+        if let Err(e) = file.sync_data().await {
+            // The pages may be gone and marked clean: never sync them again as if written.
+            // What this segment held before is synced; the group goes into a new one.
+            warn!(
+                channel = %self.config.name,
+                segment,
+                "fdatasync failed: {e}; leaving this segment and writing the group again in a \
+                 new one"
+            );
+            self.current = None;
+            return Err(e);
+        }
+        self.next_seq = seq;
+        Ok(placements)
+    }
+
+    /// Fails while the current segment's directory has less free space than
+    /// `minimumRequiredSpace` (the group is kept and tried again).
+    fn check_space(&self) -> io::Result<()> {
+        let Some((index, _)) = &self.current else {
+            return Ok(());
+        };
+        let dirs = &self.config.data_dirs;
+        let dir = &dirs[(*index as usize) % dirs.len()];
+        let free = free_space(dir)?;
+        if free < self.config.min_free {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!(
+                    "{} has {free} bytes free, below minimumRequiredSpace {}",
+                    dir.display(),
+                    self.config.min_free
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts the next segment: created, its header written and synced, its directory synced.
+    async fn roll(&mut self) -> io::Result<()> {
+        let index = self.next_segment;
+        let dirs = &self.config.data_dirs;
+        let dir = &dirs[(index as usize) % dirs.len()];
+        let path = dir.join(segment::file_name(index));
+        let mut file = match AppendFile::create(&path, self.config.backend) {
+            Ok(f) => f,
+            // A segment left by a failed roll (its header never synced): start it again.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                AppendFile::open_at(&path, 0, self.config.backend)?
+            }
+            Err(e) => return Err(e),
+        };
+        let (res, _) = file
+            .append(segment::header(self.config.log_id).to_vec())
+            .await;
+        res?;
+        file.sync_data().await?;
+        std::fs::File::open(dir)?.sync_all()?;
+        self.next_segment += 1;
+        self.current = Some((index, file));
+        let mut q = self.lock();
+        q.stats.segments += 1;
+        q.segment = index;
+        drop(q);
+        info!(channel = %self.config.name, segment = %path.display(), "new log segment");
+        Ok(())
+    }
+}
+
+/// Bytes available to an unprivileged writer in the file system of `dir`.
+pub fn free_space(dir: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` points to writable memory the size of
+    // `struct statvfs`.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::runtime::test_backends as backends;
+
+    fn config(dir: &std::path::Path, backend: Backend, max: u64) -> WriterConfig {
+        WriterConfig {
+            name: "c1".into(),
+            data_dirs: vec![dir.to_owned()],
+            log_id: 77,
+            next_segment: 1,
+            next_seq: 1,
+            max_file_size: max,
+            min_free: 0,
+            backend,
+        }
+    }
+
+    /// Every record of the segments in `dir`, as (segment, seq, payload).
+    fn read_back(dir: &std::path::Path) -> Vec<(u64, u64, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (index, path) in segment::list(dir).unwrap() {
+            let m = segment::map(&path).unwrap();
+            assert_eq!(m.log_id, 77);
+            assert_eq!(m.torn_tail(), 0);
+            assert_eq!(m.scan.skipped().count(), 0);
+            for r in m.scan.records() {
+                out.push((index, r.seq, m.bytes()[r.payload.clone()].to_vec()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn concurrent_submissions_share_syncs_and_read_back_in_order() {
+        for backend in backends() {
+            let dir = tempfile::tempdir().unwrap();
+            let (tx, rx) = mpsc::channel();
+            let writer = Arc::new(
+                Writer::start(
+                    config(dir.path(), backend, 1 << 30),
+                    Box::new(move |done: Vec<(u64, Placement)>| {
+                        for d in done {
+                            tx.send(d).unwrap();
+                        }
+                    }),
+                )
+                .unwrap(),
+            );
+            let threads: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let writer = Arc::clone(&writer);
+                    std::thread::spawn(move || {
+                        for i in 0..500u64 {
+                            let id = t * 1000 + i;
+                            writer.submit(Submission::new(
+                                RecordKind::Put,
+                                id.to_le_bytes().to_vec(),
+                                id,
+                            ));
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let acked: Vec<(u64, Placement)> = (0..2000).map(|_| rx.recv().unwrap()).collect();
+            let stats = Arc::into_inner(writer).unwrap().stop();
+            assert_eq!(stats.records, 2000, "{backend}");
+            assert!(
+                stats.syncs < 2000,
+                "{backend}: group commit shares syncs: {stats:?}"
+            );
+            // Acknowledged in log order, each where the log holds it.
+            let seqs: Vec<u64> = acked.iter().map(|(_, p)| p.seq).collect();
+            assert_eq!(seqs, (1..=2000).collect::<Vec<_>>(), "{backend}");
+            let logged = read_back(dir.path());
+            assert_eq!(logged.len(), 2000, "{backend}");
+            for ((id, p), (segment, seq, payload)) in acked.iter().zip(&logged) {
+                assert_eq!((p.segment, p.seq), (*segment, *seq));
+                assert_eq!(payload, &id.to_le_bytes());
+            }
+            // Per submitter, in submission order.
+            for t in 0..4u64 {
+                let mine: Vec<u64> = acked
+                    .iter()
+                    .map(|(id, _)| *id)
+                    .filter(|id| id / 1000 == t)
+                    .collect();
+                assert!(mine.windows(2).all(|w| w[0] < w[1]), "{backend}");
+            }
+        }
+    }
+
+    /// A small tmpfs mounted for a test, unmounted when dropped; `None` where mounting is not
+    /// allowed (not root).
+    struct SmallDisk(tempfile::TempDir);
+
+    impl SmallDisk {
+        fn mount(bytes: u64) -> Option<SmallDisk> {
+            let dir = tempfile::tempdir().unwrap();
+            let ok = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            ok.then_some(SmallDisk(dir))
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_full_disk_keeps_puts_unacknowledged_until_space_returns() {
+        let Some(disk) = SmallDisk::mount(1 << 20) else {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            return;
+        };
+        for backend in backends() {
+            let dir = disk.0.path().join(format!("{backend}"));
+            std::fs::create_dir(&dir).unwrap();
+            let filler = disk.0.path().join("filler");
+            std::fs::write(&filler, vec![0u8; 900 * 1024]).unwrap();
+            let (tx, rx) = mpsc::channel();
+            let writer = Writer::start(
+                config(&dir, backend, 1 << 30),
+                Box::new(move |done: Vec<(u32, Placement)>| {
+                    for (id, _) in done {
+                        tx.send(id).unwrap();
+                    }
+                }),
+            )
+            .unwrap();
+            for i in 0..50u32 {
+                writer.submit(Submission::new(RecordKind::Put, vec![i as u8; 4096], i));
+            }
+            // 200 KiB do not fit in the 124 KiB left: nothing is acknowledged.
+            let waited = std::time::Instant::now();
+            while writer.health() == Health::Ok && waited.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let Health::Failing(why) = writer.health() else {
+                panic!("{backend}: no failure on a full disk");
+            };
+            assert!(why.contains("No space left"), "{backend}: {why}");
+            let acked_while_full: Vec<u32> = rx.try_iter().collect();
+            assert!(writer.pending() > 0, "{backend}");
+            // Space returns: everything is written, once, and acknowledged.
+            std::fs::remove_file(&filler).unwrap();
+            let mut acked = acked_while_full;
+            while acked.len() < 50 {
+                acked.push(
+                    rx.recv_timeout(Duration::from_secs(10))
+                        .expect("acknowledged"),
+                );
+            }
+            let stats = writer.stop();
+            assert!(stats.failures >= 1, "{backend}: {stats:?}");
+            assert_eq!(acked, (0..50).collect::<Vec<_>>(), "{backend}");
+            let logged = read_back(&dir);
+            assert_eq!(logged.len(), 50, "{backend}: each record once");
+            for (i, (_, _, payload)) in logged.iter().enumerate() {
+                assert_eq!(payload, &vec![i as u8; 4096]);
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn segments_roll_at_max_file_size() {
+        for backend in backends() {
+            let dir = tempfile::tempdir().unwrap();
+            let (tx, rx) = mpsc::channel();
+            let writer = Writer::start(
+                config(dir.path(), backend, 64 * 1024),
+                Box::new(move |done: Vec<(u32, Placement)>| {
+                    tx.send(done.len()).unwrap();
+                }),
+            )
+            .unwrap();
+            let mut acked = 0;
+            for i in 0..100u32 {
+                // One at a time: each its own group, so segments fill record by record.
+                writer.submit(Submission::new(RecordKind::Put, vec![i as u8; 4000], i));
+                acked += rx.recv().unwrap();
+            }
+            let stats = writer.stop();
+            assert_eq!(acked, 100);
+            let logged = read_back(dir.path());
+            assert_eq!(logged.len(), 100, "{backend}");
+            assert!(stats.segments >= 6, "{backend}: {stats:?}");
+            for (index, path) in segment::list(dir.path()).unwrap() {
+                let len = std::fs::metadata(&path).unwrap().len();
+                assert!(
+                    len <= 64 * 1024,
+                    "{backend}: segment {index} is {len} bytes"
+                );
+            }
+            let seqs: Vec<u64> = logged.iter().map(|(_, s, _)| *s).collect();
+            assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+        }
+    }
+}
