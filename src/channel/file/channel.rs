@@ -505,33 +505,102 @@ impl Channel for FileChannel {
     }
 }
 
-/// Reads every segment of `data_dirs` in order and rebuilds the queue.
-fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelError> {
+/// What one segment holds, as a survey found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentReport {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its index.
+    pub index: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Sound put records.
+    pub puts: u64,
+    /// Sound take records.
+    pub takes: u64,
+    /// Damaged records or stretches stepped over, and their bytes.
+    pub damaged: (u64, u64),
+    /// Bytes of a torn write at its end, which a start truncates.
+    pub torn: u64,
+    /// Where its sound part ends (a start truncates the file there).
+    pub end: u64,
+    /// Cut short before its header: a start removes it.
+    pub headerless: bool,
+}
+
+/// What a channel's data directories hold, read without changing anything.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Every segment, in order.
+    pub segments: Vec<SegmentReport>,
+    /// The log's identity, if any segment has one.
+    pub log_id: Option<u32>,
+    /// Put records not taken, in log order: what a start queues.
+    live: Vec<Entry>,
+    /// The next sequence number.
+    next_seq: u64,
+}
+
+impl Survey {
+    /// Events a start would queue.
+    pub fn queued_events(&self) -> u64 {
+        self.live.iter().map(|e| u64::from(e.events)).sum()
+    }
+
+    /// Batches a start would queue.
+    pub fn queued_batches(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Whether nothing is damaged, torn or headerless.
+    pub fn is_clean(&self) -> bool {
+        self.segments
+            .iter()
+            .all(|s| s.damaged.0 == 0 && s.torn == 0 && !s.headerless)
+    }
+}
+
+/// Reads every segment of `data_dirs` in order, without changing anything: what is queued
+/// (puts minus takes), what is damaged, what is torn.
+pub fn survey(data_dirs: &[PathBuf]) -> Result<Survey, FileChannelError> {
     let mut paths: BTreeMap<u64, PathBuf> = BTreeMap::new();
     for dir in data_dirs {
-        for (index, path) in segment::list(dir).map_err(io_at(dir))? {
+        segment::refuse_flume_files(dir)?;
+        let listed = match segment::list(dir) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_at(dir)(e)),
+        };
+        for (index, path) in listed {
             if let Some(other) = paths.insert(index, path.clone()) {
                 return Err(FileChannelError::Twice { a: other, b: path });
             }
         }
     }
-    let mut out = Replayed {
+    let mut out = Survey {
         next_seq: 1,
-        next_segment: paths.keys().next_back().map_or(1, |i| i + 1),
-        ..Replayed::default()
+        ..Survey::default()
     };
     let mut live: BTreeMap<u64, Entry> = BTreeMap::new();
     let mut first_path: Option<PathBuf> = None;
     for (&index, path) in &paths {
+        let size = std::fs::metadata(path).map_err(io_at(path))?.len();
         let mapped = match segment::map(path) {
             Ok(m) => m,
             // A segment whose header never reached the disk (a crash while rolling) holds
-            // nothing: it is removed.
-            Err(SegmentError::NotASegment { .. })
-                if std::fs::metadata(path).is_ok_and(|m| m.len() < segment::HEADER_LEN as u64) =>
-            {
-                warn!(channel = name, segment = %path.display(), "removing a segment cut short before its header");
-                std::fs::remove_file(path).map_err(io_at(path))?;
+            // nothing.
+            Err(SegmentError::NotASegment { .. }) if size < segment::HEADER_LEN as u64 => {
+                out.segments.push(SegmentReport {
+                    path: path.clone(),
+                    index,
+                    bytes: size,
+                    puts: 0,
+                    takes: 0,
+                    damaged: (0, 0),
+                    torn: size,
+                    end: 0,
+                    headerless: true,
+                });
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -549,10 +618,20 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             }
         }
         let bytes = mapped.bytes();
-        let mut damaged = (0usize, 0usize);
+        let mut report = SegmentReport {
+            path: path.clone(),
+            index,
+            bytes: size,
+            puts: 0,
+            takes: 0,
+            damaged: (0, 0),
+            torn: mapped.torn_tail() as u64,
+            end: mapped.scan.end as u64,
+            headerless: false,
+        };
         for s in mapped.scan.skipped() {
-            damaged.0 += 1;
-            damaged.1 += s.len;
+            report.damaged.0 += 1;
+            report.damaged.1 += s.len as u64;
         }
         for r in mapped.scan.records() {
             out.next_seq = out.next_seq.max(r.seq + 1);
@@ -560,9 +639,10 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             match r.kind {
                 RecordKind::Put => {
                     let Some(count) = payload.get(..4) else {
-                        damaged.0 += 1;
+                        report.damaged.0 += 1;
                         continue;
                     };
+                    report.puts += 1;
                     let events = u32::from_le_bytes(count.try_into().expect("4 bytes"));
                     live.insert(
                         r.seq,
@@ -576,40 +656,61 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
                     );
                 }
                 RecordKind::Take => {
+                    report.takes += 1;
                     for seq in payload.chunks_exact(8) {
                         live.remove(&u64::from_le_bytes(seq.try_into().expect("8 bytes")));
                     }
                 }
             }
         }
-        if damaged.0 > 0 {
+        out.segments.push(report);
+    }
+    out.live = live.into_values().collect();
+    Ok(out)
+}
+
+/// Surveys `data_dirs`, then repairs what a start must: removes headerless segments and
+/// truncates torn tails (each said in the log, as are damaged records), and rebuilds the queue.
+fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelError> {
+    let survey = survey(data_dirs)?;
+    let mut out = Replayed {
+        log_id: survey.log_id,
+        next_seq: survey.next_seq,
+        next_segment: survey.segments.last().map_or(1, |s| s.index + 1),
+        ..Replayed::default()
+    };
+    for s in &survey.segments {
+        let path = &s.path;
+        if s.headerless {
+            warn!(channel = name, segment = %path.display(), "removing a segment cut short before its header");
+            std::fs::remove_file(path).map_err(io_at(path))?;
+            continue;
+        }
+        if s.damaged.0 > 0 {
             warn!(
                 channel = name,
                 segment = %path.display(),
-                records = damaged.0,
-                bytes = damaged.1,
+                records = s.damaged.0,
+                bytes = s.damaged.1,
                 "replay skipped damaged records (their events are lost; the rest is kept)"
             );
         }
-        let torn = mapped.torn_tail();
-        let end = mapped.scan.end;
-        drop(mapped);
-        if torn > 0 {
+        if s.torn > 0 {
             warn!(
                 channel = name,
                 segment = %path.display(),
-                bytes = torn,
+                bytes = s.torn,
                 "truncating a torn write at the end of a segment (never acknowledged)"
             );
             let f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
                 .map_err(io_at(path))?;
-            f.set_len(end as u64).map_err(io_at(path))?;
+            f.set_len(s.end).map_err(io_at(path))?;
             f.sync_all().map_err(io_at(path))?;
         }
         out.segments.insert(
-            index,
+            s.index,
             Segment {
                 path: path.clone(),
                 file: None,
@@ -617,12 +718,12 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             },
         );
     }
-    for e in live.values() {
+    for e in &survey.live {
         if let Some(s) = out.segments.get_mut(&e.segment) {
             s.live += 1;
         }
     }
-    out.ready = live.into_values().collect();
+    out.ready = survey.live.into_iter().collect();
     Ok(out)
 }
 
