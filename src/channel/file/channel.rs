@@ -365,8 +365,11 @@ impl FileChannel {
             }
         }
         let payload: Vec<u8> = seqs.iter().flat_map(|s| s.to_le_bytes()).collect();
-        self.writer
-            .submit(Submission::new(RecordKind::Take, payload, Token::Take));
+        self.writer.submit(Submission::new(
+            RecordKind::Take,
+            vec![payload.into()],
+            Token::Take,
+        ));
         self.inner.events.fetch_sub(events, Ordering::Relaxed);
         self.inner.counters.take_success.add(events as u64);
         self.inner.room.notify_one();
@@ -394,12 +397,11 @@ impl Channel for FileChannel {
         if reserved.is_err() {
             return Err(batch);
         }
-        let mut payload = Vec::with_capacity(batch.data().len() + 64);
-        codec::encode(&batch, &mut payload);
+        let parts = codec::encode_parts(&batch);
         let ack = batch.take_ack();
         self.writer.submit(Submission::new(
             RecordKind::Put,
-            payload,
+            parts.into(),
             Token::Put {
                 ack,
                 events: n as u32,
