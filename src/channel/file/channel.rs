@@ -10,13 +10,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
@@ -109,7 +108,8 @@ struct Entry {
 #[derive(Debug)]
 struct Segment {
     path: PathBuf,
-    file: Option<Arc<File>>,
+    /// A map of its first bytes (all that were durable when it was made), for takes.
+    map: Option<Arc<memmap2::Mmap>>,
     /// Its put records not yet committed as taken.
     live: usize,
 }
@@ -143,6 +143,18 @@ fn segment_path(data_dirs: &[PathBuf], index: u64) -> PathBuf {
     data_dirs[(index as usize) % data_dirs.len()].join(segment::file_name(index))
 }
 
+/// Bytes of a mapped segment, owned by the `Bytes` made of them.
+struct MapSlice {
+    map: Arc<memmap2::Mmap>,
+    range: std::ops::Range<usize>,
+}
+
+impl AsRef<[u8]> for MapSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.range.clone()]
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its data whole; a panic elsewhere does not poison it.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -158,7 +170,7 @@ impl Inner {
             for (token, p) in done {
                 let segment = segments.entry(p.segment).or_insert_with(|| Segment {
                     path: PathBuf::new(),
-                    file: None,
+                    map: None,
                     live: 0,
                 });
                 if let Token::Put { ack, events } = token {
@@ -313,28 +325,44 @@ impl FileChannel {
     }
 
     /// Reads the durable record `e` back as a batch.
+    ///
+    /// The record is read from a map of its segment (made again when the segment has grown
+    /// past it), without a copy: the batch's bodies are a slice of the map, which lives as long
+    /// as they do.
     fn read(&self, e: &Entry) -> io::Result<Batch> {
-        let file = {
+        let end = e.offset as usize + HEADER_LEN + e.len as usize;
+        let map = {
             let mut segments = lock(&self.inner.segments);
             let s = segments
                 .get_mut(&e.segment)
                 .ok_or_else(|| io::Error::other("segment already deleted"))?;
-            match &s.file {
-                Some(f) => Arc::clone(f),
-                None => {
+            match &s.map {
+                Some(m) if m.len() >= end => Arc::clone(m),
+                _ => {
                     if s.path.as_os_str().is_empty() {
                         s.path = segment_path(&self.inner.data_dirs, e.segment);
                     }
-                    let f = Arc::new(File::open(&s.path)?);
-                    s.file = Some(Arc::clone(&f));
-                    f
+                    let file = File::open(&s.path)?;
+                    // SAFETY: the segment belongs to this channel, whose lock keeps other
+                    // spate processes out; the channel only appends to it (never truncates
+                    // it while running), and the map covers bytes already durable, which never
+                    // change. Unlinking it (once every record was taken) leaves the map valid.
+                    let m = Arc::new(unsafe { memmap2::Mmap::map(&file)? });
+                    if m.len() < end {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the segment is shorter than a durable record in it",
+                        ));
+                    }
+                    s.map = Some(Arc::clone(&m));
+                    m
                 }
             }
         };
-        let total = HEADER_LEN + e.len as usize;
-        let mut buf = BytesMut::zeroed(total);
-        file.read_exact_at(&mut buf, e.offset)?;
-        let bytes = buf.freeze();
+        let bytes = Bytes::from_owner(MapSlice {
+            map,
+            range: e.offset as usize..end,
+        });
         let scan = record::scan(&bytes, self.inner.log_id);
         let Some(r) = scan.records().next().filter(|r| r.seq == e.seq) else {
             return Err(io::Error::new(
@@ -715,7 +743,7 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             s.index,
             Segment {
                 path: path.clone(),
-                file: None,
+                map: None,
                 live: 0,
             },
         );
@@ -731,8 +759,6 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
     use crate::runtime::test_backends as backends;
 
