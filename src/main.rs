@@ -43,6 +43,22 @@ enum Command {
     Check(ConfigArgs),
     /// Show a running agent's rates, channel fill and sink state, from its --metrics-addr.
     Stats(StatsArgs),
+    /// Work on a file channel's directories offline.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ChannelCommand {
+    /// Check a file channel's data directories without changing them: every segment's records,
+    /// damage and torn writes, and what a start would queue and repair. Exit status: 0 clean,
+    /// 1 damaged (a start skips the damage and truncates torn writes), 2 not a channel or
+    /// unreadable.
+    Verify {
+        /// The channel's `dataDirs` (all of them).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -149,6 +165,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Stats(args) => stats(&args),
+        Command::Channel(ChannelCommand::Verify { dirs }) => verify_channel(&dirs),
         Command::Agent(args) => {
             tune_allocator();
             run_agent(&args)
@@ -297,6 +314,60 @@ fn stats(args: &StatsArgs) -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(1)
         }
+    }
+}
+
+fn verify_channel(dirs: &[PathBuf]) -> ExitCode {
+    let survey = match spate::channel::file::channel::survey(dirs) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if survey.segments.is_empty() {
+        println!("no segments: an empty channel (or not a file channel's data directory)");
+        return ExitCode::SUCCESS;
+    }
+    for s in &survey.segments {
+        let mut line = format!(
+            "{}: {} bytes, {} put records, {} take records",
+            s.path.display(),
+            s.bytes,
+            s.puts,
+            s.takes
+        );
+        if s.headerless {
+            line += "; cut short before its header (a start removes it)";
+        }
+        if s.damaged.0 > 0 {
+            line += &format!(
+                "; {} damaged records or stretches, {} bytes (a start skips them: their events \
+                 are lost)",
+                s.damaged.0, s.damaged.1
+            );
+        }
+        if s.torn > 0 && !s.headerless {
+            line += &format!(
+                "; a torn write of {} bytes at the end (never acknowledged; a start truncates it)",
+                s.torn
+            );
+        }
+        println!("{line}");
+    }
+    println!(
+        "{} segments of log {:08x}; a start would queue {} events in {} batches",
+        survey.segments.len(),
+        survey.log_id.unwrap_or(0),
+        survey.queued_events(),
+        survey.queued_batches()
+    );
+    if survey.is_clean() {
+        println!("clean");
+        ExitCode::SUCCESS
+    } else {
+        println!("damaged: a start repairs it as said above, and keeps everything else");
+        ExitCode::from(1)
     }
 }
 

@@ -122,3 +122,77 @@ fn kill_9_loses_nothing_the_channel_acknowledged(backend: &str) {
     // source that cannot read again.
     eprintln!("after the last start: {}", collector.summary());
 }
+
+#[test]
+fn spate_channel_verify_reports_what_a_start_would_do() {
+    const N: u64 = 20_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    // The collector never comes up: everything stays in the channel.
+    let collector = Collector::start_down();
+    let pipeline = pipeline(&dirs, collector.port());
+    let mut agent = common::Agent::start_with(&pipeline.text(), "epoll", &["--drain-timeout", "1"]);
+    assert!(
+        common::wait_until(T, || common::recorded_position(&dirs.pos(), inode(&dirs))
+            == N * 100),
+        "{}",
+        agent.diagnostics()
+    );
+    agent.stop();
+    let data: Vec<String> = ["fc-data1", "fc-data2"]
+        .iter()
+        .map(|d| dirs.root().join(d).to_str().unwrap().to_string())
+        .collect();
+    let verify = || {
+        let out = std::process::Command::new(common::BIN)
+            .args(["channel", "verify"])
+            .args(&data)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, text) = verify();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("a start would queue {N} events")),
+        "{text}"
+    );
+    assert!(text.ends_with("clean\n"), "{text}");
+
+    // A flipped byte inside a record, and half a record at the end of the newest segment.
+    let mut segs: Vec<_> = data
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "spate"))
+        .collect();
+    segs.sort_by_key(|p| p.file_name().unwrap().to_owned());
+    let first = &segs[0];
+    let mut bytes = std::fs::read(first).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(first, &bytes).unwrap();
+    let last = segs.last().unwrap();
+    let mut tail = std::fs::read(last).unwrap();
+    tail.extend_from_slice(&bytes[16..60]);
+    std::fs::write(last, &tail).unwrap();
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("damaged records"), "{text}");
+    assert!(text.contains("a torn write of 44 bytes"), "{text}");
+    // Verifying changed nothing.
+    assert_eq!(std::fs::read(last).unwrap(), tail);
+
+    // Not a channel: a clear error.
+    let flume = dirs.root().join("flume-data");
+    std::fs::create_dir(&flume).unwrap();
+    std::fs::write(flume.join("log-1"), b"").unwrap();
+    let out = std::process::Command::new(common::BIN)
+        .args(["channel", "verify"])
+        .arg(&flume)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Apache Flume"));
+}

@@ -10,13 +10,12 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
@@ -109,7 +108,8 @@ struct Entry {
 #[derive(Debug)]
 struct Segment {
     path: PathBuf,
-    file: Option<Arc<File>>,
+    /// A map of its first bytes (all that were durable when it was made), for takes.
+    map: Option<Arc<memmap2::Mmap>>,
     /// Its put records not yet committed as taken.
     live: usize,
 }
@@ -143,6 +143,18 @@ fn segment_path(data_dirs: &[PathBuf], index: u64) -> PathBuf {
     data_dirs[(index as usize) % data_dirs.len()].join(segment::file_name(index))
 }
 
+/// Bytes of a mapped segment, owned by the `Bytes` made of them.
+struct MapSlice {
+    map: Arc<memmap2::Mmap>,
+    range: std::ops::Range<usize>,
+}
+
+impl AsRef<[u8]> for MapSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.range.clone()]
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves its data whole; a panic elsewhere does not poison it.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -158,7 +170,7 @@ impl Inner {
             for (token, p) in done {
                 let segment = segments.entry(p.segment).or_insert_with(|| Segment {
                     path: PathBuf::new(),
-                    file: None,
+                    map: None,
                     live: 0,
                 });
                 if let Token::Put { ack, events } = token {
@@ -313,28 +325,44 @@ impl FileChannel {
     }
 
     /// Reads the durable record `e` back as a batch.
+    ///
+    /// The record is read from a map of its segment (made again when the segment has grown
+    /// past it), without a copy: the batch's bodies are a slice of the map, which lives as long
+    /// as they do.
     fn read(&self, e: &Entry) -> io::Result<Batch> {
-        let file = {
+        let end = e.offset as usize + HEADER_LEN + e.len as usize;
+        let map = {
             let mut segments = lock(&self.inner.segments);
             let s = segments
                 .get_mut(&e.segment)
                 .ok_or_else(|| io::Error::other("segment already deleted"))?;
-            match &s.file {
-                Some(f) => Arc::clone(f),
-                None => {
+            match &s.map {
+                Some(m) if m.len() >= end => Arc::clone(m),
+                _ => {
                     if s.path.as_os_str().is_empty() {
                         s.path = segment_path(&self.inner.data_dirs, e.segment);
                     }
-                    let f = Arc::new(File::open(&s.path)?);
-                    s.file = Some(Arc::clone(&f));
-                    f
+                    let file = File::open(&s.path)?;
+                    // SAFETY: the segment belongs to this channel, whose lock keeps other
+                    // spate processes out; the channel only appends to it (never truncates
+                    // it while running), and the map covers bytes already durable, which never
+                    // change. Unlinking it (once every record was taken) leaves the map valid.
+                    let m = Arc::new(unsafe { memmap2::Mmap::map(&file)? });
+                    if m.len() < end {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the segment is shorter than a durable record in it",
+                        ));
+                    }
+                    s.map = Some(Arc::clone(&m));
+                    m
                 }
             }
         };
-        let total = HEADER_LEN + e.len as usize;
-        let mut buf = BytesMut::zeroed(total);
-        file.read_exact_at(&mut buf, e.offset)?;
-        let bytes = buf.freeze();
+        let bytes = Bytes::from_owner(MapSlice {
+            map,
+            range: e.offset as usize..end,
+        });
         let scan = record::scan(&bytes, self.inner.log_id);
         let Some(r) = scan.records().next().filter(|r| r.seq == e.seq) else {
             return Err(io::Error::new(
@@ -365,8 +393,11 @@ impl FileChannel {
             }
         }
         let payload: Vec<u8> = seqs.iter().flat_map(|s| s.to_le_bytes()).collect();
-        self.writer
-            .submit(Submission::new(RecordKind::Take, payload, Token::Take));
+        self.writer.submit(Submission::new(
+            RecordKind::Take,
+            vec![payload.into()],
+            Token::Take,
+        ));
         self.inner.events.fetch_sub(events, Ordering::Relaxed);
         self.inner.counters.take_success.add(events as u64);
         self.inner.room.notify_one();
@@ -394,12 +425,11 @@ impl Channel for FileChannel {
         if reserved.is_err() {
             return Err(batch);
         }
-        let mut payload = Vec::with_capacity(batch.data().len() + 64);
-        codec::encode(&batch, &mut payload);
+        let parts = codec::encode_parts(&batch);
         let ack = batch.take_ack();
         self.writer.submit(Submission::new(
             RecordKind::Put,
-            payload,
+            parts.into(),
             Token::Put {
                 ack,
                 events: n as u32,
@@ -505,33 +535,102 @@ impl Channel for FileChannel {
     }
 }
 
-/// Reads every segment of `data_dirs` in order and rebuilds the queue.
-fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelError> {
+/// What one segment holds, as a survey found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentReport {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its index.
+    pub index: u64,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Sound put records.
+    pub puts: u64,
+    /// Sound take records.
+    pub takes: u64,
+    /// Damaged records or stretches stepped over, and their bytes.
+    pub damaged: (u64, u64),
+    /// Bytes of a torn write at its end, which a start truncates.
+    pub torn: u64,
+    /// Where its sound part ends (a start truncates the file there).
+    pub end: u64,
+    /// Cut short before its header: a start removes it.
+    pub headerless: bool,
+}
+
+/// What a channel's data directories hold, read without changing anything.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Every segment, in order.
+    pub segments: Vec<SegmentReport>,
+    /// The log's identity, if any segment has one.
+    pub log_id: Option<u32>,
+    /// Put records not taken, in log order: what a start queues.
+    live: Vec<Entry>,
+    /// The next sequence number.
+    next_seq: u64,
+}
+
+impl Survey {
+    /// Events a start would queue.
+    pub fn queued_events(&self) -> u64 {
+        self.live.iter().map(|e| u64::from(e.events)).sum()
+    }
+
+    /// Batches a start would queue.
+    pub fn queued_batches(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Whether nothing is damaged, torn or headerless.
+    pub fn is_clean(&self) -> bool {
+        self.segments
+            .iter()
+            .all(|s| s.damaged.0 == 0 && s.torn == 0 && !s.headerless)
+    }
+}
+
+/// Reads every segment of `data_dirs` in order, without changing anything: what is queued
+/// (puts minus takes), what is damaged, what is torn.
+pub fn survey(data_dirs: &[PathBuf]) -> Result<Survey, FileChannelError> {
     let mut paths: BTreeMap<u64, PathBuf> = BTreeMap::new();
     for dir in data_dirs {
-        for (index, path) in segment::list(dir).map_err(io_at(dir))? {
+        segment::refuse_flume_files(dir)?;
+        let listed = match segment::list(dir) {
+            Ok(l) => l,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_at(dir)(e)),
+        };
+        for (index, path) in listed {
             if let Some(other) = paths.insert(index, path.clone()) {
                 return Err(FileChannelError::Twice { a: other, b: path });
             }
         }
     }
-    let mut out = Replayed {
+    let mut out = Survey {
         next_seq: 1,
-        next_segment: paths.keys().next_back().map_or(1, |i| i + 1),
-        ..Replayed::default()
+        ..Survey::default()
     };
     let mut live: BTreeMap<u64, Entry> = BTreeMap::new();
     let mut first_path: Option<PathBuf> = None;
     for (&index, path) in &paths {
+        let size = std::fs::metadata(path).map_err(io_at(path))?.len();
         let mapped = match segment::map(path) {
             Ok(m) => m,
             // A segment whose header never reached the disk (a crash while rolling) holds
-            // nothing: it is removed.
-            Err(SegmentError::NotASegment { .. })
-                if std::fs::metadata(path).is_ok_and(|m| m.len() < segment::HEADER_LEN as u64) =>
-            {
-                warn!(channel = name, segment = %path.display(), "removing a segment cut short before its header");
-                std::fs::remove_file(path).map_err(io_at(path))?;
+            // nothing.
+            Err(SegmentError::NotASegment { .. }) if size < segment::HEADER_LEN as u64 => {
+                out.segments.push(SegmentReport {
+                    path: path.clone(),
+                    index,
+                    bytes: size,
+                    puts: 0,
+                    takes: 0,
+                    damaged: (0, 0),
+                    torn: size,
+                    end: 0,
+                    headerless: true,
+                });
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -549,10 +648,20 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             }
         }
         let bytes = mapped.bytes();
-        let mut damaged = (0usize, 0usize);
+        let mut report = SegmentReport {
+            path: path.clone(),
+            index,
+            bytes: size,
+            puts: 0,
+            takes: 0,
+            damaged: (0, 0),
+            torn: mapped.torn_tail() as u64,
+            end: mapped.scan.end as u64,
+            headerless: false,
+        };
         for s in mapped.scan.skipped() {
-            damaged.0 += 1;
-            damaged.1 += s.len;
+            report.damaged.0 += 1;
+            report.damaged.1 += s.len as u64;
         }
         for r in mapped.scan.records() {
             out.next_seq = out.next_seq.max(r.seq + 1);
@@ -560,9 +669,10 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             match r.kind {
                 RecordKind::Put => {
                     let Some(count) = payload.get(..4) else {
-                        damaged.0 += 1;
+                        report.damaged.0 += 1;
                         continue;
                     };
+                    report.puts += 1;
                     let events = u32::from_le_bytes(count.try_into().expect("4 bytes"));
                     live.insert(
                         r.seq,
@@ -576,60 +686,79 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
                     );
                 }
                 RecordKind::Take => {
+                    report.takes += 1;
                     for seq in payload.chunks_exact(8) {
                         live.remove(&u64::from_le_bytes(seq.try_into().expect("8 bytes")));
                     }
                 }
             }
         }
-        if damaged.0 > 0 {
+        out.segments.push(report);
+    }
+    out.live = live.into_values().collect();
+    Ok(out)
+}
+
+/// Surveys `data_dirs`, then repairs what a start must: removes headerless segments and
+/// truncates torn tails (each said in the log, as are damaged records), and rebuilds the queue.
+fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelError> {
+    let survey = survey(data_dirs)?;
+    let mut out = Replayed {
+        log_id: survey.log_id,
+        next_seq: survey.next_seq,
+        next_segment: survey.segments.last().map_or(1, |s| s.index + 1),
+        ..Replayed::default()
+    };
+    for s in &survey.segments {
+        let path = &s.path;
+        if s.headerless {
+            warn!(channel = name, segment = %path.display(), "removing a segment cut short before its header");
+            std::fs::remove_file(path).map_err(io_at(path))?;
+            continue;
+        }
+        if s.damaged.0 > 0 {
             warn!(
                 channel = name,
                 segment = %path.display(),
-                records = damaged.0,
-                bytes = damaged.1,
+                records = s.damaged.0,
+                bytes = s.damaged.1,
                 "replay skipped damaged records (their events are lost; the rest is kept)"
             );
         }
-        let torn = mapped.torn_tail();
-        let end = mapped.scan.end;
-        drop(mapped);
-        if torn > 0 {
+        if s.torn > 0 {
             warn!(
                 channel = name,
                 segment = %path.display(),
-                bytes = torn,
+                bytes = s.torn,
                 "truncating a torn write at the end of a segment (never acknowledged)"
             );
             let f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
                 .map_err(io_at(path))?;
-            f.set_len(end as u64).map_err(io_at(path))?;
+            f.set_len(s.end).map_err(io_at(path))?;
             f.sync_all().map_err(io_at(path))?;
         }
         out.segments.insert(
-            index,
+            s.index,
             Segment {
                 path: path.clone(),
-                file: None,
+                map: None,
                 live: 0,
             },
         );
     }
-    for e in live.values() {
+    for e in &survey.live {
         if let Some(s) = out.segments.get_mut(&e.segment) {
             s.live += 1;
         }
     }
-    out.ready = live.into_values().collect();
+    out.ready = survey.live.into_iter().collect();
     Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
     use crate::runtime::test_backends as backends;
 

@@ -30,6 +30,20 @@ pub struct DecodeError(&'static str);
 
 /// Appends `batch` to `out`.
 pub fn encode(batch: &Batch, out: &mut Vec<u8>) {
+    encode_meta(batch, out);
+    out.extend_from_slice(batch.data());
+}
+
+/// The payload of `batch` as two parts to write one after the other: what describes the events
+/// (encoded here), then the bodies, the batch's own bytes (not copied).
+pub fn encode_parts(batch: &Batch) -> [Bytes; 2] {
+    let mut meta = Vec::with_capacity(64);
+    encode_meta(batch, &mut meta);
+    [Bytes::from(meta), batch.data().clone()]
+}
+
+/// Appends everything of `batch`'s payload but its bodies (which follow it) to `out`.
+fn encode_meta(batch: &Batch, out: &mut Vec<u8>) {
     let count = batch.len() as u32;
     out.extend_from_slice(&count.to_le_bytes());
     match batch.layout() {
@@ -51,9 +65,7 @@ pub fn encode(batch: &Batch, out: &mut Vec<u8>) {
         }
         None => out.push(0),
     }
-    let data = batch.data();
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out.extend_from_slice(data);
+    out.extend_from_slice(&(batch.data().len() as u32).to_le_bytes());
 }
 
 fn put_headers(out: &mut Vec<u8>, headers: Option<&Headers>) {

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
@@ -34,8 +35,11 @@ use crate::runtime::{self, Backend};
 pub struct Submission<T> {
     /// What the record is.
     pub kind: RecordKind,
-    /// The record's payload (an encoded batch, or taken sequence numbers).
-    pub payload: Vec<u8>,
+    /// The record's payload, in parts written one after the other (an encoded batch's
+    /// description and its bodies, not copied; or taken sequence numbers).
+    pub parts: Vec<Bytes>,
+    /// The payload's length.
+    pub len: usize,
     /// Its CRC32C, computed by the submitter (off the writer's thread).
     pub payload_crc: u32,
     /// Handed back once the record is durable.
@@ -43,12 +47,15 @@ pub struct Submission<T> {
 }
 
 impl<T> Submission<T> {
-    /// A submission of a record of `kind` holding `payload`, its checksum computed now.
-    pub fn new(kind: RecordKind, payload: Vec<u8>, token: T) -> Self {
+    /// A submission of a record of `kind` whose payload is `parts`, one after the other, its
+    /// checksum computed now.
+    pub fn new(kind: RecordKind, parts: Vec<Bytes>, token: T) -> Self {
+        let payload_crc = parts.iter().fold(0, |crc, p| crc32c::crc32c_append(crc, p));
         Submission {
             kind,
-            payload_crc: crc32c::crc32c(&payload),
-            payload,
+            len: parts.iter().map(Bytes::len).sum(),
+            payload_crc,
+            parts,
             token,
         }
     }
@@ -180,7 +187,7 @@ impl<T: Send + 'static> Writer<T> {
     /// Hands `submission` to the writer. Never blocks on I/O.
     pub fn submit(&self, submission: Submission<T>) {
         let mut q = self.lock();
-        q.pending_bytes += submission.payload.len();
+        q.pending_bytes += submission.len;
         q.pending.push_back(submission);
         drop(q);
         self.shared.wake.notify_one();
@@ -265,7 +272,6 @@ impl<T> Log<T> {
     }
 
     async fn run(mut self) {
-        let mut buf = Vec::new();
         loop {
             // Everything submitted so far is one group: one write, one sync.
             let (batch, stopping) = {
@@ -280,7 +286,7 @@ impl<T> Log<T> {
                 self.shared.wake.notified().await;
                 continue;
             }
-            match self.write_group(&batch, &mut buf).await {
+            match self.write_group(&batch).await {
                 Ok(placements) => {
                     {
                         let mut q = self.lock();
@@ -302,7 +308,7 @@ impl<T> Log<T> {
                         let first = q.health == Health::Ok;
                         q.health = Health::Failing(e.to_string());
                         // Kept, in order, ahead of what arrived meanwhile.
-                        q.pending_bytes += batch.iter().map(|s| s.payload.len()).sum::<usize>();
+                        q.pending_bytes += batch.iter().map(|s| s.len).sum::<usize>();
                         let later = std::mem::replace(&mut q.pending, batch);
                         q.pending.extend(later);
                         if first {
@@ -331,15 +337,8 @@ impl<T> Log<T> {
     }
 
     /// Frames `batch` into records, appends them and syncs; returns where each lies.
-    async fn write_group(
-        &mut self,
-        batch: &VecDeque<Submission<T>>,
-        buf: &mut Vec<u8>,
-    ) -> io::Result<Vec<Placement>> {
-        let size: u64 = batch
-            .iter()
-            .map(|s| (HEADER_LEN + s.payload.len()) as u64)
-            .sum();
+    async fn write_group(&mut self, batch: &VecDeque<Submission<T>>) -> io::Result<Vec<Placement>> {
+        let size: u64 = batch.iter().map(|s| (HEADER_LEN + s.len) as u64).sum();
         let fits = self.current.as_ref().is_some_and(|(_, f)| {
             // A group larger than a segment goes alone into a fresh one.
             f.len() + size <= self.config.max_file_size || f.len() <= segment::HEADER_LEN as u64
@@ -353,29 +352,34 @@ impl<T> Log<T> {
         let mut offset = file.len();
         let mut seq = self.next_seq;
         let mut placements = Vec::with_capacity(batch.len());
-        buf.clear();
+        // The headers side by side in one buffer, the payloads as they were handed over: one
+        // vectored write, no copy of a payload.
+        let mut headers = BytesMut::with_capacity(HEADER_LEN * batch.len());
         for s in batch {
-            let len = s.payload.len() as u32;
-            buf.extend_from_slice(&record::header(
+            let len = s.len as u32;
+            headers.extend_from_slice(&record::header(
                 self.config.log_id,
                 s.kind,
                 seq,
                 len,
                 s.payload_crc,
             ));
-            buf.extend_from_slice(&s.payload);
             placements.push(Placement {
                 segment,
                 offset,
                 seq,
                 len,
             });
-            offset += (HEADER_LEN + s.payload.len()) as u64;
+            offset += (HEADER_LEN + s.len) as u64;
             seq += 1;
         }
-        let (res, taken) = file.append(std::mem::take(buf)).await;
-        *buf = taken;
-        res?;
+        let mut headers = headers.freeze();
+        let mut bufs = Vec::with_capacity(batch.len() * 3);
+        for s in batch {
+            bufs.push(headers.split_to(HEADER_LEN));
+            bufs.extend(s.parts.iter().filter(|p| !p.is_empty()).cloned());
+        }
+        file.append_all(bufs).await?;
         if let Err(e) = file.sync_data().await {
             // The pages may be gone and marked clean: never sync them again as if written.
             // What this segment held before is synced; the group goes into a new one.
@@ -520,7 +524,7 @@ mod tests {
                             let id = t * 1000 + i;
                             writer.submit(Submission::new(
                                 RecordKind::Put,
-                                id.to_le_bytes().to_vec(),
+                                vec![Bytes::copy_from_slice(&id.to_le_bytes())],
                                 id,
                             ));
                         }
@@ -604,7 +608,11 @@ mod tests {
             )
             .unwrap();
             for i in 0..50u32 {
-                writer.submit(Submission::new(RecordKind::Put, vec![i as u8; 4096], i));
+                writer.submit(Submission::new(
+                    RecordKind::Put,
+                    vec![Bytes::from(vec![i as u8; 4096])],
+                    i,
+                ));
             }
             // 200 KiB do not fit in the 124 KiB left: nothing is acknowledged.
             let waited = std::time::Instant::now();
@@ -653,7 +661,14 @@ mod tests {
             let mut acked = 0;
             for i in 0..100u32 {
                 // One at a time: each its own group, so segments fill record by record.
-                writer.submit(Submission::new(RecordKind::Put, vec![i as u8; 4000], i));
+                writer.submit(Submission::new(
+                    RecordKind::Put,
+                    vec![
+                        Bytes::from(vec![i as u8; 2000]),
+                        Bytes::from(vec![i as u8; 2000]),
+                    ],
+                    i,
+                ));
                 acked += rx.recv().unwrap();
             }
             let stats = writer.stop();
