@@ -137,6 +137,9 @@ struct Queue<T> {
 struct Shared<T> {
     queue: Mutex<Queue<T>>,
     wake: Notify,
+    /// Syncs still to fail, as if the disk had failed them (tests only).
+    #[cfg(test)]
+    fail_syncs: std::sync::atomic::AtomicU32,
 }
 
 /// The handle submitters hold.
@@ -162,6 +165,8 @@ impl<T: Send + 'static> Writer<T> {
                 segment: 0,
             }),
             wake: Notify::new(),
+            #[cfg(test)]
+            fail_syncs: std::sync::atomic::AtomicU32::new(0),
         });
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -196,6 +201,14 @@ impl<T: Send + 'static> Writer<T> {
     /// Payload bytes submitted and not yet durable.
     pub fn pending_bytes(&self) -> usize {
         self.lock().pending_bytes
+    }
+
+    /// Makes the next `n` syncs fail as a failing disk's would (tests only).
+    #[cfg(test)]
+    pub(crate) fn fail_syncs(&self, n: u32) {
+        self.shared
+            .fail_syncs
+            .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether the last write succeeded.
@@ -380,7 +393,20 @@ impl<T> Log<T> {
             bufs.extend(s.parts.iter().filter(|p| !p.is_empty()).cloned());
         }
         file.append_all(bufs).await?;
-        if let Err(e) = file.sync_data().await {
+        let synced = file.sync_data().await;
+        #[cfg(test)]
+        let synced = synced.and_then(|()| {
+            let fail = self.shared.fail_syncs.fetch_update(
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+                |n| n.checked_sub(1),
+            );
+            match fail {
+                Ok(_) => Err(io::Error::from_raw_os_error(libc::EIO)),
+                Err(_) => Ok(()),
+            }
+        });
+        if let Err(e) = synced {
             // The pages may be gone and marked clean: never sync them again as if written.
             // What this segment held before is synced; the group goes into a new one.
             warn!(
@@ -643,6 +669,68 @@ mod tests {
                 assert_eq!(payload, &vec![i as u8; 4096]);
             }
             std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_failed_sync_writes_the_group_again_in_a_new_segment() {
+        for backend in backends() {
+            let dir = tempfile::tempdir().unwrap();
+            let (tx, rx) = mpsc::channel();
+            let writer = Writer::start(
+                config(dir.path(), backend, 1 << 30),
+                Box::new(move |done: Vec<(u32, Placement)>| {
+                    for d in done {
+                        tx.send(d).unwrap();
+                    }
+                }),
+            )
+            .unwrap();
+            writer.submit(Submission::new(
+                RecordKind::Put,
+                vec![Bytes::from_static(b"zero")],
+                0,
+            ));
+            let (_, first) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            writer.fail_syncs(2);
+            for i in 1..10u32 {
+                writer.submit(Submission::new(
+                    RecordKind::Put,
+                    vec![Bytes::from(format!("record {i}"))],
+                    i,
+                ));
+            }
+            let acked: Vec<(u32, Placement)> = (1..10)
+                .map(|_| {
+                    rx.recv_timeout(Duration::from_secs(10))
+                        .expect("acknowledged")
+                })
+                .collect();
+            let stats = writer.stop();
+            assert_eq!(stats.failures, 2, "{backend}: {stats:?}");
+            assert_eq!(
+                acked.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+                (1..10).collect::<Vec<_>>()
+            );
+            // Never acknowledged in the segment whose sync failed: each failure left one.
+            assert!(
+                acked.iter().all(|(_, p)| p.segment > first.segment + 1),
+                "{backend}"
+            );
+            assert!(stats.segments >= 3, "{backend}: {stats:?}");
+            // Every record reads back; one written again keeps its sequence number.
+            let logged = read_back(dir.path());
+            let mut by_seq: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+            for (_, seq, payload) in logged {
+                if let Some(before) = by_seq.insert(seq, payload.clone()) {
+                    assert_eq!(before, payload, "{backend}: one seq, two payloads");
+                }
+            }
+            assert_eq!(by_seq.len(), 10, "{backend}");
+            assert_eq!(by_seq[&first.seq], b"zero");
+            for (i, p) in &acked {
+                assert_eq!(by_seq[&p.seq], format!("record {i}").into_bytes());
+            }
         }
     }
 
