@@ -250,8 +250,10 @@ pub fn mono_ms(at: std::time::Instant) -> u64 {
 }
 
 /// The files a source reads, as it last published them: what its lag is made of. TAILDIR
-/// publishes about once a second, and only while someone reads them (monitoring is served):
-/// each publication costs a look at every file's size.
+/// publishes each file's delivered offset when it records positions (and about once a second
+/// when idle), only while someone reads them (monitoring is served); the reader looks at the
+/// files' sizes, so that the lag stays true while the source cannot publish (waiting for room
+/// in a full channel).
 #[derive(Debug, Default)]
 pub struct FileFigures {
     wanted: std::sync::atomic::AtomicBool,
@@ -264,7 +266,9 @@ pub struct FileFigures {
 pub struct FileFigure {
     /// Its path.
     pub path: std::path::PathBuf,
-    /// Its size when published.
+    /// Its inode: the path may name another file by the time it is read (rotation).
+    pub ino: u64,
+    /// Its size: as published, then as [`FileFigures::all`] finds it.
     pub size: u64,
     /// How much of it was delivered.
     pub delivered: u64,
@@ -300,10 +304,21 @@ impl FileFigures {
         shards[shard] = files;
     }
 
-    /// Every file of every shard, as last published.
+    /// Every file of every shard, as last published, with its size now (when its path still
+    /// names it).
     pub fn all(&self) -> Vec<FileFigure> {
-        let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        shards.iter().flatten().cloned().collect()
+        let mut files: Vec<FileFigure> = {
+            let shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
+            shards.iter().flatten().cloned().collect()
+        };
+        for f in &mut files {
+            if let Ok(st) = crate::runtime::io::stat_path(&f.path) {
+                if st.ino == f.ino {
+                    f.size = f.size.max(st.size);
+                }
+            }
+        }
+        files
     }
 }
 

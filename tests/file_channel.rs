@@ -196,3 +196,44 @@ fn spate_channel_verify_reports_what_a_start_would_do() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Apache Flume"));
 }
+
+/// With the collector down, the channel grows on disk, not in memory: the agent's peak RSS
+/// stays far below what the channel holds.
+#[test]
+fn a_channel_larger_than_memory_allows_keeps_rss_bounded() {
+    const N: u64 = 1_500_000; // 150 MB of lines
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = Collector::start_down();
+    let pipeline = pipeline(&dirs, collector.port())
+        .set("sources.r1.batchSize", "10000")
+        .set("channels.c1.transactionCapacity", "10000")
+        .set("channels.c1.capacity", "10000000");
+    let mut agent = common::Agent::start_with(&pipeline.text(), "epoll", &["--drain-timeout", "1"]);
+    assert!(
+        common::wait_until(T, || common::recorded_position(&dirs.pos(), inode(&dirs))
+            == N * 100),
+        "the source did not read the file into the channel\n{}",
+        agent.diagnostics()
+    );
+    let hwm_mib = agent.hwm_kib() / 1024;
+    agent.stop();
+    let on_disk: u64 = ["fc-data1", "fc-data2"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(dirs.root().join(d)).unwrap())
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    eprintln!(
+        "channel on disk: {} MiB; agent peak RSS {hwm_mib} MiB",
+        on_disk >> 20
+    );
+    assert!(
+        on_disk >= N * 100,
+        "the channel holds every line ({on_disk} bytes)"
+    );
+    assert!(
+        hwm_mib < 100,
+        "peak RSS {hwm_mib} MiB for a channel of {} MiB on disk",
+        on_disk >> 20
+    );
+}

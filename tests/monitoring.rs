@@ -157,9 +157,11 @@ fn counters_equal_what_the_collector_received(backend: &str) {
     assert_eq!(attr(&json, "SOURCE.r1", "OpenConnectionCount"), 1);
 
     // The same figures in Prometheus text, under the documented families; the files are
-    // published about once a second.
+    // published with the positions (every writePosInterval): the lag reaches 0 once the last
+    // delivery is recorded.
     let published = |(values, _): &(HashMap<(String, String), f64>, _)| {
-        values.get(&("spate_source_files".to_string(), "r1".to_string())) == Some(&1.0)
+        let v = |f: &str| values.get(&(f.to_string(), "r1".to_string())).copied();
+        v("spate_source_files") == Some(1.0) && v("spate_source_lag_bytes") == Some(0.0)
     };
     assert!(common::wait_until(T, || published(&prometheus(prom_port))));
     let (values, scrape) = prometheus(prom_port);
@@ -637,4 +639,51 @@ fn spate_stats_prints_a_line_per_interval_when_piped() {
         stderr.contains("is the agent running with --metrics-addr"),
         "{stderr}"
     );
+}
+
+/// The lag is what an operator looks at when a collector is down: it must grow while the source
+/// waits for room in a full channel (when it cannot publish anything), and fall back to 0.
+#[test]
+fn lag_shows_while_the_source_waits_for_a_full_channel() {
+    let dirs = Dirs::new();
+    let mut collector = Collector::start_down();
+    let port = free_port();
+    let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
+        .set("channels.c1.capacity", "1000");
+    let mut agent = Agent::start_with(
+        &pipeline.text(),
+        "epoll",
+        &["--metrics-addr", &port.to_string()],
+    );
+    wait_listening(&agent, port);
+    let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
+    writer.write(1_000);
+    // Published once the first lines are read; then the channel fills and the source waits.
+    std::thread::sleep(Duration::from_millis(500));
+    writer.write(20_000);
+    let lag = |port| {
+        let (values, _) = prometheus(port);
+        values
+            .get(&("spate_source_lag_bytes".to_string(), "r1".to_string()))
+            .copied()
+            .unwrap_or(-1.0)
+    };
+    let size = std::fs::metadata(dirs.log("app.log")).unwrap().len() as f64;
+    let mut seen = 0.0;
+    assert!(
+        common::wait_until(T, || {
+            seen = lag(port);
+            seen > size / 2.0
+        }),
+        "lag {seen} of a {size}-byte file with nothing delivered\n{}",
+        agent.diagnostics()
+    );
+    collector.come_up();
+    collector.expect_unique(21_000, T, &agent);
+    assert!(
+        common::wait_until(T, || lag(port) == 0.0),
+        "lag {} after everything was delivered",
+        lag(port)
+    );
+    agent.stop();
 }

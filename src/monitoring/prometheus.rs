@@ -192,7 +192,7 @@ impl Collector for Families {
         self.family(
             e,
             "spate_source_files",
-            "Files the source tracks, open or idle (TAILDIR; published about once a second)",
+            "Files the source tracks, open or idle (TAILDIR; published with its positions)",
             MetricType::Gauge,
             &rows,
         )?;

@@ -138,7 +138,8 @@ mod tests {
         files.publish(
             0,
             vec![crate::metrics::FileFigure {
-                path: "/var/log/app.log".into(),
+                path: "/nonexistent/app.log".into(),
+                ino: 1,
                 size: 3 << 20,
                 delivered: 1 << 20,
             }],

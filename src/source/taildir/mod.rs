@@ -1278,20 +1278,26 @@ impl State {
         if let Some(p) = &self.persister {
             p.submit(self.snapshot());
         }
+        if self.src.files.wanted() {
+            self.publish_files();
+        }
         self.positions_dirty = false;
         self.next_positions = now + self.src.config.write_pos_interval;
     }
 
-    /// Publishes every open and parked file's size and delivered offset, for monitoring.
+    /// Publishes every open and parked file's delivered offset, for monitoring (the reader
+    /// looks at their sizes).
     fn publish_files(&self) {
         let open = self.files.iter().flatten().map(|f| FileFigure {
             path: f.path.clone(),
-            size: f.size().unwrap_or(f.read_pos()),
+            ino: f.id.ino,
+            size: f.read_pos(),
             delivered: f.delivered,
         });
-        let parked = self.parked.values().map(|p| FileFigure {
+        let parked = self.parked.iter().map(|(id, p)| FileFigure {
             path: p.path.clone(),
-            size: crate::runtime::io::stat_path(&p.path).map_or(p.pos, |s| s.size),
+            ino: id.ino,
+            size: p.pos,
             delivered: p.pos,
         });
         self.src
