@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 profile=${1:-tuned}
 own_work=0
 if [ -z "${WORK:-}" ]; then WORK=$(mktemp -d); own_work=1; fi
-trap '[ "$own_work" = 1 ] && rm -rf "$WORK"' EXIT
+trap 'if [ "$own_work" = 1 ]; then rm -rf "$WORK"; fi' EXIT
 export WORK
 for _ in $(seq 1 "${ROUNDS:-5}"); do
   EXTRA= "$here/../tail-to-tcp/run.sh" "$profile"
