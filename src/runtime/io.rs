@@ -226,6 +226,12 @@ impl AppendFile {
         AppendFile { inner, len }
     }
 
+    /// Forgets what was appended past `len`, as a failed write leaves it (tests only).
+    #[cfg(test)]
+    pub(crate) fn forget_past(&mut self, len: u64) {
+        self.len = self.len.min(len);
+    }
+
     /// Bytes written whole so far.
     pub fn len(&self) -> u64 {
         self.len
