@@ -10,7 +10,37 @@ pub mod memory;
 pub use memory::{MemoryChannel, MAX_BATCH_SLOTS};
 
 use crate::component::Channel;
+use crate::config::Props;
 use crate::event::Batch;
+
+/// Reads a channel's `capacity` and `transactionCapacity` (with these defaults), and reports a
+/// transaction capacity larger than the capacity, at whichever of the two was set.
+pub(crate) fn capacities(p: &mut Props<'_>, capacity: usize, transaction: usize) -> (usize, usize) {
+    let capacity = p.positive("capacity", capacity, "events");
+    let transaction_capacity = p.positive("transactionCapacity", transaction, "events");
+    let both_valid = !p.failed("capacity") && !p.failed("transactionCapacity");
+    if both_valid && transaction_capacity > capacity {
+        let (prop, entry) = match p.get("transactionCapacity") {
+            Some(e) => ("transactionCapacity", Some(e)),
+            None => ("capacity", p.get("capacity")),
+        };
+        let err = p
+            .error(
+                prop,
+                entry,
+                format!(
+                    "transactionCapacity {transaction_capacity} is larger than capacity {capacity}"
+                ),
+            )
+            .hint(format!(
+                "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
+                p.shown("capacity"),
+                p.shown("transactionCapacity")
+            ));
+        p.push(err);
+    }
+    (capacity, transaction_capacity)
+}
 
 /// Puts `batch` into `channel`, waiting up to the channel's keep-alive for room. On timeout the
 /// batch is handed back and nothing was put: the caller keeps it and tries again. Counted as one

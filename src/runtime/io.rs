@@ -186,8 +186,8 @@ impl ReadFile {
 
 /// A file written at its end and made durable: a file channel's segment.
 ///
-/// Meant for a thread of its own: on the epoll backend, `append` and `sync_data` are plain
-/// `pwrite` and `fdatasync` calls that block the calling thread until the disk answers (a
+/// Meant for a thread of its own: on the epoll backend, `append_all` and `sync_data` are plain
+/// `pwritev` and `fdatasync` calls that block the calling thread until the disk answers (a
 /// worker must not call them); on io_uring they are ring operations.
 #[derive(Debug)]
 pub struct AppendFile {
@@ -242,27 +242,9 @@ impl AppendFile {
         self.len == 0
     }
 
-    /// Writes all of `buf` at the end of the file, and returns it. After an error, part of it
-    /// may be in the file past [`AppendFile::len`], which stays where it was: the next append
-    /// writes over it.
-    pub async fn append(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
-        let n = buf.len() as u64;
-        let (res, buf) = match &self.inner {
-            FileInner::Uring(file) => file.write_all_at(buf, self.len).await,
-            FileInner::Std(file) => {
-                let res = pwrite_all(file.as_raw_fd(), &buf, self.len);
-                (res, buf)
-            }
-        };
-        if res.is_ok() {
-            self.len += n;
-        }
-        (res, buf)
-    }
-
     /// Writes all of `bufs`, one after the other, at the end of the file: vectored writes, no
-    /// copy. After an error, as with [`AppendFile::append`], part of them may be in the file
-    /// past [`AppendFile::len`], which stays where it was.
+    /// copy. After an error, part of them may be in the file
+    /// past [`AppendFile::len`], which stays where it was: the next append writes over it.
     pub async fn append_all(&mut self, bufs: Vec<Bytes>) -> io::Result<()> {
         let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         let mut pos = self.len;
@@ -348,29 +330,6 @@ fn pwritev_all(fd: RawFd, bufs: &[Bytes], pos: u64) -> io::Result<()> {
             skip = 0;
         }
         skip += n;
-    }
-    Ok(())
-}
-
-/// `pwrite` of all of `buf` at `pos`, retried on EINTR and after short writes.
-fn pwrite_all(fd: RawFd, mut buf: &[u8], pos: u64) -> io::Result<()> {
-    let mut offset = libc::off_t::try_from(pos).map_err(|_| io::ErrorKind::InvalidInput)?;
-    while !buf.is_empty() {
-        // SAFETY: `buf` is readable memory of `buf.len()` bytes that lives across the call;
-        // `fd` is an open descriptor its caller owns.
-        let n = unsafe { libc::pwrite(fd, buf.as_ptr().cast(), buf.len(), offset) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buf = &buf[n as usize..];
-        offset += n as libc::off_t;
     }
     Ok(())
 }
@@ -808,10 +767,12 @@ mod tests {
                     AppendFile::create(&path, backend).is_err(),
                     "never over a file"
                 );
-                let (res, _) = f.append(b"first,".to_vec()).await;
-                res.unwrap();
-                let (res, _) = f.append(vec![b'x'; 100_000]).await;
-                res.unwrap();
+                f.append_all(vec![Bytes::from_static(b"first,")])
+                    .await
+                    .unwrap();
+                f.append_all(vec![Bytes::from(vec![b'x'; 100_000])])
+                    .await
+                    .unwrap();
                 f.sync_data().await.unwrap();
                 assert_eq!(f.len(), 100_006);
             })
@@ -822,8 +783,9 @@ mod tests {
             // A restart appends after what was whole; bytes past it are cut.
             block_on(backend, async {
                 let mut f = AppendFile::open_at(&path, 6, backend).unwrap();
-                let (res, _) = f.append(b"second".to_vec()).await;
-                res.unwrap();
+                f.append_all(vec![Bytes::from_static(b"second")])
+                    .await
+                    .unwrap();
                 f.sync_data().await.unwrap();
             })
             .unwrap();
@@ -843,8 +805,9 @@ mod tests {
             let want: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
             block_on(backend, async {
                 let mut f = AppendFile::create(&path, backend).unwrap();
-                let (res, _) = f.append(b"head".to_vec()).await;
-                res.unwrap();
+                f.append_all(vec![Bytes::from_static(b"head")])
+                    .await
+                    .unwrap();
                 f.append_all(bufs).await.unwrap();
                 assert_eq!(f.len(), 4 + want.len() as u64);
             })

@@ -171,29 +171,7 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
             p.push(err);
         }
     }
-    let capacity = p.positive("capacity", 1_000_000, "events");
-    let transaction_capacity = p.positive("transactionCapacity", 10_000, "events");
-    if !p.failed("capacity") && !p.failed("transactionCapacity") && transaction_capacity > capacity
-    {
-        let (prop, entry) = match p.get("transactionCapacity") {
-            Some(e) => ("transactionCapacity", Some(e)),
-            None => ("capacity", p.get("capacity")),
-        };
-        let err = p
-            .error(
-                prop,
-                entry,
-                format!(
-                    "transactionCapacity {transaction_capacity} is larger than capacity {capacity}"
-                ),
-            )
-            .hint(format!(
-                "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
-                p.shown("capacity"),
-                p.shown("transactionCapacity")
-            ));
-        p.push(err);
-    }
+    let (capacity, transaction_capacity) = crate::channel::capacities(p, 1_000_000, 10_000);
     let inert_keys = INERT_KEYS
         .into_iter()
         .filter(|&k| p.get(k).is_some())

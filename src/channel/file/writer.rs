@@ -489,10 +489,10 @@ impl<T> Log<T> {
             }
             Err(e) => return Err(e),
         };
-        let (res, _) = file
-            .append(segment::header(self.config.log_id).to_vec())
-            .await;
-        res?;
+        file.append_all(vec![Bytes::copy_from_slice(&segment::header(
+            self.config.log_id,
+        ))])
+        .await?;
         file.sync_data().await?;
         std::fs::File::open(dir)?.sync_all()?;
         self.next_segment += 1;

@@ -53,29 +53,7 @@ pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn ChannelS
 }
 
 fn parse_memory(p: &mut Props<'_>) -> MemoryChannelConfig {
-    let capacity = p.positive("capacity", 100, "events");
-    let transaction_capacity = p.positive("transactionCapacity", 100, "events");
-    let both_valid = !p.failed("capacity") && !p.failed("transactionCapacity");
-    if both_valid && transaction_capacity > capacity {
-        let (prop, entry) = match p.get("transactionCapacity") {
-            Some(e) => ("transactionCapacity", Some(e)),
-            None => ("capacity", p.get("capacity")),
-        };
-        let err = p
-            .error(
-                prop,
-                entry,
-                format!(
-                    "transactionCapacity {transaction_capacity} is larger than capacity {capacity}"
-                ),
-            )
-            .hint(format!(
-                "raise `{}` to at least {transaction_capacity} or lower `{}` to at most {capacity}",
-                p.shown("capacity"),
-                p.shown("transactionCapacity")
-            ));
-        p.push(err);
-    }
+    let (capacity, transaction_capacity) = crate::channel::capacities(p, 100, 100);
     let keep_alive = p
         .int("keep-alive", 3, 0, JAVA_INT_MAX, "seconds")
         .unwrap_or(3);
