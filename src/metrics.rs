@@ -131,6 +131,9 @@ counters! {
         take_attempt => "EventTakeAttemptCount",
         /// Events taken and committed.
         take_success => "EventTakeSuccessCount",
+        /// Records a file channel skipped as damaged (at a start) or unreadable (at a take):
+        /// their events are lost, and the log says where.
+        record_skipped => "RecordSkippedCount",
     }
 }
 

@@ -241,6 +241,8 @@ struct Replayed {
     log_id: Option<u32>,
     next_seq: u64,
     next_segment: u64,
+    /// Damaged records skipped.
+    skipped: u64,
 }
 
 impl FileChannel {
@@ -273,6 +275,7 @@ impl FileChannel {
             },
         })?;
         let replayed = replay(name, &config.data_dirs)?;
+        counters.record_skipped.add(replayed.skipped);
         let log_id = replayed.log_id.unwrap_or_else(|| {
             // A new log: an identity that damage-recovery will not mistake for another's.
             (uuid::Uuid::new_v4().as_u128() as u32).max(1)
@@ -454,12 +457,13 @@ impl Channel for FileChannel {
             }
             out
         };
+        // Taken until committed or rolled back, whether they read back or not.
+        lock(&self.inner.taken).extend(entries.iter().map(|e| (e.seq, *e)));
         let mut taken_events = 0;
         let mut unreadable = Vec::new();
         for e in entries {
             match self.read(&e) {
                 Ok(batch) => {
-                    lock(&self.inner.taken).insert(e.seq, e);
                     into.push(batch.with_ack(Ack::new(Arc::clone(&self.inner.commits), e.seq)));
                     taken_events += e.events as usize;
                 }
@@ -473,11 +477,14 @@ impl Channel for FileChannel {
                         events = e.events,
                         "a record could not be read back and is skipped: {err}"
                     );
-                    lock(&self.inner.taken).insert(e.seq, e);
                     unreadable.push(e.seq);
                 }
             }
         }
+        self.inner
+            .counters
+            .record_skipped
+            .add(unreadable.len() as u64);
         self.committed(unreadable);
         taken_events
     }
@@ -716,6 +723,7 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             std::fs::remove_file(path).map_err(io_at(path))?;
             continue;
         }
+        out.skipped += s.damaged.0;
         if s.damaged.0 > 0 {
             warn!(
                 channel = name,
@@ -946,6 +954,34 @@ mod tests {
             let want: Vec<String> = (0..1_000).map(|i| format!("line {i}")).collect();
             assert_eq!(all, want, "round {round}");
         }
+    }
+
+    #[test]
+    fn a_damaged_record_is_skipped_and_counted_at_the_next_start() {
+        let root = tempfile::tempdir().unwrap();
+        let cfg = config(root.path(), 1 << 20);
+        let middle = {
+            let ch = FileChannel::open("c1", &cfg, Arc::default(), Backend::Epoll).unwrap();
+            for i in 0..3 {
+                ch.try_put(lines(i * 10, 10)).unwrap();
+            }
+            wait_ready(&ch, 30);
+            let e = lock(&ch.inner.ready)[1];
+            e
+        };
+        let path = segment_path(&cfg.data_dirs, middle.segment);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[(middle.offset as usize) + HEADER_LEN + 5] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        let counters: Arc<ChannelCounters> = Arc::default();
+        let ch = FileChannel::open("c1", &cfg, Arc::clone(&counters), Backend::Epoll).unwrap();
+        assert_eq!(counters.record_skipped.get(), 1);
+        assert_eq!(ch.size(), 20);
+        let mut taken = Vec::new();
+        ch.take(100, &mut taken);
+        let got = bodies(&taken);
+        assert_eq!(got.first().map(String::as_str), Some("line 0"));
+        assert_eq!(got.last().map(String::as_str), Some("line 29"));
     }
 
     #[test]
