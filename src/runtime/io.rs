@@ -355,7 +355,7 @@ fn pread_into(fd: RawFd, buf: &mut BytesMut, pos: u64) -> io::Result<usize> {
     }
 }
 
-/// An outgoing TCP connection.
+/// A TCP connection: one a sink opened, or one a network source accepted.
 #[derive(Debug)]
 pub struct TcpConn {
     inner: ConnInner,
@@ -405,6 +405,29 @@ impl TcpConn {
         match &self.inner {
             ConnInner::Uring(s) => s.as_raw_fd(),
             ConnInner::Epoll(s) => s.as_raw_fd(),
+        }
+    }
+
+    /// Reads what the peer sent into the spare capacity of `buf`, appending after its current
+    /// contents. Returns the number of bytes read (0 when the peer closed its side) and the
+    /// buffer.
+    ///
+    /// # Panics
+    /// When `buf` has no spare capacity: reserve before reading.
+    pub async fn read(&mut self, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {
+        assert!(buf.capacity() > buf.len(), "read needs spare capacity");
+        match &mut self.inner {
+            ConnInner::Uring(stream) => {
+                let start = buf.len();
+                // The ring writes at the slice's start, so slice past the bytes already held.
+                let (res, slice) = stream.read(buf.slice(start..)).await;
+                (res, slice.into_inner())
+            }
+            ConnInner::Epoll(stream) => {
+                use tokio::io::AsyncReadExt;
+                let res = stream.read_buf(&mut buf).await;
+                (res, buf)
+            }
         }
     }
 
@@ -530,6 +553,58 @@ impl TcpConn {
         // that SIOCOUTQ (TIOCOUTQ) fills in.
         let rc = unsafe { libc::ioctl(self.fd(), libc::TIOCOUTQ as _, &mut n) };
         (rc == 0 && n >= 0).then_some(n as u64)
+    }
+}
+
+/// A listening TCP socket. It is bound before the workers start (a port in use fails the start,
+/// not a worker) and accepts on its worker.
+#[derive(Debug)]
+pub struct TcpListen {
+    inner: ListenInner,
+}
+
+enum ListenInner {
+    Uring(tokio_uring::net::TcpListener),
+    Epoll(tokio::net::TcpListener),
+}
+
+impl std::fmt::Debug for ListenInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenInner::Uring(l) => write!(f, "Uring({:?})", l.local_addr()),
+            ListenInner::Epoll(l) => write!(f, "Epoll({l:?})"),
+        }
+    }
+}
+
+impl TcpListen {
+    /// Takes over `listener` (bound already) for `backend`. Must run on a worker of that
+    /// backend: the socket is registered with its event loop.
+    pub fn from_std(listener: std::net::TcpListener, backend: Backend) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let inner = match backend {
+            Backend::Uring => ListenInner::Uring(tokio_uring::net::TcpListener::from_std(listener)),
+            Backend::Epoll => ListenInner::Epoll(tokio::net::TcpListener::from_std(listener)?),
+        };
+        Ok(TcpListen { inner })
+    }
+
+    /// Waits for the next connection; it comes with `TCP_NODELAY` set (a source's replies are
+    /// small and awaited by their senders).
+    pub async fn accept(&self) -> io::Result<(TcpConn, SocketAddr)> {
+        let (inner, peer) = match &self.inner {
+            ListenInner::Uring(l) => {
+                let (s, peer) = l.accept().await?;
+                (ConnInner::Uring(s), peer)
+            }
+            ListenInner::Epoll(l) => {
+                let (s, peer) = l.accept().await?;
+                (ConnInner::Epoll(s), peer)
+            }
+        };
+        let conn = TcpConn { inner };
+        conn.set_nodelay()?;
+        Ok((conn, peer))
     }
 }
 
