@@ -209,25 +209,52 @@ pub enum ListenError {
     },
 }
 
+/// How long a port in use is waited for at start.
+const BIND_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Binds `bind:port` (the first address it resolves to that can be bound).
+///
+/// A port in use is tried again for [`BIND_PATIENCE`]: the kernel closes the listening socket
+/// of a process that ended with io_uring operations pending on it (a crashed or restarted
+/// agent, or the previous configuration at a reload) only when it has torn the ring down,
+/// which it does asynchronously, a little after the process or ring is gone.
 fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
-    let addrs = (bind, port)
+    let addrs: Vec<SocketAddr> = (bind, port)
         .to_socket_addrs()
         .map_err(|source| ListenError::Resolve {
             bind: bind.to_string(),
             source,
-        })?;
-    let mut last = None;
-    for addr in addrs {
-        match std::net::TcpListener::bind(addr) {
-            Ok(l) => return Ok(l),
-            Err(source) => last = Some(ListenError::Bind { addr, source }),
+        })?
+        .collect();
+    let deadline = std::time::Instant::now() + BIND_PATIENCE;
+    let mut said = false;
+    loop {
+        let mut last = None;
+        for &addr in &addrs {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => return Ok(l),
+                Err(source) => last = Some(ListenError::Bind { addr, source }),
+            }
         }
+        let in_use = matches!(&last, Some(ListenError::Bind { source, .. })
+            if source.kind() == std::io::ErrorKind::AddrInUse);
+        if !in_use || std::time::Instant::now() >= deadline {
+            return Err(last.unwrap_or_else(|| ListenError::Resolve {
+                bind: bind.to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            }));
+        }
+        if !said {
+            said = true;
+            info!(
+                bind,
+                port,
+                "port in use; waiting up to {} s for it (a previous agent's socket may still                  be closing)",
+                BIND_PATIENCE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
-    Err(last.unwrap_or_else(|| ListenError::Resolve {
-        bind: bind.to_string(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
-    }))
 }
 
 /// A started netcat source, moved onto its worker.
