@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{free_port, prefill, Collector, Dirs, LogWriter, Pipeline, Sender};
+use common::{free_port, prefill, Collector, Dirs, LogWriter, Pipeline, Sender, SmallDisk};
 
 const T: Duration = Duration::from_secs(90);
 
@@ -16,6 +16,8 @@ both_backends!(
     what_the_channel_held_at_a_stop_is_delivered_by_the_next_start,
     kill_9_loses_nothing_the_channel_acknowledged,
     kill_9_fifty_times_loses_nothing_a_sender_was_told_ok,
+    below_minimum_required_space_puts_wait_and_resume,
+    a_disk_full_to_the_last_byte_fails_puts_cleanly_and_resumes,
 );
 
 /// The test pipeline with a file channel in `root`.
@@ -206,6 +208,78 @@ fn kill_9_fifty_times_loses_nothing_a_sender_was_told_ok(backend: &str) {
         sender.summary(),
         collector.summary()
     );
+}
+
+fn below_minimum_required_space_puts_wait_and_resume(backend: &str) {
+    disk_fills_up(backend, 4 << 20, 1 << 20, "below minimumRequiredSpace");
+}
+
+fn a_disk_full_to_the_last_byte_fails_puts_cleanly_and_resumes(backend: &str) {
+    disk_fills_up(backend, 0, 0, "No space left on device");
+}
+
+/// netcat -> file channel on a 32 MiB disk -> tcp, with `minimum` bytes required free. Another
+/// program fills the disk up to `leave` bytes free: puts fail (the channel logs `expect`), the
+/// sender is held back, the agent runs on. The space comes back: the sender is answered again,
+/// and every line it was told OK for arrives.
+fn disk_fills_up(backend: &str, minimum: u64, leave: u64, expect: &str) {
+    let Some(disk) = SmallDisk::mount(32 << 20) else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let collector = Collector::start();
+    let listen = free_port();
+    let pipeline = file_channel(Pipeline::netcat(listen, collector.port()), disk.path())
+        .set("channels.c1.minimumRequiredSpace", &minimum.to_string())
+        .set("channels.c1.maxFileSize", "1048576");
+    let mut agent = pipeline.start(backend);
+    let mut sender = Sender::start(listen, 200);
+    assert!(
+        common::wait_until(T, || sender.acked() > 50_000),
+        "nothing flows; {}\n{}",
+        sender.summary(),
+        agent.diagnostics()
+    );
+    disk.fill("filler", leave);
+    assert!(
+        common::wait_until(T, || agent.stderr().contains(expect)),
+        "the channel never said `{expect}`; {}\n{}",
+        sender.summary(),
+        agent.diagnostics()
+    );
+    agent.assert_running();
+    // Held back: puts are refused, so nothing more is answered once what was on disk is.
+    let mut last = sender.acked();
+    assert!(
+        common::wait_until(T, || {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = sender.acked();
+            std::mem::replace(&mut last, now) == now
+        }),
+        "the sender was still answered while the disk was full; {}",
+        sender.summary()
+    );
+    let held = sender.acked();
+    std::fs::remove_file(disk.path().join("filler")).unwrap();
+    assert!(
+        common::wait_until(T, || sender.acked() > held + 50_000),
+        "nothing flows after the space came back; {}\n{}",
+        sender.summary(),
+        agent.diagnostics()
+    );
+    sender.stop();
+    let acked = sender.acked_seqs();
+    let arrived = common::wait_until(T, || acked.iter().all(|&s| collector.has(s)));
+    let lost = acked.iter().filter(|&&s| !collector.has(s)).count();
+    assert!(
+        arrived,
+        "{lost} lines answered OK never arrived; {}; {}\n{}",
+        sender.summary(),
+        collector.summary(),
+        agent.diagnostics()
+    );
+    agent.stop();
+    eprintln!("{}; {}", sender.summary(), collector.summary());
 }
 
 /// Events a sink may have delivered at a kill without their take on disk yet: a few of its

@@ -33,7 +33,7 @@ pub use agent::Agent;
 #[allow(unused_imports)]
 pub use collector::{parse_seq, Collector, Framing};
 #[allow(unused_imports)]
-pub use files::{line, prefill, recorded_position, Dirs, LogWriter};
+pub use files::{line, prefill, recorded_position, Dirs, LogWriter, SmallDisk};
 #[allow(unused_imports)]
 pub use netcat::{free_port, Sender};
 #[allow(unused_imports)]
