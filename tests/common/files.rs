@@ -208,7 +208,7 @@ impl SmallDisk {
         assert_eq!(unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) }, 0);
         // SAFETY: statvfs returned 0 and filled it.
         let st = unsafe { st.assume_init() };
-        st.f_bavail as u64 * st.f_frsize as u64
+        st.f_bavail * st.f_frsize
     }
 
     /// Writes file `name` until at most `leave` bytes are free (all of it for 0: the writes
