@@ -10,6 +10,7 @@ use crate::{channel, interceptor, sink, source};
 #[rustfmt::skip]
 pub static SOURCES: &[Type<dyn SourceSpec>] = &[
     Type { name: "TAILDIR", aliases: &["org.apache.flume.source.taildir.TaildirSource"], parse: source::taildir::parse },
+    Type { name: "netcat", aliases: &["org.apache.flume.source.NetcatSource"], parse: source::netcat::parse },
 ];
 
 /// Channel types.
@@ -59,7 +60,6 @@ pub const FLUME_ONLY_SOURCES: &[&str] = &[
     "jms",
     "spooldir",
     "seq",
-    "netcat",
     "netcatudp",
     "syslogtcp",
     "multiport_syslogtcp",

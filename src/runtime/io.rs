@@ -17,6 +17,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::Interest;
 use tokio_uring::buf::BoundedBuf;
 
+use super::direct::{self, AlignedBuf};
 use super::Backend;
 
 /// What `fstat` tells about an open file.
@@ -186,14 +187,30 @@ impl ReadFile {
 
 /// A file written at its end and made durable: a file channel's segment.
 ///
+/// Written with direct I/O (`O_DIRECT`, see [`direct`]) where the file system allows it, through
+/// the page cache otherwise. With direct I/O the file may hold up to one block of zeros past
+/// [`AppendFile::len`] until the next append or [`AppendFile::trim`].
+///
 /// Meant for a thread of its own: on the epoll backend, `append_all` and `sync_data` are plain
-/// `pwritev` and `fdatasync` calls that block the calling thread until the disk answers (a
+/// `pwrite` and `fdatasync` calls that block the calling thread until the disk answers (a
 /// worker must not call them); on io_uring they are ring operations.
 #[derive(Debug)]
 pub struct AppendFile {
     inner: FileInner,
     /// Bytes written whole so far: where the next append goes.
     len: u64,
+    /// Direct I/O's state; `None` when writing through the page cache.
+    direct: Option<Direct>,
+}
+
+/// What direct appends keep between calls.
+#[derive(Debug)]
+struct Direct {
+    /// The staging buffer, made at the first append and reused.
+    stage: Option<AlignedBuf>,
+    /// The file's bytes from the last block boundary to its length, rewritten by the next
+    /// append (direct writes are whole blocks).
+    tail: Vec<u8>,
 }
 
 impl AppendFile {
@@ -204,32 +221,82 @@ impl AppendFile {
             .write(true)
             .create_new(true)
             .open(path)?;
-        Ok(AppendFile::from_std(file, backend, 0))
+        Ok(AppendFile::from_std(file, backend, 0, Vec::new()))
     }
 
     /// Opens `path` to append after its first `len` bytes; anything past them (a torn write) is
     /// cut off first.
     pub fn open_at(path: &Path, len: u64, backend: Backend) -> io::Result<Self> {
+        use std::os::unix::fs::FileExt;
         let file = fs::OpenOptions::new().read(true).write(true).open(path)?;
         if file.metadata()?.len() != len {
             file.set_len(len)?;
             file.sync_data()?;
         }
-        Ok(AppendFile::from_std(file, backend, len))
+        let from = direct::align_down(len);
+        let mut tail = vec![0u8; (len - from) as usize];
+        file.read_exact_at(&mut tail, from)?;
+        Ok(AppendFile::from_std(file, backend, len, tail))
     }
 
-    fn from_std(file: fs::File, backend: Backend, len: u64) -> Self {
+    fn from_std(file: fs::File, backend: Backend, len: u64, tail: Vec<u8>) -> Self {
+        let direct = set_direct(file.as_raw_fd(), true)
+            .ok()
+            .map(|()| Direct { stage: None, tail });
         let inner = match backend {
             Backend::Uring => FileInner::Uring(tokio_uring::fs::File::from_std(file)),
             Backend::Epoll => FileInner::Std(file),
         };
-        AppendFile { inner, len }
+        AppendFile { inner, len, direct }
+    }
+
+    /// Whether it is written with direct I/O.
+    pub fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    fn raw_fd(&self) -> RawFd {
+        match &self.inner {
+            FileInner::Uring(f) => f.as_raw_fd(),
+            FileInner::Std(f) => f.as_raw_fd(),
+        }
+    }
+
+    /// Cuts the file to [`AppendFile::len`] (direct appends leave zeros past it) and syncs:
+    /// for a file that is done with.
+    pub fn trim(&self) -> io::Result<()> {
+        let fd = self.raw_fd();
+        let len = libc::off_t::try_from(self.len).map_err(|_| io::ErrorKind::InvalidInput)?;
+        // SAFETY: `fd` is this file's open descriptor.
+        if unsafe { libc::ftruncate(fd, len) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::fdatasync(fd) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Forgets what was appended past `len`, as a failed write leaves it (tests only).
     #[cfg(test)]
     pub(crate) fn forget_past(&mut self, len: u64) {
+        use std::os::unix::fs::FileExt;
         self.len = self.len.min(len);
+        if let Some(direct) = self.direct.as_mut() {
+            // The tail as the file holds it (read through the page cache).
+            let fd = match &self.inner {
+                FileInner::Uring(f) => f.as_raw_fd(),
+                FileInner::Std(f) => f.as_raw_fd(),
+            };
+            set_direct(fd, false).unwrap();
+            // SAFETY: `fd` stays open for the borrow; ManuallyDrop keeps it from being closed.
+            let file = std::mem::ManuallyDrop::new(unsafe { fs::File::from_raw_fd(fd) });
+            let from = direct::align_down(self.len);
+            direct.tail = vec![0u8; (self.len - from) as usize];
+            file.read_exact_at(&mut direct.tail, from).unwrap();
+            set_direct(fd, true).unwrap();
+        }
     }
 
     /// Bytes written whole so far.
@@ -246,6 +313,18 @@ impl AppendFile {
     /// copy. After an error, part of them may be in the file
     /// past [`AppendFile::len`], which stays where it was: the next append writes over it.
     pub async fn append_all(&mut self, bufs: Vec<Bytes>) -> io::Result<()> {
+        if self.direct.is_some() {
+            match self.append_direct(&bufs).await {
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    // The device wants a larger alignment than ours: write through the page
+                    // cache from now on (the bytes past `len` are written over).
+                    tracing::info!("direct I/O refused ({e}); writing through the page cache");
+                    set_direct(self.raw_fd(), false)?;
+                    self.direct = None;
+                }
+                done => return done,
+            }
+        }
         let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         let mut pos = self.len;
         // At most IOV_MAX buffers per call.
@@ -279,6 +358,64 @@ impl AppendFile {
         Ok(())
     }
 
+    /// Appends `bufs` with direct writes: the tail block and the new bytes, staged in whole
+    /// blocks. `len` and the tail change only when everything was written.
+    async fn append_direct(&mut self, bufs: &[Bytes]) -> io::Result<()> {
+        let direct = self.direct.as_mut().expect("direct I/O");
+        let mut stage = direct
+            .stage
+            .take()
+            .unwrap_or_else(|| AlignedBuf::new(direct::STAGE));
+        stage.clear();
+        stage.push(&direct.tail);
+        let start = direct::align_down(self.len);
+        let mut at = start;
+        let mut result = Ok(());
+        'fill: for b in bufs {
+            let mut rest = &b[..];
+            while !rest.is_empty() {
+                let n = stage.push(rest);
+                rest = &rest[n..];
+                if stage.is_full() {
+                    let (res, back) = write_aligned(&self.inner, stage, at).await;
+                    stage = back;
+                    if let Err(e) = res {
+                        result = Err(e);
+                        break 'fill;
+                    }
+                    at += stage.len() as u64;
+                    stage.clear();
+                }
+            }
+        }
+        if result.is_ok() {
+            let filled = stage.len();
+            if filled > 0 {
+                stage.pad();
+                let (res, back) = write_aligned(&self.inner, stage, at).await;
+                stage = back;
+                result = res;
+            }
+            if result.is_ok() {
+                let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+                let direct = self.direct.as_mut().expect("direct I/O");
+                direct.tail.clear();
+                let keep = direct::align_down(filled as u64) as usize;
+                direct
+                    .tail
+                    .extend_from_slice(&stage.as_slice()[keep..filled]);
+                self.len += total;
+                debug_assert_eq!(
+                    self.len - direct::align_down(self.len),
+                    direct.tail.len() as u64
+                );
+            }
+        }
+        let direct = self.direct.as_mut().expect("direct I/O");
+        direct.stage = Some(stage);
+        result
+    }
+
     /// `fdatasync`: what was appended is on disk when it returns `Ok`. After an error, the
     /// kernel may have dropped the unwritten pages and marked them clean: a later sync would
     /// succeed without them. The caller must not count anything appended since the last
@@ -289,6 +426,87 @@ impl AppendFile {
             FileInner::Std(file) => file.sync_data(),
         }
     }
+}
+
+/// Sets or clears `O_DIRECT` on `fd`; fails where the file system does not support it.
+fn set_direct(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: `fd` is an open descriptor; F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = if on {
+        flags | libc::O_DIRECT
+    } else {
+        flags & !libc::O_DIRECT
+    };
+    // SAFETY: as above; F_SETFL takes the flags as an int.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Writes all of `buf` (whole blocks) at `pos` (a block boundary). After a short write the
+/// rest is written from the last whole block written; no progress at all is an error.
+async fn write_aligned(
+    inner: &FileInner,
+    mut buf: AlignedBuf,
+    pos: u64,
+) -> (io::Result<()>, AlignedBuf) {
+    let len = buf.len();
+    let mut done = 0usize;
+    let mut stalled = false;
+    while done < len {
+        let written = match inner {
+            FileInner::Uring(file) => {
+                let (res, slice) = file
+                    .write_at(buf.slice(done..len), pos + done as u64)
+                    .submit()
+                    .await;
+                buf = slice.into_inner();
+                res
+            }
+            FileInner::Std(file) => {
+                let Ok(offset) = libc::off_t::try_from(pos + done as u64) else {
+                    return (Err(io::ErrorKind::InvalidInput.into()), buf);
+                };
+                // SAFETY: the range `done..len` lies within `buf`'s initialised bytes, alive
+                // for the call; pwrite only reads it. `file` is open.
+                let n = unsafe {
+                    libc::pwrite(
+                        file.as_raw_fd(),
+                        buf.as_slice()[done..].as_ptr().cast(),
+                        len - done,
+                        offset,
+                    )
+                };
+                if n < 0 {
+                    let err = io::Error::last_os_error();
+                    if err.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    Err(err)
+                } else {
+                    Ok(n as usize)
+                }
+            }
+        };
+        match written {
+            Ok(n) => {
+                let whole = n - n % direct::ALIGN;
+                if whole == 0 {
+                    if stalled {
+                        return (Err(io::ErrorKind::WriteZero.into()), buf);
+                    }
+                    stalled = true;
+                }
+                done += whole;
+            }
+            Err(e) => return (Err(e), buf),
+        }
+    }
+    (Ok(()), buf)
 }
 
 /// `pwritev` of all of `bufs` (at most [`IOV_MAX`]) at `pos`, retried on EINTR and after short
@@ -355,7 +573,7 @@ fn pread_into(fd: RawFd, buf: &mut BytesMut, pos: u64) -> io::Result<usize> {
     }
 }
 
-/// An outgoing TCP connection.
+/// A TCP connection: one a sink opened, or one a network source accepted.
 #[derive(Debug)]
 pub struct TcpConn {
     inner: ConnInner,
@@ -405,6 +623,29 @@ impl TcpConn {
         match &self.inner {
             ConnInner::Uring(s) => s.as_raw_fd(),
             ConnInner::Epoll(s) => s.as_raw_fd(),
+        }
+    }
+
+    /// Reads what the peer sent into the spare capacity of `buf`, appending after its current
+    /// contents. Returns the number of bytes read (0 when the peer closed its side) and the
+    /// buffer.
+    ///
+    /// # Panics
+    /// When `buf` has no spare capacity: reserve before reading.
+    pub async fn read(&mut self, mut buf: BytesMut) -> (io::Result<usize>, BytesMut) {
+        assert!(buf.capacity() > buf.len(), "read needs spare capacity");
+        match &mut self.inner {
+            ConnInner::Uring(stream) => {
+                let start = buf.len();
+                // The ring writes at the slice's start, so slice past the bytes already held.
+                let (res, slice) = stream.read(buf.slice(start..)).await;
+                (res, slice.into_inner())
+            }
+            ConnInner::Epoll(stream) => {
+                use tokio::io::AsyncReadExt;
+                let res = stream.read_buf(&mut buf).await;
+                (res, buf)
+            }
         }
     }
 
@@ -530,6 +771,58 @@ impl TcpConn {
         // that SIOCOUTQ (TIOCOUTQ) fills in.
         let rc = unsafe { libc::ioctl(self.fd(), libc::TIOCOUTQ as _, &mut n) };
         (rc == 0 && n >= 0).then_some(n as u64)
+    }
+}
+
+/// A listening TCP socket. It is bound before the workers start (a port in use fails the start,
+/// not a worker) and accepts on its worker.
+#[derive(Debug)]
+pub struct TcpListen {
+    inner: ListenInner,
+}
+
+enum ListenInner {
+    Uring(tokio_uring::net::TcpListener),
+    Epoll(tokio::net::TcpListener),
+}
+
+impl std::fmt::Debug for ListenInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenInner::Uring(l) => write!(f, "Uring({:?})", l.local_addr()),
+            ListenInner::Epoll(l) => write!(f, "Epoll({l:?})"),
+        }
+    }
+}
+
+impl TcpListen {
+    /// Takes over `listener` (bound already) for `backend`. Must run on a worker of that
+    /// backend: the socket is registered with its event loop.
+    pub fn from_std(listener: std::net::TcpListener, backend: Backend) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let inner = match backend {
+            Backend::Uring => ListenInner::Uring(tokio_uring::net::TcpListener::from_std(listener)),
+            Backend::Epoll => ListenInner::Epoll(tokio::net::TcpListener::from_std(listener)?),
+        };
+        Ok(TcpListen { inner })
+    }
+
+    /// Waits for the next connection; it comes with `TCP_NODELAY` set (a source's replies are
+    /// small and awaited by their senders).
+    pub async fn accept(&self) -> io::Result<(TcpConn, SocketAddr)> {
+        let (inner, peer) = match &self.inner {
+            ListenInner::Uring(l) => {
+                let (s, peer) = l.accept().await?;
+                (ConnInner::Uring(s), peer)
+            }
+            ListenInner::Epoll(l) => {
+                let (s, peer) = l.accept().await?;
+                (ConnInner::Epoll(s), peer)
+            }
+        };
+        let conn = TcpConn { inner };
+        conn.set_nodelay()?;
+        Ok((conn, peer))
     }
 }
 
@@ -775,6 +1068,8 @@ mod tests {
                     .unwrap();
                 f.sync_data().await.unwrap();
                 assert_eq!(f.len(), 100_006);
+                // Direct writes leave zeros past the length, which `trim` cuts.
+                f.trim().unwrap();
             })
             .unwrap();
             let bytes = fs::read(&path).unwrap();
@@ -787,6 +1082,7 @@ mod tests {
                     .await
                     .unwrap();
                 f.sync_data().await.unwrap();
+                f.trim().unwrap();
             })
             .unwrap();
             assert_eq!(fs::read(&path).unwrap(), b"first,second", "{backend}");
@@ -814,7 +1110,59 @@ mod tests {
             .unwrap();
             let got = fs::read(&path).unwrap();
             assert_eq!(&got[..4], b"head");
-            assert_eq!(&got[4..], &want[..], "{backend}");
+            assert_eq!(&got[4..4 + want.len()], &want[..], "{backend}");
+            assert!(
+                got[4 + want.len()..].iter().all(|&b| b == 0),
+                "{backend}: zeros past the end"
+            );
+        }
+    }
+
+    #[test]
+    fn appends_of_every_size_reopened_mid_block_read_back_whole() {
+        for backend in backends() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("segment");
+            let mut want = Vec::new();
+            let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+            let mut sizes = Vec::new();
+            for _ in 0..60 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                sizes.push((rng % 20_000) as usize);
+            }
+            // Larger than a stage: written in several direct writes.
+            sizes.push(direct::STAGE * 2 + 123);
+            let direct = block_on(backend, async {
+                let mut f = AppendFile::create(&path, backend).unwrap();
+                for (i, &n) in sizes.iter().enumerate() {
+                    let b: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8).collect();
+                    want.extend_from_slice(&b);
+                    // In two parts: records are handed over as header and payload.
+                    let (a, c) = b.split_at(n / 3);
+                    f.append_all(vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(c)])
+                        .await
+                        .unwrap();
+                    if i == 30 {
+                        // A restart in the middle of a block goes on from there.
+                        f.sync_data().await.unwrap();
+                        let len = f.len();
+                        drop(f);
+                        f = AppendFile::open_at(&path, len, backend).unwrap();
+                    }
+                }
+                f.sync_data().await.unwrap();
+                assert_eq!(f.len(), want.len() as u64);
+                f.trim().unwrap();
+                f.is_direct()
+            })
+            .unwrap();
+            eprintln!("{backend}: direct I/O {direct}");
+            assert!(
+                fs::read(&path).unwrap() == want,
+                "{backend}: the file is what was appended"
+            );
         }
     }
 

@@ -9,6 +9,7 @@
 //! Everything above this module is written once against the facade in [`io`]: the backends
 //! differ only in how a file read, a socket write and a wait on inotify reach the kernel.
 
+pub mod direct;
 pub mod io;
 
 use std::fmt;

@@ -1,8 +1,9 @@
 //! Sources: where events come from.
 //!
-//! spate implements Flume's `TAILDIR`. A source hands each batch to its [`Output`]: the
+//! spate implements Flume's `TAILDIR` and `netcat`. A source hands each batch to its [`Output`]: the
 //! interceptors, then the channel selector, then the channels.
 
+pub mod netcat;
 pub mod taildir;
 
 use std::sync::Arc;

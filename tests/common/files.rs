@@ -173,3 +173,66 @@ fn open_append(path: &Path) -> File {
         .open(path)
         .expect("open for append")
 }
+
+// ---------------------------------------------------------------------------------------------
+// A small disk
+
+/// A small tmpfs mounted for a test and unmounted when dropped.
+#[derive(Debug)]
+pub struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    /// Mounts `bytes` of tmpfs; `None` where mounting is not allowed (not root).
+    pub fn mount(bytes: u64) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Bytes free on it.
+    pub fn free(&self) -> u64 {
+        let c = std::ffi::CString::new(self.path().as_os_str().as_encoded_bytes()).unwrap();
+        let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // SAFETY: a valid C string and a writable statvfs.
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) }, 0);
+        // SAFETY: statvfs returned 0 and filled it.
+        let st = unsafe { st.assume_init() };
+        st.f_bavail * st.f_frsize
+    }
+
+    /// Writes file `name` until at most `leave` bytes are free (all of it for 0: the writes
+    /// end in ENOSPC).
+    pub fn fill(&self, name: &str, leave: u64) {
+        let mut f = File::create(self.path().join(name)).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            let free = self.free();
+            if free <= leave {
+                break;
+            }
+            let n = ((free - leave) as usize).min(chunk.len());
+            if f.write_all(&chunk[..n]).is_err() {
+                break; // full
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}

@@ -8,6 +8,8 @@
 //!   back on the same port.
 //! * [`LogWriter`]: appends numbered lines through an `O_APPEND` descriptor it keeps open, like a
 //!   logger; [`prefill`] writes a large file quickly.
+//! * [`Sender`]: a netcat client that sends numbered lines, counts the `OK`s, and sends again
+//!   what a broken connection left unanswered, as an at-least-once sender does.
 //! * [`Pipeline`]: the agent configuration (TAILDIR -> memory -> tcp) with overridable keys.
 //!
 //! One module each: `agent`, `collector` (its framings are the load generator's), `files`
@@ -22,6 +24,7 @@ use std::time::{Duration, Instant};
 mod agent;
 mod collector;
 mod files;
+mod netcat;
 mod pipeline;
 
 // Each test file uses some of these.
@@ -30,7 +33,9 @@ pub use agent::Agent;
 #[allow(unused_imports)]
 pub use collector::{parse_seq, Collector, Framing};
 #[allow(unused_imports)]
-pub use files::{line, prefill, recorded_position, Dirs, LogWriter};
+pub use files::{line, prefill, recorded_position, Dirs, LogWriter, SmallDisk};
+#[allow(unused_imports)]
+pub use netcat::{free_port, Sender};
 #[allow(unused_imports)]
 pub use pipeline::{logged_events, LoggedEvent, Pipeline};
 

@@ -33,6 +33,21 @@ impl Pipeline {
         Pipeline { props }
     }
 
+    /// `netcat r1 -> memory c1 -> tcp k1`: the source listens on 127.0.0.1:`listen`, the sink
+    /// sends to 127.0.0.1:`port`.
+    pub fn netcat(listen: u16, port: u16) -> Pipeline {
+        let unused = Path::new("/nonexistent");
+        let props = Pipeline::new(unused, "x", unused, port)
+            .props
+            .remove_prefixed("sources.r1.")
+            .set("sources.r1.type", "netcat")
+            .set("sources.r1.channels", "c1")
+            .set("sources.r1.bind", "127.0.0.1")
+            .set("sources.r1.port", listen)
+            .set("sources.r1.batchSize", 500);
+        Pipeline { props }
+    }
+
     /// Sets `a1.<key> = value`, replacing an earlier value.
     pub fn set(self, key: &str, value: &str) -> Pipeline {
         Pipeline {

@@ -33,7 +33,12 @@ use crate::runtime::Backend;
 
 /// Payload bytes the writer may hold before puts are refused (sources wait): what the channel
 /// keeps in memory while the disk is slow or failing.
-pub const MAX_PENDING_BYTES: usize = 64 << 20;
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
+
+/// Bytes of durable batches the channel also keeps in memory until a sink takes them: a sink
+/// that keeps up takes each batch as it was put, without reading it back, decoding it and
+/// checking its checksum again. Beyond this, batches are read back from the segments.
+pub const CACHED_BYTES: usize = 16 << 20;
 
 /// The lock file in the checkpoint directory.
 const LOCK_FILE: &str = "spate-file-channel.lock";
@@ -104,6 +109,20 @@ struct Entry {
     events: u32,
 }
 
+/// A durable put record waiting to be taken: where it lies, and the batch itself while the
+/// channel keeps it in memory ([`CACHED_BYTES`]).
+#[derive(Debug)]
+struct Ready {
+    entry: Entry,
+    batch: Option<Batch>,
+}
+
+impl From<Entry> for Ready {
+    fn from(entry: Entry) -> Self {
+        Ready { entry, batch: None }
+    }
+}
+
 /// A segment the channel knows.
 #[derive(Debug)]
 struct Segment {
@@ -117,7 +136,12 @@ struct Segment {
 /// What the writer hands back.
 #[derive(Debug)]
 enum Token {
-    Put { ack: Option<Ack>, events: u32 },
+    Put {
+        ack: Option<Ack>,
+        events: u32,
+        /// The batch, kept for a take from memory.
+        batch: Option<Batch>,
+    },
     Take,
 }
 
@@ -127,7 +151,9 @@ struct Inner {
     log_id: u32,
     /// Where segment `i` lies: `data_dirs[i % len]`.
     data_dirs: Vec<PathBuf>,
-    ready: Mutex<VecDeque<Entry>>,
+    ready: Mutex<VecDeque<Ready>>,
+    /// Bytes of the batches kept in `ready` (at most [`CACHED_BYTES`]).
+    cached: AtomicUsize,
     taken: Mutex<HashMap<u64, Entry>>,
     segments: Mutex<BTreeMap<u64, Segment>>,
     events: AtomicUsize,
@@ -173,15 +199,16 @@ impl Inner {
                     map: None,
                     live: 0,
                 });
-                if let Token::Put { ack, events } = token {
+                if let Token::Put { ack, events, batch } = token {
                     segment.live += 1;
-                    puts.push(Entry {
+                    let entry = Entry {
                         seq: p.seq,
                         segment: p.segment,
                         offset: p.offset,
                         len: p.len,
                         events,
-                    });
+                    };
+                    puts.push(Ready { entry, batch });
                     if let Some(ack) = ack {
                         ack.deliver();
                     }
@@ -230,13 +257,15 @@ pub struct FileChannel {
     writer: Writer<Token>,
     capacity: usize,
     keep_alive: Duration,
+    /// [`CACHED_BYTES`] (tests lower it to make takes read back).
+    cache_limit: usize,
     _lock: ExclusiveLock,
 }
 
 /// What a replay found.
 #[derive(Debug, Default)]
 struct Replayed {
-    ready: VecDeque<Entry>,
+    ready: VecDeque<Ready>,
     segments: BTreeMap<u64, Segment>,
     log_id: Option<u32>,
     next_seq: u64,
@@ -280,7 +309,7 @@ impl FileChannel {
             // A new log: an identity that damage-recovery will not mistake for another's.
             (uuid::Uuid::new_v4().as_u128() as u32).max(1)
         });
-        let events: usize = replayed.ready.iter().map(|e| e.events as usize).sum();
+        let events: usize = replayed.ready.iter().map(|r| r.entry.events as usize).sum();
         if events > 0 {
             info!(
                 channel = name,
@@ -294,6 +323,7 @@ impl FileChannel {
             log_id,
             data_dirs: config.data_dirs.clone(),
             ready: Mutex::new(replayed.ready),
+            cached: AtomicUsize::new(0),
             taken: Mutex::new(HashMap::new()),
             segments: Mutex::new(replayed.segments),
             events: AtomicUsize::new(events),
@@ -322,6 +352,7 @@ impl FileChannel {
             writer,
             capacity: config.capacity,
             keep_alive: config.keep_alive,
+            cache_limit: CACHED_BYTES,
             _lock: held,
         };
         Ok(channel)
@@ -430,12 +461,20 @@ impl Channel for FileChannel {
         }
         let parts = codec::encode_parts(&batch);
         let ack = batch.take_ack();
+        // Kept for a take from memory while the budget allows (a race past it by one batch
+        // per putting thread is harmless).
+        let size = batch.data().len();
+        let keep = self.inner.cached.load(Ordering::Relaxed) + size <= self.cache_limit;
+        if keep {
+            self.inner.cached.fetch_add(size, Ordering::Relaxed);
+        }
         self.writer.submit(Submission::new(
             RecordKind::Put,
             parts.into(),
             Token::Put {
                 ack,
                 events: n as u32,
+                batch: keep.then_some(batch),
             },
         ));
         self.inner.counters.put_success.add(n as u64);
@@ -444,25 +483,34 @@ impl Channel for FileChannel {
 
     fn take(&self, max_events: usize, into: &mut Vec<Batch>) -> usize {
         self.inner.counters.take_attempt.add(max_events as u64);
-        let entries: Vec<Entry> = {
+        let entries: Vec<Ready> = {
             let mut ready = lock(&self.inner.ready);
             let mut out = Vec::new();
             let mut events = 0usize;
-            while let Some(e) = ready.front() {
-                if !out.is_empty() && events + e.events as usize > max_events {
+            while let Some(r) = ready.front() {
+                if !out.is_empty() && events + r.entry.events as usize > max_events {
                     break;
                 }
-                events += e.events as usize;
+                events += r.entry.events as usize;
                 out.extend(ready.pop_front());
             }
             out
         };
         // Taken until committed or rolled back, whether they read back or not.
-        lock(&self.inner.taken).extend(entries.iter().map(|e| (e.seq, *e)));
+        lock(&self.inner.taken).extend(entries.iter().map(|r| (r.entry.seq, r.entry)));
         let mut taken_events = 0;
         let mut unreadable = Vec::new();
-        for e in entries {
-            match self.read(&e) {
+        for Ready { entry: e, batch } in entries {
+            let read = match batch {
+                Some(batch) => {
+                    self.inner
+                        .cached
+                        .fetch_sub(batch.data().len(), Ordering::Relaxed);
+                    Ok(batch)
+                }
+                None => self.read(&e),
+            };
+            match read {
                 Ok(batch) => {
                     into.push(batch.with_ack(Ack::new(Arc::clone(&self.inner.commits), e.seq)));
                     taken_events += e.events as usize;
@@ -506,9 +554,10 @@ impl Channel for FileChannel {
             let mut t = lock(&self.inner.taken);
             seqs.iter().filter_map(|s| t.remove(s)).collect()
         };
+        // Read back from the segments at the next take.
         let mut ready = lock(&self.inner.ready);
         for e in entries.into_iter().rev() {
-            ready.push_front(e);
+            ready.push_front(e.into());
         }
         drop(ready);
         self.inner.arrivals.notify_one();
@@ -761,7 +810,7 @@ fn replay(name: &str, data_dirs: &[PathBuf]) -> Result<Replayed, FileChannelErro
             s.live += 1;
         }
     }
-    out.ready = survey.live.into_iter().collect();
+    out.ready = survey.live.into_iter().map(Ready::from).collect();
     Ok(out)
 }
 
@@ -801,7 +850,7 @@ mod tests {
         let start = std::time::Instant::now();
         while lock(&ch.inner.ready)
             .iter()
-            .map(|e| e.events as usize)
+            .map(|r| r.entry.events as usize)
             .sum::<usize>()
             < n
         {
@@ -815,11 +864,16 @@ mod tests {
 
     #[test]
     fn puts_are_acknowledged_when_durable_and_taken_in_order() {
-        for backend in backends() {
+        // Taken from memory, and read back from the segments.
+        for (backend, cache_limit) in backends()
+            .into_iter()
+            .flat_map(|b| [(b, CACHED_BYTES), (b, 0)])
+        {
             let root = tempfile::tempdir().unwrap();
-            let ch =
+            let mut ch =
                 FileChannel::open("c1", &config(root.path(), 1 << 20), Arc::default(), backend)
                     .unwrap();
+            ch.cache_limit = cache_limit;
             let acks = AckQueue::new();
             for i in 0..10 {
                 let b = lines(i * 10, 10).with_ack(Ack::new(Arc::clone(&acks), i));
@@ -910,7 +964,7 @@ mod tests {
                 wait_ready(&ch, 1_000);
                 // Where each segment's durable records end.
                 let mut durable: BTreeMap<u64, u64> = BTreeMap::new();
-                for e in lock(&ch.inner.ready).iter() {
+                for e in lock(&ch.inner.ready).iter().map(|r| r.entry) {
                     let end = e.offset + (HEADER_LEN as u64) + u64::from(e.len);
                     let d = durable.entry(e.segment).or_default();
                     *d = (*d).max(end);
@@ -966,7 +1020,7 @@ mod tests {
                 ch.try_put(lines(i * 10, 10)).unwrap();
             }
             wait_ready(&ch, 30);
-            let e = lock(&ch.inner.ready)[1];
+            let e = lock(&ch.inner.ready)[1].entry;
             e
         };
         let path = segment_path(&cfg.data_dirs, middle.segment);
@@ -982,6 +1036,44 @@ mod tests {
         let got = bodies(&taken);
         assert_eq!(got.first().map(String::as_str), Some("line 0"));
         assert_eq!(got.last().map(String::as_str), Some("line 29"));
+    }
+
+    #[test]
+    fn a_record_damaged_on_disk_is_skipped_and_counted_when_read_back_at_a_take() {
+        let root = tempfile::tempdir().unwrap();
+        let counters: Arc<ChannelCounters> = Arc::default();
+        let mut ch = FileChannel::open(
+            "c1",
+            &config(root.path(), 1 << 20),
+            Arc::clone(&counters),
+            Backend::Epoll,
+        )
+        .unwrap();
+        ch.cache_limit = 0;
+        for i in 0..3 {
+            ch.try_put(lines(i * 10, 10)).unwrap();
+        }
+        wait_ready(&ch, 30);
+        let middle = lock(&ch.inner.ready)[1].entry;
+        let path = segment_path(&ch.inner.data_dirs, middle.segment);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[(middle.offset as usize) + HEADER_LEN + 5] ^= 0x20;
+        std::fs::write(&path, bytes).unwrap();
+        let mut taken = Vec::new();
+        assert_eq!(ch.take(30, &mut taken), 20);
+        let got = bodies(&taken);
+        assert_eq!(got[9], "line 9");
+        assert_eq!(
+            got[10], "line 20",
+            "the damaged batch is skipped, the next one kept"
+        );
+        assert_eq!(counters.record_skipped.get(), 1);
+        ch.commit(&mut taken);
+        assert_eq!(
+            ch.size(),
+            0,
+            "nothing left to take, the skipped batch included"
+        );
     }
 
     #[test]

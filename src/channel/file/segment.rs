@@ -115,9 +115,16 @@ impl Mapped {
         self.map.as_deref().unwrap_or(&[])
     }
 
-    /// Bytes past the last sound record: a torn tail, to truncate before appending.
+    /// Bytes past the last sound record: a torn tail, to truncate before appending. Zeros
+    /// alone are not one: they are the padding of a direct write's last block (or blocks a
+    /// crash left allocated and unwritten), where no record ever was.
     pub fn torn_tail(&self) -> usize {
-        self.bytes().len() - self.scan.end
+        let tail = &self.bytes()[self.scan.end..];
+        if tail.iter().all(|&b| b == 0) {
+            0
+        } else {
+            tail.len()
+        }
     }
 }
 

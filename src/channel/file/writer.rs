@@ -372,6 +372,18 @@ impl<T> Log<T> {
                 }
             }
         }
+        self.trim_current();
+    }
+
+    /// Cuts the current segment to its records (direct writes leave zeros past them), so that
+    /// a segment the writer is done with ends at its last record.
+    fn trim_current(&self) {
+        if let Some((index, file)) = &self.current {
+            if let Err(e) = file.trim() {
+                // Harmless: a replay takes zeros at the end for what they are.
+                warn!(channel = %self.config.name, segment = index, "cannot trim a segment: {e}");
+            }
+        }
     }
 
     /// Frames `batch` into records, appends them and syncs; returns where each lies.
@@ -477,6 +489,7 @@ impl<T> Log<T> {
 
     /// Starts the next segment: created, its header written and synced, its directory synced.
     async fn roll(&mut self) -> io::Result<()> {
+        self.trim_current();
         let index = self.next_segment;
         let dirs = &self.config.data_dirs;
         let dir = &dirs[(index as usize) % dirs.len()];

@@ -1,0 +1,714 @@
+//! Flume's `netcat` source: each line a TCP client sends is an event, and with `ack-every-event`
+//! the client is told `OK` for each one.
+//!
+//! The data cannot be read again, so `OK` means what the channel acknowledges: with a file
+//! channel, that the event is on disk; with a memory channel, that a sink delivered it (Flume
+//! says `OK` once the event is in the channel, which a crash of the agent can still lose). A
+//! client that resends what it was not told `OK` for therefore loses nothing.
+//!
+//! Each connection is a task on the source's worker. It reads into one buffer, cuts the complete
+//! lines into a batch (at most `batchSize` events: spate puts lines in batches where Flume puts
+//! them one by one), puts the batch, waits for its acknowledgement, answers one `OK\n` per event
+//! and reads on. A connection holds at most one read beyond one partial line, and there are at
+//! most `max-connections` of them: memory is bounded whatever the clients send.
+//!
+//! Over-long lines are handled as Flume does: a line longer than `max-line-length` bytes with its
+//! newline is answered `FAILED: Event exceeds the maximum length (N chars, including newline)`
+//! and the connection is closed (the lines before it are put and answered first). It is counted
+//! in `EventReadFail`, as is a last line left without its newline when a client closes (Flume
+//! drops it silently).
+
+use std::cell::Cell;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+use tracing::{debug, info, warn};
+
+use crate::ack::{Ack, AckQueue};
+use crate::component::{
+    Component, ParseContext, Setting, SourceContext, SourceSpec, StartError, Started,
+};
+use crate::config::{ConfigError, Props, JAVA_INT_MAX, MAX_MILLIS};
+use crate::event::Batch;
+use crate::lifecycle::{Control, Phase, Report};
+use crate::metrics::SourceCounters;
+use crate::runtime::io::{TcpConn, TcpListen};
+use crate::runtime::{Backend, TaskFactory};
+use crate::source::Output;
+
+/// Settings of a netcat source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetcatConfig {
+    /// Key `bind` (required): the address or host name to listen on.
+    pub bind: String,
+    /// Key `port` (required), 0 to 65535 (0: any free port, for tests).
+    pub port: u16,
+    /// Key `max-line-length`, default 512: the longest line, newline included, in bytes.
+    pub max_line_length: usize,
+    /// Key `ack-every-event`, default true: answer `OK\n` per event once it is acknowledged.
+    pub ack_every_event: bool,
+    /// Key `batchSize` (spate's own), default 100: the most lines put in one transaction.
+    pub batch_size: usize,
+    /// Key `max-connections` (spate's own), default 1024: connections beyond are closed at once.
+    pub max_connections: usize,
+    /// Key `idle-timeout` (spate's own, ms), default 0 (never): a connection that neither sends
+    /// nor takes its answers for this long is closed.
+    pub idle_timeout: Option<Duration>,
+    /// Key `encoding`: accepted for Flume; spate passes the bytes as they come.
+    pub encoding: Option<String>,
+}
+
+/// Every property a netcat source accepts.
+const KEYS: &[&str] = &[
+    "type",
+    "channels",
+    "selector.type",
+    "bind",
+    "port",
+    "max-line-length",
+    "ack-every-event",
+    "encoding",
+    "batchSize",
+    "max-connections",
+    "idle-timeout",
+];
+
+/// Bytes read from a connection at once.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Reads a netcat source's settings (the registry's parser).
+pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn SourceSpec>> {
+    let config = parse_netcat(p);
+    p.finish("a netcat source", KEYS);
+    Some(Arc::new(config?))
+}
+
+fn parse_netcat(p: &mut Props<'_>) -> Option<NetcatConfig> {
+    let bind = match p.get("bind") {
+        Some(e) if !e.value.is_empty() => Some(e.value.clone()),
+        Some(e) => {
+            let err = ConfigError::at(e, "the netcat source needs an address to `bind`")
+                .hint(format!("give `{}` a value, e.g. 0.0.0.0", p.shown("bind")));
+            p.push(err);
+            None
+        }
+        None => {
+            let hint = format!(
+                "add `{} = 0.0.0.0` (or an address of this host)",
+                p.shown("bind")
+            );
+            let err = p.missing("bind", "the netcat source needs `bind`", hint);
+            p.push(err);
+            None
+        }
+    };
+    let port = match p.get("port") {
+        Some(_) => p.int("port", 0, 0, 65535, "TCP port").map(|n| n as u16),
+        None => {
+            let hint = format!("add `{} = PORT` (1 to 65535)", p.shown("port"));
+            let err = p.missing("port", "the netcat source needs a `port`", hint);
+            p.push(err);
+            None
+        }
+    };
+    let max_line_length = p.int("max-line-length", 512, 2, JAVA_INT_MAX, "bytes")? as usize;
+    let ack_every_event = p.bool("ack-every-event", true);
+    let encoding = p.get("encoding").map(|e| e.value.clone());
+    let batch_size = p.positive("batchSize", 100, "events");
+    let max_connections = p.positive("max-connections", 1024, "connections");
+    let idle = p.millis("idle-timeout", 0, 0, MAX_MILLIS);
+    Some(NetcatConfig {
+        bind: bind?,
+        port: port?,
+        max_line_length,
+        ack_every_event,
+        batch_size,
+        max_connections,
+        idle_timeout: (!idle.is_zero()).then_some(idle),
+        encoding,
+    })
+}
+
+impl Component for NetcatConfig {
+    fn type_name(&self) -> &'static str {
+        "netcat"
+    }
+
+    fn describe(&self) -> Vec<Setting> {
+        vec![
+            Setting::new("bind", &self.bind),
+            Setting::new("port", self.port),
+            Setting::new("max-line-length", self.max_line_length).note("bytes, newline included"),
+            Setting::new("ack-every-event", self.ack_every_event)
+                .note("OK once the channel acknowledges the event"),
+            Setting::new("batchSize", self.batch_size).note("spate's own"),
+            Setting::new("max-connections", self.max_connections).note("spate's own"),
+            Setting::millis("idle-timeout", self.idle_timeout.unwrap_or(Duration::ZERO))
+                .note("spate's own; 0: never"),
+        ]
+    }
+}
+
+impl SourceSpec for NetcatConfig {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn start(&self, ctx: SourceContext<'_>) -> Result<Started, StartError> {
+        if let Some(encoding) = &self.encoding {
+            info!(
+                source = %ctx.name,
+                encoding,
+                "`encoding` is kept for Flume compatibility but has no effect: spate passes the \
+                 bytes of each line as they come"
+            );
+        }
+        let listener = listen(&self.bind, self.port).map_err(StartError::new)?;
+        let local = listener.local_addr().map_err(StartError::new)?;
+        info!(source = %ctx.name, address = %local, "listening");
+        let counters = ctx.counters[0].clone();
+        let source = Netcat {
+            name: ctx.name.to_string(),
+            config: self.clone(),
+            output: ctx.output.with_counters(counters.clone()),
+            counters,
+            listener,
+        };
+        let backend = ctx.backend;
+        let control = ctx.lifecycle.control();
+        let task: TaskFactory = Box::new(move || Box::pin(source.run(backend, control)));
+        Ok(Started {
+            tasks: vec![task],
+            finish: None,
+        })
+    }
+}
+
+/// The netcat source could not listen.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The address does not resolve.
+    #[error("cannot resolve `{bind}`: {source}")]
+    Resolve {
+        /// The `bind` value.
+        bind: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Binding failed at every address it resolves to.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The last address tried.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// How long a port in use is waited for at start.
+const BIND_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Binds `bind:port` (the first address it resolves to that can be bound).
+///
+/// A port in use is tried again for [`BIND_PATIENCE`]: the kernel closes the listening socket
+/// of a process that ended with io_uring operations pending on it (a crashed or restarted
+/// agent, or the previous configuration at a reload) only when it has torn the ring down,
+/// which it does asynchronously, a little after the process or ring is gone.
+fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
+    let addrs: Vec<SocketAddr> = (bind, port)
+        .to_socket_addrs()
+        .map_err(|source| ListenError::Resolve {
+            bind: bind.to_string(),
+            source,
+        })?
+        .collect();
+    let deadline = std::time::Instant::now() + BIND_PATIENCE;
+    let mut said = false;
+    loop {
+        let mut last = None;
+        for &addr in &addrs {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => return Ok(l),
+                Err(source) => last = Some(ListenError::Bind { addr, source }),
+            }
+        }
+        let in_use = matches!(&last, Some(ListenError::Bind { source, .. })
+            if source.kind() == std::io::ErrorKind::AddrInUse);
+        if !in_use || std::time::Instant::now() >= deadline {
+            return Err(last.unwrap_or_else(|| ListenError::Resolve {
+                bind: bind.to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            }));
+        }
+        if !said {
+            said = true;
+            info!(
+                bind,
+                port,
+                "port in use; waiting up to {} s for it (a previous agent's socket may still                  be closing)",
+                BIND_PATIENCE.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A started netcat source, moved onto its worker.
+#[derive(Debug)]
+struct Netcat {
+    name: String,
+    config: NetcatConfig,
+    output: Output,
+    counters: Arc<SourceCounters>,
+    listener: std::net::TcpListener,
+}
+
+/// What the connections of one source share on its worker.
+struct Shared {
+    name: String,
+    config: NetcatConfig,
+    output: Output,
+    counters: Arc<SourceCounters>,
+    /// Connections still reading (not yet stopped by `StopReading`).
+    reading: Cell<usize>,
+    /// Signalled when `reading` drops.
+    stopped_one: Notify,
+}
+
+impl Netcat {
+    async fn run(self, backend: Backend, mut control: Control) {
+        let Netcat {
+            name,
+            config,
+            output,
+            counters,
+            listener,
+        } = self;
+        let shared = Rc::new(Shared {
+            name,
+            config,
+            output,
+            counters,
+            reading: Cell::new(0),
+            stopped_one: Notify::new(),
+        });
+        let mut connections = tokio::task::JoinSet::new();
+        match TcpListen::from_std(listener, backend) {
+            Ok(listener) => loop {
+                tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((conn, peer)) => {
+                            while connections.try_join_next().is_some() {}
+                            if connections.len() >= shared.config.max_connections {
+                                warn_full(&shared.name, shared.config.max_connections, peer);
+                                drop(conn);
+                                continue;
+                            }
+                            debug!(source = %shared.name, %peer, "connection accepted");
+                            shared.reading.set(shared.reading.get() + 1);
+                            shared.counters.open_connection.add(1);
+                            let task = serve(conn, peer, shared.clone(), control.clone());
+                            connections.spawn_local(task);
+                        }
+                        Err(e) => {
+                            // Out of descriptors, or a connection reset before it was
+                            // accepted: wait a little rather than spin.
+                            warn!(source = %shared.name, "accept failed: {e}");
+                            shared.counters.generic_processing_fail.add(1);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    },
+                    _ = control.reached(Phase::StopReading) => break,
+                }
+            },
+            Err(e) => {
+                tracing::error!(source = %shared.name, "cannot listen on the worker: {e}");
+                shared.counters.generic_processing_fail.add(1);
+                control.reached(Phase::StopReading).await;
+            }
+        }
+        // The listener is closed: new clients are refused. Each connection stops reading on
+        // its own; the source has stopped when all have.
+        while shared.reading.get() > 0 {
+            let stopped = shared.stopped_one.notified();
+            if shared.reading.get() == 0 {
+                break;
+            }
+            stopped.await;
+        }
+        debug!(source = %shared.name, "stopped reading");
+        control.report(Report::SourceStopped(shared.name.clone()));
+        // The connections answer what the sinks deliver while they drain, and close at the end.
+        while connections.join_next().await.is_some() {}
+    }
+}
+
+/// Says, at most once a minute per process, that a connection was refused for the cap.
+fn warn_full(source: &str, cap: usize, peer: SocketAddr) {
+    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+        return;
+    }
+    *last = Some(std::time::Instant::now());
+    warn!(
+        source,
+        %peer,
+        max_connections = cap,
+        "connection closed at once: the source has max-connections open (said at most once a \
+         minute)"
+    );
+}
+
+/// Where a connection's reading ended.
+enum End {
+    /// The client closed its side.
+    Closed,
+    /// The agent is stopping.
+    Stop,
+    /// The connection is to be closed: an error, an over-long line, idleness.
+    Drop,
+}
+
+/// Counts a connection out of [`Shared::reading`] once it stops reading, however it ends.
+struct Reading<'a>(&'a Shared, bool);
+
+impl Reading<'_> {
+    fn done(&mut self) {
+        if std::mem::replace(&mut self.1, false) {
+            self.0.reading.set(self.0.reading.get() - 1);
+            self.0.stopped_one.notify_one();
+        }
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// Serves one connection until the client closes it, it fails, or the agent stops.
+async fn serve(mut conn: TcpConn, peer: SocketAddr, shared: Rc<Shared>, mut control: Control) {
+    let mut reading = Reading(&shared, true);
+    let end = read_loop(&mut conn, peer, &shared, &mut control, &mut reading).await;
+    reading.done();
+    match end {
+        End::Closed => debug!(source = %shared.name, %peer, "client closed the connection"),
+        End::Stop => debug!(source = %shared.name, %peer, "closing: the agent stops"),
+        End::Drop => {}
+    }
+    shared.counters.open_connection.sub(1);
+}
+
+/// Reads lines and puts them until the connection ends.
+async fn read_loop(
+    conn: &mut TcpConn,
+    peer: SocketAddr,
+    shared: &Shared,
+    control: &mut Control,
+    reading: &mut Reading<'_>,
+) -> End {
+    let config = &shared.config;
+    let acks = AckQueue::new();
+    let mut token = 0u64;
+    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    let mut closed = false;
+    loop {
+        // Put what is complete before reading more: the buffer holds one read beyond a
+        // partial line at most.
+        let cut = cut_lines(&buf, config.batch_size, config.max_line_length);
+        if cut.lines > 0 {
+            let data = buf.split_to(cut.len).freeze();
+            let batch = Batch::from_lines(data, cut.lines as u32);
+            token += 1;
+            let put = put(shared, control, batch, &acks, token).await;
+            match put {
+                Put::Acknowledged if config.ack_every_event => {
+                    if let Err(e) = answer(conn, ok_lines(cut.lines), config.idle_timeout).await {
+                        debug!(source = %shared.name, %peer, "cannot answer OK: {e}");
+                        return End::Drop;
+                    }
+                }
+                Put::Acknowledged => {}
+                Put::Stopped => return End::Stop,
+            }
+            continue;
+        }
+        if cut.overlong {
+            shared.counters.event_read_fail.add(1);
+            warn!(
+                source = %shared.name,
+                %peer,
+                max_line_length = config.max_line_length,
+                "line longer than max-line-length: the client is told FAILED and the \
+                 connection closed, as Flume does (EventReadFail)"
+            );
+            let reply = format!(
+                "FAILED: Event exceeds the maximum length ({} chars, including newline)\n",
+                config.max_line_length
+            );
+            let _ = answer(conn, Bytes::from(reply), config.idle_timeout).await;
+            return End::Drop;
+        }
+        if closed {
+            if !buf.is_empty() {
+                shared.counters.event_read_fail.add(1);
+                warn!(
+                    source = %shared.name,
+                    %peer,
+                    bytes = buf.len(),
+                    "the client closed the connection in the middle of a line: that partial \
+                     line is dropped (EventReadFail)"
+                );
+            }
+            return End::Closed;
+        }
+        if control.phase() >= Phase::StopReading {
+            reading.done();
+            return End::Stop;
+        }
+        buf.reserve(READ_SIZE);
+        let read = async {
+            match config.idle_timeout {
+                Some(t) => tokio::time::timeout(t, conn.read(buf)).await.ok(),
+                None => Some(conn.read(buf).await),
+            }
+        };
+        let got = tokio::select! {
+            biased;
+            got = read => got,
+            _ = control.reached(Phase::StopReading) => {
+                // Bytes the cancelled read took are not answered: the client sends them again.
+                reading.done();
+                return End::Stop;
+            }
+        };
+        let Some((res, back)) = got else {
+            debug!(source = %shared.name, %peer, "closing an idle connection (idle-timeout)");
+            return End::Drop;
+        };
+        buf = back;
+        match res {
+            Ok(0) => closed = true,
+            Ok(_) => {}
+            Err(e) => {
+                debug!(source = %shared.name, %peer, "read failed: {e}");
+                if !buf.is_empty() {
+                    shared.counters.event_read_fail.add(1);
+                }
+                return End::Drop;
+            }
+        }
+    }
+}
+
+/// How a put ended.
+enum Put {
+    /// Every channel acknowledged it (or it went to none).
+    Acknowledged,
+    /// The agent stopped first: it is not answered.
+    Stopped,
+}
+
+/// Puts `batch` and, if the client is to be answered, waits until every required channel
+/// acknowledged it.
+async fn put(
+    shared: &Shared,
+    control: &mut Control,
+    batch: Batch,
+    acks: &Arc<AckQueue>,
+    token: u64,
+) -> Put {
+    let ack = shared.config.ack_every_event;
+    let batch = if ack {
+        batch.with_ack(Ack::new(acks.clone(), token))
+    } else {
+        batch
+    };
+    let copies = tokio::select! {
+        biased;
+        copies = shared.output.put(batch) => copies,
+        _ = control.reached(Phase::StopReading) => return Put::Stopped,
+    };
+    if !ack {
+        return Put::Acknowledged;
+    }
+    // One batch is in flight per connection, so every token that arrives is this one's (an
+    // earlier batch's acks all came before its answer).
+    let mut got = 0;
+    loop {
+        acks.drain(|t| {
+            debug_assert_eq!(t, token);
+            got += 1;
+        });
+        if got >= copies {
+            return Put::Acknowledged;
+        }
+        tokio::select! {
+            _ = acks.arrival() => {}
+            // The sinks gave up: what was not acknowledged is not answered.
+            _ = control.reached(Phase::Finish) => return Put::Stopped,
+        }
+    }
+}
+
+/// Writes `reply`, within the idle timeout if there is one.
+async fn answer(conn: &mut TcpConn, reply: Bytes, idle: Option<Duration>) -> std::io::Result<()> {
+    let mut bufs = vec![reply];
+    match idle {
+        Some(t) => tokio::time::timeout(t, conn.write_all(&mut bufs, false))
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => conn.write_all(&mut bufs, false).await,
+    }
+}
+
+/// `n` times `OK\n`.
+fn ok_lines(n: usize) -> Bytes {
+    const BATCH: usize = 1024;
+    static OKS: [u8; 3 * BATCH] = {
+        let mut a = [0u8; 3 * BATCH];
+        let mut i = 0;
+        while i < BATCH {
+            a[3 * i] = b'O';
+            a[3 * i + 1] = b'K';
+            a[3 * i + 2] = b'\n';
+            i += 1;
+        }
+        a
+    };
+    if n <= BATCH {
+        Bytes::from_static(&OKS[..3 * n])
+    } else {
+        Bytes::from(b"OK\n".repeat(n))
+    }
+}
+
+/// The complete lines at the start of a buffer.
+#[derive(Debug, PartialEq, Eq)]
+struct Cut {
+    /// How many (at most the batch size).
+    lines: usize,
+    /// Their bytes, newlines included.
+    len: usize,
+    /// Whether the line after them is longer than the limit (complete or not).
+    overlong: bool,
+}
+
+/// Finds the complete lines at the start of `buf`: at most `max_lines`, each at most
+/// `max_line` bytes with its newline. Stops before an over-long line and says so.
+fn cut_lines(buf: &[u8], max_lines: usize, max_line: usize) -> Cut {
+    let mut lines = 0;
+    let mut len = 0;
+    for nl in memchr::memchr_iter(b'\n', buf) {
+        if nl + 1 - len > max_line {
+            return Cut {
+                lines,
+                len,
+                overlong: true,
+            };
+        }
+        lines += 1;
+        len = nl + 1;
+        if lines == max_lines {
+            return Cut {
+                lines,
+                len,
+                overlong: false,
+            };
+        }
+    }
+    // The partial line at the end cannot fit once it holds `max_line` bytes without a newline.
+    let overlong = buf.len() - len >= max_line;
+    Cut {
+        lines,
+        len,
+        overlong,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn cuts_complete_lines_up_to_the_batch_size() {
+        let buf = b"a\nbb\nccc\ndd";
+        assert_eq!(
+            cut_lines(buf, 10, 512),
+            Cut {
+                lines: 3,
+                len: 9,
+                overlong: false
+            }
+        );
+        assert_eq!(
+            cut_lines(buf, 2, 512),
+            Cut {
+                lines: 2,
+                len: 5,
+                overlong: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_fits_and_one_more_byte_does_not() {
+        // Flume's limit counts the newline: 4 bytes of text and `\n` fit in 5.
+        assert_eq!(cut_lines(b"abcd\n", 10, 5).lines, 1);
+        let over = cut_lines(b"ok\nabcde\n", 10, 5);
+        assert_eq!(
+            over,
+            Cut {
+                lines: 1,
+                len: 3,
+                overlong: true
+            }
+        );
+        // Without its newline yet: 5 bytes can no longer end within 5.
+        assert!(cut_lines(b"abcde", 10, 5).overlong);
+        assert!(!cut_lines(b"abcd", 10, 5).overlong);
+    }
+
+    #[test]
+    fn ok_lines_answers_one_ok_per_event() {
+        assert_eq!(&ok_lines(1)[..], b"OK\n");
+        assert_eq!(ok_lines(1024).len(), 3 * 1024);
+        assert_eq!(ok_lines(5000), Bytes::from(b"OK\n".repeat(5000)));
+    }
+
+    proptest! {
+        /// The cut is exactly the longest run of short lines, within the batch size.
+        #[test]
+        fn the_cut_agrees_with_a_plain_split(
+            buf in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..300),
+            max_lines in 1usize..20,
+            max_line in 2usize..40,
+        ) {
+            let cut = cut_lines(&buf, max_lines, max_line);
+            let mut lines = 0;
+            let mut len = 0;
+            let mut overlong = false;
+            let mut rest = &buf[..];
+            while lines < max_lines {
+                match rest.iter().position(|&b| b == b'\n') {
+                    Some(i) if i < max_line => {
+                        lines += 1;
+                        len += i + 1;
+                        rest = &rest[i + 1..];
+                    }
+                    Some(_) => { overlong = true; break; }
+                    None => { overlong = rest.len() >= max_line; break; }
+                }
+            }
+            prop_assert_eq!(cut, Cut { lines, len, overlong });
+        }
+    }
+}
