@@ -95,7 +95,8 @@ counters! {
         append_batch_accepted => "AppendBatchAcceptedCount",
         /// Files currently open (TAILDIR) or connections (network sources).
         open_connection => "OpenConnectionCount",
-        /// Reads that failed (I/O errors on a file).
+        /// Reads that failed: I/O errors on a file; for netcat, lines over `max-line-length`
+        /// and partial lines left when a client closed.
         event_read_fail => "EventReadFail",
         /// Puts that waited longer than the channel's keep-alive (the source keeps waiting).
         channel_write_fail => "ChannelWriteFail",
