@@ -130,6 +130,42 @@ impl<'a> Props<'a> {
         out
     }
 
+    /// A required non-empty string: absent or empty is an error saying `message`, with a hint
+    /// showing `example` as its value.
+    pub fn required(&mut self, prop: &str, message: &str, example: &str) -> Option<String> {
+        match self.get(prop) {
+            Some(e) if !e.value.is_empty() => Some(e.value.clone()),
+            Some(e) => {
+                let hint = format!("give `{}` a value, e.g. {example}", self.shown(prop));
+                self.push(ConfigError::at(e, message).hint(hint));
+                None
+            }
+            None => {
+                let hint = format!("add `{} = {example}`", self.shown(prop));
+                let err = self.missing(prop, message, hint);
+                self.push(err);
+                None
+            }
+        }
+    }
+
+    /// A required TCP or UDP port, `min` to 65535: absent is an error saying `message`.
+    pub fn port(&mut self, prop: &str, message: &str, min: u16) -> Option<u16> {
+        if self.get(prop).is_some() {
+            return self
+                .int(prop, 0, u64::from(min), 65535, "port")
+                .map(|n| n as u16);
+        }
+        let hint = format!(
+            "add `{} = PORT` ({} to 65535)",
+            self.shown(prop),
+            min.max(1)
+        );
+        let err = self.missing(prop, message, hint);
+        self.push(err);
+        None
+    }
+
     /// A non-empty string, or `default`.
     pub fn string(&mut self, prop: &str, default: &str) -> String {
         match self.get(prop) {

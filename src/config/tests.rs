@@ -392,6 +392,44 @@ a1.sinks.k1.max-backoff = 100\n"
 }
 
 #[test]
+fn netcat_source_requires_bind_and_port() {
+    let netcat = BASE
+        .replace("r1.type = TAILDIR", "r1.type = netcat")
+        .replace("a1.sources.r1.positionFile = /var/lib/spate/pos.json\n", "")
+        .replace("a1.sources.r1.filegroups = f1\n", "")
+        .replace(
+            "a1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log\n",
+            "",
+        );
+    let errs = errors(&netcat);
+    assert_eq!(errs.len(), 2, "{}", ConfigErrors(errs.clone()));
+    let bind = errs
+        .iter()
+        .find(|e| e.key.as_deref() == Some("a1.sources.r1.bind"))
+        .unwrap();
+    assert_hint(bind, "a1.sources.r1.bind = 0.0.0.0");
+    let port = errs
+        .iter()
+        .find(|e| e.key.as_deref() == Some("a1.sources.r1.port"))
+        .unwrap();
+    assert_hint(port, "a1.sources.r1.port = PORT");
+    let e = only_error(
+        &format!("{netcat}a1.sources.r1.bind =\na1.sources.r1.port = 4141\n"),
+        "needs an address to `bind`",
+    );
+    assert_hint(&e, "e.g. 0.0.0.0");
+    let e = only_error(
+        &format!("{netcat}a1.sources.r1.bind = 0.0.0.0\na1.sources.r1.port = 65536\n"),
+        "65536",
+    );
+    assert!(e.message.contains("from 0 to 65535"), "{e}");
+    assert!(parse(&format!(
+        "{netcat}a1.sources.r1.bind = 0.0.0.0\na1.sources.r1.port = 4141\n"
+    ))
+    .is_ok());
+}
+
+#[test]
 fn tcp_sink_requires_host_and_port() {
     let tcp = BASE.replace("k1.type = logger", "k1.type = tcp");
     let errs = errors(&tcp);

@@ -32,7 +32,7 @@ use crate::ack::{Ack, AckQueue};
 use crate::component::{
     Component, ParseContext, Setting, SourceContext, SourceSpec, StartError, Started,
 };
-use crate::config::{ConfigError, Props, JAVA_INT_MAX, MAX_MILLIS};
+use crate::config::{Props, JAVA_INT_MAX, MAX_MILLIS};
 use crate::event::Batch;
 use crate::lifecycle::{Control, Phase, Report};
 use crate::metrics::SourceCounters;
@@ -88,33 +88,13 @@ pub fn parse(p: &mut Props<'_>, _: &ParseContext<'_>) -> Option<Arc<dyn SourceSp
 }
 
 fn parse_netcat(p: &mut Props<'_>) -> Option<NetcatConfig> {
-    let bind = match p.get("bind") {
-        Some(e) if !e.value.is_empty() => Some(e.value.clone()),
-        Some(e) => {
-            let err = ConfigError::at(e, "the netcat source needs an address to `bind`")
-                .hint(format!("give `{}` a value, e.g. 0.0.0.0", p.shown("bind")));
-            p.push(err);
-            None
-        }
-        None => {
-            let hint = format!(
-                "add `{} = 0.0.0.0` (or an address of this host)",
-                p.shown("bind")
-            );
-            let err = p.missing("bind", "the netcat source needs `bind`", hint);
-            p.push(err);
-            None
-        }
-    };
-    let port = match p.get("port") {
-        Some(_) => p.int("port", 0, 0, 65535, "TCP port").map(|n| n as u16),
-        None => {
-            let hint = format!("add `{} = PORT` (1 to 65535)", p.shown("port"));
-            let err = p.missing("port", "the netcat source needs a `port`", hint);
-            p.push(err);
-            None
-        }
-    };
+    let bind = p.required(
+        "bind",
+        "the netcat source needs an address to `bind`",
+        "0.0.0.0",
+    );
+    // 0: any free port (tests).
+    let port = p.port("port", "the netcat source needs a `port`", 0);
     let max_line_length = p.int("max-line-length", 512, 2, JAVA_INT_MAX, "bytes")? as usize;
     let ack_every_event = p.bool("ack-every-event", true);
     let encoding = p.get("encoding").map(|e| e.value.clone());

@@ -69,30 +69,8 @@ fn batch_key(p: &mut Props<'_>) -> &'static str {
 }
 
 fn parse_tcp(p: &mut Props<'_>) -> Option<TcpSinkConfig> {
-    let hostname = match p.get("hostname") {
-        Some(e) if !e.value.is_empty() => Some(e.value.clone()),
-        Some(e) => {
-            let err = ConfigError::at(e, "the tcp sink needs a `hostname`")
-                .hint(format!("give `{}` a value", p.shown("hostname")));
-            p.push(err);
-            None
-        }
-        None => {
-            let hint = format!("add `{} = HOST`", p.shown("hostname"));
-            let err = p.missing("hostname", "the tcp sink needs a `hostname`", hint);
-            p.push(err);
-            None
-        }
-    };
-    let port = match p.get("port") {
-        Some(_) => p.int("port", 0, 1, 65535, "TCP port").map(|n| n as u16),
-        None => {
-            let hint = format!("add `{} = PORT` (1 to 65535)", p.shown("port"));
-            let err = p.missing("port", "the tcp sink needs a `port`", hint);
-            p.push(err);
-            None
-        }
-    };
+    let hostname = p.required("hostname", "the tcp sink needs a `hostname`", "HOST");
+    let port = p.port("port", "the tcp sink needs a `port`", 1);
     let batch_key = batch_key(p);
     if let (Some(a), Some(_)) = (p.get("batch-size"), p.get("batchSize")) {
         let err = ConfigError::at(a, "both `batch-size` and its alias `batchSize` are set")
