@@ -375,23 +375,6 @@ fn log_warning(w: &str) {
     warn!("{w}");
 }
 
-/// Keeps glibc's allocator to two arenas when a file channel is configured (unless
-/// `MALLOC_ARENA_MAX` says otherwise), before any thread starts. The channel's writer thread
-/// frees the buffers its sources allocated on their workers, and with an arena per thread the
-/// allocator kept the freed memory: a 400 MB file channel filled while its sink was down left
-/// 230 MiB resident, 88 MiB with two arenas. Agents without one keep glibc's default, measured
-/// on the memory channel's hot path (docs/benchmarks.md).
-fn limit_malloc_arenas(config: &spate::config::AgentConfig) {
-    let file_channel = config.channels.iter().any(|c| c.spec.type_name() == "file");
-    if file_channel && std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only sets an allocator parameter, before the agent's threads start.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
-
 fn run_agent(args: &AgentArgs) -> ExitCode {
     let config = match load_config(&args.config, log_warning) {
         Ok(config) => config,
@@ -400,7 +383,6 @@ fn run_agent(args: &AgentArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    limit_malloc_arenas(&config);
     let backend = match select_backend(args.io) {
         Ok(b) => b,
         Err(e) => {

@@ -385,10 +385,11 @@ fn spate_channel_verify_reports_what_a_start_would_do() {
 /// With the collector down, the channel grows on disk, not in memory: the agent's peak RSS
 /// stays far below what the channel holds. What the channel keeps in memory is bounded by
 /// `MAX_PENDING_BYTES` (puts not yet written, 16 MiB) and `CACHED_BYTES` (durable batches kept
-/// for takes, 16 MiB); the source's buffers and the allocator's free lists come on top.
+/// for takes, 16 MiB); the source's buffers come on top, and the writer gives the allocator's
+/// free memory back as it goes (without that, glibc kept 100–250 MiB resident here).
 #[test]
 fn a_channel_larger_than_memory_allows_keeps_rss_bounded() {
-    const N: u64 = 4_000_000; // 400 MB of lines
+    const N: u64 = 10_000_000; // 1 GB of lines
     let dirs = Dirs::new();
     prefill(&dirs.log("app.log"), 0, N, 100);
     let collector = Collector::start_down();
@@ -419,7 +420,7 @@ fn a_channel_larger_than_memory_allows_keeps_rss_bounded() {
         "the channel holds every line ({on_disk} bytes)"
     );
     assert!(
-        hwm_mib < 128,
+        hwm_mib < 100,
         "peak RSS {hwm_mib} MiB for a channel of {} MiB on disk",
         on_disk >> 20
     );

@@ -33,7 +33,8 @@ pub fn align_down(n: u64) -> u64 {
 }
 
 /// A heap buffer aligned to [`ALIGN`], of a fixed capacity (a multiple of it), filled from its
-/// start. It can be handed to io_uring (it implements `IoBuf`): its address never moves.
+/// start. It can be handed to io_uring for writes (it implements `IoBuf`): its address never
+/// moves.
 pub struct AlignedBuf {
     ptr: NonNull<u8>,
     len: usize,
@@ -139,20 +140,6 @@ unsafe impl tokio_uring::buf::IoBuf for AlignedBuf {
 
     fn bytes_total(&self) -> usize {
         self.cap
-    }
-}
-
-// SAFETY: as for `IoBuf`; the kernel writes within `cap` and `set_init` only grows `len` to
-// what it wrote.
-unsafe impl tokio_uring::buf::IoBufMut for AlignedBuf {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    unsafe fn set_init(&mut self, pos: usize) {
-        if self.len < pos {
-            self.len = pos;
-        }
     }
 }
 

@@ -283,12 +283,9 @@ impl AppendFile {
     pub(crate) fn forget_past(&mut self, len: u64) {
         use std::os::unix::fs::FileExt;
         self.len = self.len.min(len);
+        let fd = self.raw_fd();
         if let Some(direct) = self.direct.as_mut() {
             // The tail as the file holds it (read through the page cache).
-            let fd = match &self.inner {
-                FileInner::Uring(f) => f.as_raw_fd(),
-                FileInner::Std(f) => f.as_raw_fd(),
-            };
             set_direct(fd, false).unwrap();
             // SAFETY: `fd` stays open for the borrow; ManuallyDrop keeps it from being closed.
             let file = std::mem::ManuallyDrop::new(unsafe { fs::File::from_raw_fd(fd) });

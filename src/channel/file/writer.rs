@@ -30,6 +30,9 @@ use super::segment;
 use crate::runtime::io::AppendFile;
 use crate::runtime::{self, Backend};
 
+/// How often the writer gives free heap memory back ([`Log::trim_heap`]).
+const TRIM_EVERY: Duration = Duration::from_millis(100);
+
 /// A payload to log, and what the channel wants back with it once it is durable.
 #[derive(Debug)]
 pub struct Submission<T> {
@@ -289,6 +292,8 @@ struct Log<T> {
     synced: Synced<T>,
     /// The segment being appended to, and its index.
     current: Option<(u64, AppendFile)>,
+    /// When the allocator last gave free memory back ([`Log::trim_heap`]).
+    heap_trimmed: std::time::Instant,
     next_segment: u64,
     next_seq: u64,
 }
@@ -302,6 +307,7 @@ impl<T> Log<T> {
             shared,
             synced,
             current: None,
+            heap_trimmed: std::time::Instant::now(),
         }
     }
 
@@ -338,6 +344,7 @@ impl<T> Log<T> {
                         .map(|(s, p)| (s.token, p))
                         .collect();
                     (self.synced)(done);
+                    self.trim_heap();
                 }
                 Err(e) => {
                     let stop_now = {
@@ -373,6 +380,25 @@ impl<T> Log<T> {
             }
         }
         self.trim_current();
+    }
+
+    /// Gives the allocator's free memory back to the kernel, at most every [`TRIM_EVERY`].
+    ///
+    /// The buffers of a backlog's batches are allocated by the sources' workers and freed here
+    /// or by sinks; with glibc's allocator the freed pages stayed resident (a 400 MB backlog:
+    /// 98 MiB resident for a heap that peaked at 19 MB, heaptrack), up to 250 MiB by the end of
+    /// a 1 GB one. `malloc_trim` returns the free pages inside the heaps too; it runs on this
+    /// thread, which otherwise waits for the disk.
+    fn trim_heap(&mut self) {
+        if self.heap_trimmed.elapsed() < TRIM_EVERY {
+            return;
+        }
+        self.heap_trimmed = std::time::Instant::now();
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free memory; it locks the arenas itself.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 
     /// Cuts the current segment to its records (direct writes leave zeros past them), so that
