@@ -581,6 +581,32 @@ mod tests {
         }
     }
 
+    /// A writer whose acknowledgements (token and placement) arrive on the receiver, in order.
+    fn acked_writer(
+        dir: &std::path::Path,
+        backend: Backend,
+        max: u64,
+    ) -> (Writer<u32>, mpsc::Receiver<(u32, Placement)>) {
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer::start(
+            config(dir, backend, max),
+            Box::new(move |done: Vec<(u32, Placement)>| {
+                for d in done {
+                    tx.send(d).unwrap();
+                }
+            }),
+        )
+        .unwrap();
+        (writer, rx)
+    }
+
+    /// The next acknowledgement's token, within 10 s.
+    fn next_ack(rx: &mpsc::Receiver<(u32, Placement)>) -> u32 {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("acknowledged")
+            .0
+    }
+
     /// Every record of the segments in `dir`, as (segment, seq, payload).
     fn read_back(dir: &std::path::Path) -> Vec<(u64, u64, Vec<u8>)> {
         let mut out = Vec::new();
@@ -693,16 +719,7 @@ mod tests {
             std::fs::create_dir(&dir).unwrap();
             let filler = disk.0.path().join("filler");
             std::fs::write(&filler, vec![0u8; 900 * 1024]).unwrap();
-            let (tx, rx) = mpsc::channel();
-            let writer = Writer::start(
-                config(&dir, backend, 1 << 30),
-                Box::new(move |done: Vec<(u32, Placement)>| {
-                    for (id, _) in done {
-                        tx.send(id).unwrap();
-                    }
-                }),
-            )
-            .unwrap();
+            let (writer, rx) = acked_writer(&dir, backend, 1 << 30);
             for i in 0..50u32 {
                 writer.submit(Submission::new(
                     RecordKind::Put,
@@ -719,16 +736,13 @@ mod tests {
                 panic!("{backend}: no failure on a full disk");
             };
             assert!(why.contains("No space left"), "{backend}: {why}");
-            let acked_while_full: Vec<u32> = rx.try_iter().collect();
+            let acked_while_full: Vec<u32> = rx.try_iter().map(|(id, _)| id).collect();
             assert!(writer.pending() > 0, "{backend}");
             // Space returns: everything is written, once, and acknowledged.
             std::fs::remove_file(&filler).unwrap();
             let mut acked = acked_while_full;
             while acked.len() < 50 {
-                acked.push(
-                    rx.recv_timeout(Duration::from_secs(10))
-                        .expect("acknowledged"),
-                );
+                acked.push(next_ack(&rx));
             }
             let stats = writer.stop();
             assert!(stats.failures >= 1, "{backend}: {stats:?}");
@@ -746,16 +760,7 @@ mod tests {
     fn a_failed_sync_writes_the_group_again_in_a_new_segment() {
         for backend in backends() {
             let dir = tempfile::tempdir().unwrap();
-            let (tx, rx) = mpsc::channel();
-            let writer = Writer::start(
-                config(dir.path(), backend, 1 << 30),
-                Box::new(move |done: Vec<(u32, Placement)>| {
-                    for d in done {
-                        tx.send(d).unwrap();
-                    }
-                }),
-            )
-            .unwrap();
+            let (writer, rx) = acked_writer(dir.path(), backend, 1 << 30);
             writer.submit(Submission::new(
                 RecordKind::Put,
                 vec![Bytes::from_static(b"zero")],
@@ -808,22 +813,13 @@ mod tests {
     fn a_failed_write_is_written_again_over_its_bytes() {
         for backend in backends() {
             let dir = tempfile::tempdir().unwrap();
-            let (tx, rx) = mpsc::channel();
-            let writer = Writer::start(
-                config(dir.path(), backend, 1 << 30),
-                Box::new(move |done: Vec<(u32, Placement)>| {
-                    for (i, _) in done {
-                        tx.send(i).unwrap();
-                    }
-                }),
-            )
-            .unwrap();
+            let (writer, rx) = acked_writer(dir.path(), backend, 1 << 30);
             writer.submit(Submission::new(
                 RecordKind::Put,
                 vec![Bytes::from_static(b"zero")],
                 0,
             ));
-            rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            next_ack(&rx);
             writer.fail_writes(2);
             for i in 1..20u32 {
                 writer.submit(Submission::new(
@@ -832,12 +828,7 @@ mod tests {
                     i,
                 ));
             }
-            let acked: Vec<u32> = (1..20)
-                .map(|_| {
-                    rx.recv_timeout(Duration::from_secs(10))
-                        .expect("acknowledged")
-                })
-                .collect();
+            let acked: Vec<u32> = (1..20).map(|_| next_ack(&rx)).collect();
             let stats = writer.stop();
             assert_eq!(stats.failures, 2, "{backend}: {stats:?}");
             assert_eq!(acked, (1..20).collect::<Vec<_>>(), "{backend}");
