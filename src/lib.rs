@@ -51,3 +51,4 @@ pub mod runtime;
 pub mod selector;
 pub mod sink;
 pub mod source;
+pub mod throttle;

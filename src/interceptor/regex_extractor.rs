@@ -10,13 +10,14 @@
 //! does not parse), spate sets no header for that event and says so in its log, at most once a
 //! minute.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use chrono::format::{parse as parse_date, Parsed, StrftimeItems};
 use chrono::{Local, TimeZone};
 use regex::Regex;
 use tracing::warn;
+
+use crate::throttle::Throttle;
 
 use crate::component::{
     Component, Interceptor, InterceptorSpec, ParseContext, Setting, StartError,
@@ -341,7 +342,7 @@ impl InterceptorSpec for RegexExtractorConfig {
         Ok(Arc::new(RegexExtractor {
             regex: Regex::new(&self.regex).map_err(StartError::new)?,
             serializers: self.serializers.clone(),
-            warned: Mutex::new(None),
+            warned: Throttle::per_minute(),
         }))
     }
 }
@@ -352,16 +353,14 @@ pub struct RegexExtractor {
     regex: Regex,
     serializers: Vec<Serializer>,
     /// When a value was last found that sets no header, for the warning's rate.
-    warned: Mutex<Option<Instant>>,
+    warned: Throttle,
 }
 
 impl RegexExtractor {
     fn warn_unset(&self, header: &str, why: &str) {
-        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
-        if warned.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+        if !self.warned.ready() {
             return;
         }
-        *warned = Some(Instant::now());
         warn!(
             header,
             "regex_extractor: {why}; the event gets no such header (said at most once a minute)"

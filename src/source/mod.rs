@@ -150,12 +150,10 @@ impl Output {
 
 /// Says, at most once a minute per process, that an optional channel was full.
 fn warn_optional_full(channel: &str) {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(60)) {
+    static GATE: crate::throttle::Throttle = crate::throttle::Throttle::per_minute();
+    if !GATE.ready() {
         return;
     }
-    *last = Some(std::time::Instant::now());
     warn!(
         channel,
         "optional channel full: its copy of a batch was dropped (ChannelWriteFail); the \

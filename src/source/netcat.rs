@@ -39,6 +39,7 @@ use crate::metrics::SourceCounters;
 use crate::runtime::io::{TcpConn, TcpListen};
 use crate::runtime::{Backend, TaskFactory};
 use crate::source::Output;
+use crate::throttle::Throttle;
 
 /// Settings of a netcat source.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,10 +153,14 @@ impl SourceSpec for NetcatConfig {
         info!(source = %ctx.name, address = %local, "listening");
         let counters = ctx.counters[0].clone();
         let source = Netcat {
-            name: ctx.name.to_string(),
-            config: self.clone(),
-            output: ctx.output.with_counters(counters.clone()),
-            counters,
+            shared: Shared {
+                name: ctx.name.to_string(),
+                config: self.clone(),
+                output: ctx.output.with_counters(counters.clone()),
+                counters,
+                reading: Cell::new(0),
+                stopped_one: Notify::new(),
+            },
             listener,
         };
         let backend = ctx.backend;
@@ -229,7 +234,8 @@ fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
             info!(
                 bind,
                 port,
-                "port in use; waiting up to {} s for it (a previous agent's socket may still                  be closing)",
+                "port in use; waiting up to {} s for it (a previous agent's socket may still be \
+                 closing)",
                 BIND_PATIENCE.as_secs()
             );
         }
@@ -240,14 +246,12 @@ fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
 /// A started netcat source, moved onto its worker.
 #[derive(Debug)]
 struct Netcat {
-    name: String,
-    config: NetcatConfig,
-    output: Output,
-    counters: Arc<SourceCounters>,
+    shared: Shared,
     listener: std::net::TcpListener,
 }
 
 /// What the connections of one source share on its worker.
+#[derive(Debug)]
 struct Shared {
     name: String,
     config: NetcatConfig,
@@ -261,21 +265,8 @@ struct Shared {
 
 impl Netcat {
     async fn run(self, backend: Backend, mut control: Control) {
-        let Netcat {
-            name,
-            config,
-            output,
-            counters,
-            listener,
-        } = self;
-        let shared = Rc::new(Shared {
-            name,
-            config,
-            output,
-            counters,
-            reading: Cell::new(0),
-            stopped_one: Notify::new(),
-        });
+        let Netcat { shared, listener } = self;
+        let shared = Rc::new(shared);
         let mut connections = tokio::task::JoinSet::new();
         match TcpListen::from_std(listener, backend) {
             Ok(listener) => loop {
@@ -329,12 +320,10 @@ impl Netcat {
 
 /// Says, at most once a minute per process, that a connection was refused for the cap.
 fn warn_full(source: &str, cap: usize, peer: SocketAddr) {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+    static GATE: Throttle = Throttle::per_minute();
+    if !GATE.ready() {
         return;
     }
-    *last = Some(std::time::Instant::now());
     warn!(
         source,
         %peer,
