@@ -179,7 +179,9 @@ fn a_port_in_use_fails_the_start_with_a_clear_error() {
     );
     let err = agent.stderr();
     assert!(
-        err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("in use"),
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}"))
+            && err.contains("in use")
+            && err.contains("change `port`"),
         "{err}"
     );
 }

@@ -177,7 +177,7 @@ impl SourceSpec for NetcatConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     /// The address does not resolve.
-    #[error("cannot resolve `{bind}`: {source}")]
+    #[error("cannot resolve `{bind}`: {source}; give `bind` an address of this host, or 0.0.0.0")]
     Resolve {
         /// The `bind` value.
         bind: String,
@@ -185,12 +185,14 @@ pub enum ListenError {
         source: std::io::Error,
     },
     /// Binding failed at every address it resolves to.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}; {hint}")]
     Bind {
         /// The last address tried.
         addr: SocketAddr,
         /// Why.
         source: std::io::Error,
+        /// What to do.
+        hint: &'static str,
     },
 }
 
@@ -218,7 +220,10 @@ fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
         for &addr in &addrs {
             match std::net::TcpListener::bind(addr) {
                 Ok(l) => return Ok(l),
-                Err(source) => last = Some(ListenError::Bind { addr, source }),
+                Err(source) => {
+                    let hint = bind_hint(source.kind());
+                    last = Some(ListenError::Bind { addr, source, hint });
+                }
             }
         }
         let in_use = matches!(&last, Some(ListenError::Bind { source, .. })
@@ -240,6 +245,19 @@ fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
             );
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What to do when binding failed with `kind`.
+fn bind_hint(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind::*;
+    match kind {
+        AddrInUse => "another program holds the port (`ss -ltnp` names it): stop it, or change `port`",
+        PermissionDenied => {
+            "ports below 1024 need root or CAP_NET_BIND_SERVICE: give the agent that, or a higher `port`"
+        }
+        AddrNotAvailable => "`bind` is not an address of this host (see `ip -brief address`), or use 0.0.0.0",
+        _ => "check `bind` and `port`",
     }
 }
 
