@@ -302,45 +302,28 @@ mod tests {
 
     #[test]
     fn mistakes_are_errors() {
-        let (_, errors) = parse(&[("type", "file"), ("dataDirs", "/d, /d")]);
-        assert!(
-            errors.iter().any(|e| e.contains("listed twice")),
-            "{errors:?}"
-        );
-        let (_, errors) = parse(&[
-            ("type", "file"),
-            ("checkpointDir", "/d"),
-            ("dataDirs", "/d"),
-        ]);
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.contains("both the checkpoint and a data directory")),
-            "{errors:?}"
-        );
-        let (_, errors) = parse(&[
-            ("type", "file"),
-            ("capacity", "100"),
-            ("transactionCapacity", "1000"),
-        ]);
-        assert!(
-            errors.iter().any(|e| e.contains("larger than capacity")),
-            "{errors:?}"
-        );
-        let (_, errors) = parse(&[("type", "file"), ("encryption.activeKey", "key-0")]);
-        assert!(
-            errors.iter().any(|e| e.contains("does not encrypt")),
-            "{errors:?}"
-        );
-        let (_, errors) = parse(&[("type", "file"), ("maxFileSize", "100")]);
-        assert!(
-            errors.iter().any(|e| e.contains("maxFileSize")),
-            "{errors:?}"
-        );
-        let (_, errors) = parse(&[("type", "file"), ("checkpointIntervall", "100")]);
-        assert!(
-            errors.iter().any(|e| e.contains("checkpointInterval")),
-            "{errors:?}"
-        );
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("dataDirs", "/d, /d")], "listed twice"),
+            (
+                &[("checkpointDir", "/d"), ("dataDirs", "/d")],
+                "both the checkpoint and a data directory",
+            ),
+            (
+                &[("capacity", "100"), ("transactionCapacity", "1000")],
+                "larger than capacity",
+            ),
+            (&[("encryption.activeKey", "key-0")], "does not encrypt"),
+            (&[("maxFileSize", "100")], "maxFileSize"),
+            (&[("checkpointIntervall", "100")], "checkpointInterval"),
+        ];
+        for (props, needle) in cases {
+            let mut props = props.to_vec();
+            props.insert(0, ("type", "file"));
+            let (_, errors) = parse(&props);
+            assert!(
+                errors.iter().any(|e| e.contains(needle)),
+                "{props:?}: `{needle}` not in {errors:?}"
+            );
+        }
     }
 }
