@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Agent, Collector, Dirs, LogWriter, Pipeline};
+use common::{free_port, Agent, Collector, Dirs, LogWriter, Pipeline};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -21,14 +21,6 @@ both_backends!(
 );
 
 /// A port free now (the agent binds it a moment later).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET path` on 127.0.0.1:`port`: (status, body); an error status is an answer too.
 fn get(port: u16, path: &str) -> (u16, String) {
     let url = format!("http://127.0.0.1:{port}{path}");
@@ -40,6 +32,18 @@ fn get(port: u16, path: &str) -> (u16, String) {
 }
 
 /// Waits until the agent answers on `port`.
+/// Starts `pipeline` with Prometheus metrics on a free port (and `extra` arguments), and waits
+/// until they are served; returns the agent and the port.
+fn start_with_metrics(pipeline: &Pipeline, extra: &[&str]) -> (Agent, u16) {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let mut args = vec!["--metrics-addr", port_arg.as_str()];
+    args.extend_from_slice(extra);
+    let agent = Agent::start_with(&pipeline.text(), "epoll", &args);
+    wait_listening(&agent, port);
+    (agent, port)
+}
+
 fn wait_listening(agent: &Agent, port: u16) {
     assert!(
         common::wait_until(T, || TcpStream::connect(("127.0.0.1", port)).is_ok()),
@@ -385,14 +389,8 @@ fn flume_paths_answer_as_flume_does() {
 fn health_follows_the_collector() {
     let dirs = Dirs::new();
     let mut collector = Collector::start();
-    let port = free_port();
     let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
-    let mut agent = Agent::start_with(
-        &pipeline.text(),
-        "epoll",
-        &["--metrics-addr", &port.to_string(), "--health-timeout", "1"],
-    );
-    wait_listening(&agent, port);
+    let (mut agent, port) = start_with_metrics(&pipeline, &["--health-timeout", "1"]);
     // Listening comes first, then the components start: ready once they run.
     assert!(
         common::wait_until(T, || get(port, "/ready")
@@ -468,14 +466,8 @@ fn hostile_scrapers_cannot_stall_the_agent() {
     const N: u64 = 50_000;
     let dirs = Dirs::new();
     let collector = Collector::start();
-    let port = free_port();
     let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
-    let mut agent = Agent::start_with(
-        &pipeline.text(),
-        "epoll",
-        &["--metrics-addr", &port.to_string()],
-    );
-    wait_listening(&agent, port);
+    let (mut agent, port) = start_with_metrics(&pipeline, &[]);
     get(port, "/metrics");
     let rss_before = agent.rss_kib();
 
@@ -592,14 +584,8 @@ fn raise_open_file_limit() {
 fn spate_stats_prints_a_line_per_interval_when_piped() {
     let dirs = Dirs::new();
     let collector = Collector::start();
-    let port = free_port();
     let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port());
-    let mut agent = Agent::start_with(
-        &pipeline.text(),
-        "epoll",
-        &["--metrics-addr", &port.to_string()],
-    );
-    wait_listening(&agent, port);
+    let (mut agent, port) = start_with_metrics(&pipeline, &[]);
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
     writer.write(1_000);
     collector.expect_unique(1_000, T, &agent);
@@ -647,15 +633,9 @@ fn spate_stats_prints_a_line_per_interval_when_piped() {
 fn lag_shows_while_the_source_waits_for_a_full_channel() {
     let dirs = Dirs::new();
     let mut collector = Collector::start_down();
-    let port = free_port();
     let pipeline = Pipeline::new(&dirs.logs(), "app\\.log", &dirs.pos(), collector.port())
         .set("channels.c1.capacity", "1000");
-    let mut agent = Agent::start_with(
-        &pipeline.text(),
-        "epoll",
-        &["--metrics-addr", &port.to_string()],
-    );
-    wait_listening(&agent, port);
+    let (mut agent, port) = start_with_metrics(&pipeline, &[]);
     let mut writer = LogWriter::open(&dirs.log("app.log"), 0);
     writer.write(1_000);
     // Published once the first lines are read; then the channel fills and the source waits.

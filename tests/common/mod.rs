@@ -35,7 +35,7 @@ pub use collector::{parse_seq, Collector, Framing};
 #[allow(unused_imports)]
 pub use files::{line, prefill, recorded_position, Dirs, LogWriter, SmallDisk};
 #[allow(unused_imports)]
-pub use netcat::{free_port, Sender};
+pub use netcat::Sender;
 #[allow(unused_imports)]
 pub use pipeline::{logged_events, LoggedEvent, Pipeline};
 
@@ -65,6 +65,14 @@ macro_rules! both_backends {
             }
         }
     )*};
+}
+
+/// A port free on 127.0.0.1 at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
 }
 
 /// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.

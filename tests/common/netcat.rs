@@ -12,14 +12,6 @@ use std::time::{Duration, Instant};
 #[allow(unused_imports)]
 use super::*;
 
-/// A port free on 127.0.0.1 at the time of the call.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("an ephemeral port")
-        .port()
-}
-
 /// Lines sent without an answer yet, at most.
 const WINDOW: usize = 4000;
 
