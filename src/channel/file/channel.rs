@@ -31,6 +31,7 @@ use crate::event::Batch;
 use crate::lock::{ExclusiveLock, LockError};
 use crate::metrics::ChannelCounters;
 use crate::runtime::Backend;
+use crate::throttle::Throttle;
 
 /// Payload bytes the writer may hold before puts are refused (sources wait): what the channel
 /// keeps in memory while the disk is slow or failing.
@@ -176,6 +177,8 @@ struct Inner {
     /// Where checkpoints are written: `checkpointDir`, then `backupCheckpointDir`.
     checkpoint_dirs: Vec<PathBuf>,
     checkpoint_interval: Duration,
+    /// Gates the warning about a checkpoint that cannot be written.
+    checkpoint_warning: Throttle,
 }
 
 /// Where segment `index` lies.
@@ -296,13 +299,16 @@ impl Inner {
         };
         for dir in &self.checkpoint_dirs {
             if let Err(e) = checkpoint.write(dir) {
+                lock(&self.durable).changed = true;
+                if !self.checkpoint_warning.ready() {
+                    continue;
+                }
                 warn!(
                     channel = %self.name,
                     dir = %dir.display(),
                     "cannot write the checkpoint: {e}; nothing is lost, but the next start \
-                     reads the log back to the previous one"
+                     reads the log back to the previous one (said at most once a minute)"
                 );
-                lock(&self.durable).changed = true;
             }
         }
     }
@@ -448,6 +454,7 @@ impl FileChannel {
             durable: Mutex::new(durable),
             checkpoint_dirs,
             checkpoint_interval: config.checkpoint_interval,
+            checkpoint_warning: Throttle::per_minute(),
         });
         let synced = Arc::clone(&inner);
         let writer = Writer::start(
@@ -1470,6 +1477,24 @@ mod tests {
         assert_eq!(read_checkpoint("c1", &dirs), None);
         let ch = FileChannel::open("c1", &cfg, Arc::default(), Backend::Epoll).unwrap();
         assert_eq!(ch.size(), 100, "the whole log read instead");
+    }
+
+    #[test]
+    fn a_checkpoint_that_cannot_be_written_loses_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let cfg = config(root.path(), 1 << 20);
+        // The temporary file's name is taken by a directory: every write fails.
+        std::fs::create_dir_all(cfg.checkpoint_dir.join("spate-checkpoint.tmp")).unwrap();
+        {
+            let ch = FileChannel::open("c1", &cfg, Arc::default(), Backend::Epoll).unwrap();
+            ch.try_put(lines(0, 10)).unwrap();
+            wait_ready(&ch, 10);
+            ch.inner.checkpoint();
+            assert!(lock(&ch.inner.durable).changed, "tried again later");
+        }
+        assert_eq!(Checkpoint::read(&cfg.checkpoint_dir).unwrap(), None);
+        let ch = FileChannel::open("c1", &cfg, Arc::default(), Backend::Epoll).unwrap();
+        assert_eq!(ch.size(), 10, "the whole log read instead");
     }
 
     #[test]
