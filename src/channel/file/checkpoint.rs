@@ -95,29 +95,7 @@ impl Checkpoint {
 
     /// The checkpoint's bytes.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(FIXED_LEN + self.live.len() * ENTRY_LEN + 4);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&self.log_id.to_le_bytes());
-        for v in [
-            self.position.segment,
-            self.position.offset,
-            self.next_seq,
-            self.live.len() as u64,
-        ] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        for e in &self.live {
-            out.extend_from_slice(&e.seq.to_le_bytes());
-            out.extend_from_slice(&e.segment.to_le_bytes());
-            out.extend_from_slice(&e.offset.to_le_bytes());
-            out.extend_from_slice(&e.len.to_le_bytes());
-            out.extend_from_slice(&e.events.to_le_bytes());
-        }
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        encode(self.log_id, self.position, self.next_seq, self.live.iter())
     }
 
     /// Reads a checkpoint's bytes, or says why they are not a sound one.
@@ -171,13 +149,7 @@ impl Checkpoint {
     /// previous checkpoint, and the directory synced, so that a crash at any point leaves one
     /// whole checkpoint, the old or the new.
     pub fn write(&self, dir: &Path) -> io::Result<()> {
-        let temp = dir.join(TEMP_FILE);
-        let mut f = File::create(&temp)?;
-        f.write_all(&self.encode())?;
-        f.sync_data()?;
-        drop(f);
-        std::fs::rename(&temp, dir.join(FILE))?;
-        File::open(dir)?.sync_all()
+        write(dir, &self.encode())
     }
 
     /// Reads the checkpoint in `dir`: `Ok(None)` if there is none.
@@ -192,6 +164,50 @@ impl Checkpoint {
             .map(Some)
             .map_err(|reason| CheckpointError::Damaged { path, reason })
     }
+}
+
+/// The bytes of a checkpoint of `live` (in sequence order), encoded straight from wherever the
+/// entries are kept.
+pub fn encode<'a>(
+    log_id: u32,
+    position: Position,
+    next_seq: u64,
+    live: impl ExactSizeIterator<Item = &'a Entry>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FIXED_LEN + live.len() * ENTRY_LEN + 4);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&log_id.to_le_bytes());
+    for v in [
+        position.segment,
+        position.offset,
+        next_seq,
+        live.len() as u64,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for e in live {
+        out.extend_from_slice(&e.seq.to_le_bytes());
+        out.extend_from_slice(&e.segment.to_le_bytes());
+        out.extend_from_slice(&e.offset.to_le_bytes());
+        out.extend_from_slice(&e.len.to_le_bytes());
+        out.extend_from_slice(&e.events.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Writes the checkpoint `image` into `dir` atomically (see [`Checkpoint::write`]).
+pub fn write(dir: &Path, image: &[u8]) -> io::Result<()> {
+    let temp = dir.join(TEMP_FILE);
+    let mut f = File::create(&temp)?;
+    f.write_all(image)?;
+    f.sync_data()?;
+    drop(f);
+    std::fs::rename(&temp, dir.join(FILE))?;
+    File::open(dir)?.sync_all()
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
