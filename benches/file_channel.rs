@@ -27,6 +27,9 @@ fn batch(events: usize, size: usize) -> Batch {
 fn config(root: &std::path::Path) -> FileChannelConfig {
     FileChannelConfig {
         checkpoint_dir: root.join("cp"),
+        backup_checkpoint_dir: None,
+        checkpoint_interval: Duration::from_secs(30),
+        checkpoint_on_close: true,
         data_dirs: vec![root.join("data")],
         capacity: 100_000_000,
         transaction_capacity: 10_000,

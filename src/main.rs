@@ -51,10 +51,14 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ChannelCommand {
     /// Check a file channel's data directories without changing them: every segment's records,
-    /// damage and torn writes, and what a start would queue and repair. Exit status: 0 clean,
-    /// 1 damaged (a start skips the damage and truncates torn writes), 2 not a channel or
-    /// unreadable.
+    /// damage and torn writes, and what a start would queue and repair; with --checkpoint,
+    /// whether the checkpoint is sound and agrees with the log. Exit status: 0 clean, 1
+    /// damaged (a start skips the damage, truncates torn writes, and reads the whole log in
+    /// place of a damaged checkpoint), 2 not a channel or unreadable.
     Verify {
+        /// The channel's `checkpointDir` (or `backupCheckpointDir`): check its checkpoint too.
+        #[arg(long, value_name = "DIR")]
+        checkpoint: Option<PathBuf>,
         /// The channel's `dataDirs` (all of them).
         #[arg(required = true, value_name = "DIR")]
         dirs: Vec<PathBuf>,
@@ -165,7 +169,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check(&args),
         Command::Stats(args) => stats(&args),
-        Command::Channel(ChannelCommand::Verify { dirs }) => verify_channel(&dirs),
+        Command::Channel(ChannelCommand::Verify { dirs, checkpoint }) => {
+            verify_channel(&dirs, checkpoint.as_deref())
+        }
         Command::Agent(args) => {
             tune_allocator();
             run_agent(&args)
@@ -317,7 +323,7 @@ fn stats(args: &StatsArgs) -> ExitCode {
     }
 }
 
-fn verify_channel(dirs: &[PathBuf]) -> ExitCode {
+fn verify_channel(dirs: &[PathBuf], checkpoint: Option<&Path>) -> ExitCode {
     let survey = match spate::channel::file::channel::survey(dirs) {
         Ok(s) => s,
         Err(e) => {
@@ -325,9 +331,17 @@ fn verify_channel(dirs: &[PathBuf]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let checkpoint_sound = match checkpoint {
+        Some(dir) => verify_checkpoint(dir, dirs, &survey),
+        None => true,
+    };
     if survey.segments.is_empty() {
         println!("no segments: an empty channel (or not a file channel's data directory)");
-        return ExitCode::SUCCESS;
+        return if checkpoint_sound {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
     }
     for s in &survey.segments {
         let mut line = format!(
@@ -362,12 +376,73 @@ fn verify_channel(dirs: &[PathBuf]) -> ExitCode {
         survey.queued_events(),
         survey.queued_batches()
     );
-    if survey.is_clean() {
+    if survey.is_clean() && checkpoint_sound {
         println!("clean");
         ExitCode::SUCCESS
     } else {
         println!("damaged: a start repairs it as said above, and keeps everything else");
         ExitCode::from(1)
+    }
+}
+
+/// Says what the checkpoint in `dir` holds and whether a start from it queues what the whole
+/// log does; returns whether it is sound and agrees.
+fn verify_checkpoint(
+    dir: &Path,
+    data_dirs: &[PathBuf],
+    whole: &spate::channel::file::channel::Survey,
+) -> bool {
+    use spate::channel::file::checkpoint::Checkpoint;
+    let path = dir.join(spate::channel::file::checkpoint::FILE);
+    let checkpoint = match Checkpoint::read(dir) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!(
+                "{}: no checkpoint (a start reads the whole log)",
+                path.display()
+            );
+            return true;
+        }
+        Err(e) => {
+            println!("{e}: a start reads the whole log instead");
+            return false;
+        }
+    };
+    let from = match spate::channel::file::channel::survey_from(data_dirs, Some(&checkpoint)) {
+        Ok(s) => s,
+        Err(e) => {
+            println!(
+                "{}: {e}; a start reads the whole log instead",
+                path.display()
+            );
+            return false;
+        }
+    };
+    println!(
+        "{}: at segment {} byte {}, {} events in {} batches; a start reads the {} bytes of log \
+         after it and queues {} events",
+        path.display(),
+        checkpoint.position.segment,
+        checkpoint.position.offset,
+        checkpoint.events(),
+        checkpoint.live.len(),
+        from.bytes_read(),
+        from.queued_events()
+    );
+    if from.queue().eq(whole.queue()) {
+        println!("the checkpoint agrees with the log");
+        true
+    } else {
+        println!(
+            "the checkpoint disagrees with the log: a start from it queues {} events in {} \
+             batches, from the whole log {} in {} (records damaged since the checkpoint are \
+             skipped when taken)",
+            from.queued_events(),
+            from.queued_batches(),
+            whole.queued_events(),
+            whole.queued_batches()
+        );
+        false
     }
 }
 

@@ -39,6 +39,8 @@ fn file_channel(pipeline: Pipeline, root: &Path) -> Pipeline {
         .set("channels.c1.capacity", "1000000")
         .set("channels.c1.minimumRequiredSpace", "1048576")
         .set("channels.c1.maxFileSize", "4194304")
+        // Checkpoints while lines flow, so that kills land before, during and after them.
+        .set("channels.c1.checkpointInterval", "50")
 }
 
 /// Segment files in the channel's data directories.
@@ -144,12 +146,15 @@ fn kill_9_fifty_times_loses_nothing_a_sender_was_told_ok(backend: &str) {
     let mut sender = Sender::start(listen, 100);
     let mut rng = seed();
     eprintln!("random seed {rng}");
+    // Starts that replayed from a checkpoint and the log after it (the others read it all).
+    let mut from_checkpoint = 0;
     for round in 0..KILLS {
         let mut agent = pipeline.start(backend);
         let wait = Duration::from_millis(next(&mut rng) % 400);
         std::thread::sleep(wait);
         agent.assert_running();
         agent.kill9();
+        from_checkpoint += agent.stderr().matches("from_checkpoint=true").count();
         if round % 10 == 9 {
             eprintln!(
                 "after kill {}: {}; {}",
@@ -196,7 +201,15 @@ fn kill_9_fifty_times_loses_nothing_a_sender_was_told_ok(backend: &str) {
         agent.diagnostics()
     );
     agent.stop();
-    eprintln!("at the end: {}; {}", sender.summary(), collector.summary());
+    eprintln!(
+        "at the end: {}; {}; {from_checkpoint} starts from a checkpoint",
+        sender.summary(),
+        collector.summary()
+    );
+    assert!(
+        from_checkpoint >= 5,
+        "checkpoints were not exercised: {from_checkpoint} starts from one"
+    );
     // A duplicate is a line delivered twice: one the sender sent again although the channel
     // had it (its OK was lost with the connection), or one a sink delivered whose take was not
     // yet on disk at a kill (the group commit after a sink's commit). Nothing else repeats.
@@ -328,16 +341,19 @@ fn spate_channel_verify_reports_what_a_start_would_do() {
         .iter()
         .map(|d| dirs.root().join(d).to_str().unwrap().to_string())
         .collect();
-    let verify = || {
-        let out = std::process::Command::new(common::BIN)
-            .args(["channel", "verify"])
-            .args(&data)
-            .output()
-            .unwrap();
+    let checkpoint_dir = dirs.root().join("fc-checkpoint");
+    let verify_with = |checkpoint: bool| {
+        let mut cmd = std::process::Command::new(common::BIN);
+        cmd.args(["channel", "verify"]);
+        if checkpoint {
+            cmd.arg("--checkpoint").arg(&checkpoint_dir);
+        }
+        let out = cmd.args(&data).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.code(), text)
     };
+    let verify = || verify_with(false);
     let (code, text) = verify();
     assert_eq!(code, Some(0), "{text}");
     assert!(
@@ -345,6 +361,32 @@ fn spate_channel_verify_reports_what_a_start_would_do() {
         "{text}"
     );
     assert!(text.ends_with("clean\n"), "{text}");
+
+    // The stop wrote a checkpoint that covers the whole log.
+    let (code, text) = verify_with(true);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "a start reads the 0 bytes of log after it and queues {N} events"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("the checkpoint agrees with the log"),
+        "{text}"
+    );
+    let checkpoint_file = checkpoint_dir.join("spate-checkpoint");
+    let sound = std::fs::read(&checkpoint_file).unwrap();
+    let mut damaged = sound.clone();
+    damaged[20] ^= 0x01;
+    std::fs::write(&checkpoint_file, &damaged).unwrap();
+    let (code, text) = verify_with(true);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("is damaged: its checksum does not match: a start reads the whole log"),
+        "{text}"
+    );
+    std::fs::write(&checkpoint_file, &sound).unwrap();
 
     // A flipped byte inside a record, and half a record at the end of the newest segment.
     let mut segs: Vec<_> = data

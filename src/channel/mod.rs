@@ -1,8 +1,7 @@
 //! Channels: where sources put batches and sinks take them, transactionally (see
 //! [`crate::component::Channel`]), and the waits every channel type shares.
 //!
-//! spate implements Flume's `memory` channel; the durable `file` channel is being built in
-//! [`file`] (its on-disk format is there; the channel is not registered yet).
+//! spate implements Flume's `memory` channel and its durable `file` channel ([`file`]).
 
 pub mod file;
 pub mod memory;

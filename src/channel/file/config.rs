@@ -1,8 +1,9 @@
 //! The file channel's configuration: Flume's keys and defaults.
 //!
 //! Keys of Flume's design that spate's does not need are accepted and named at start as having
-//! no effect ([`INERT_KEYS`]); Flume's encryption keys are refused, as spate does not encrypt
-//! the log (an encrypted file system does).
+//! no effect ([`INERT_KEYS`], and `backupCheckpointDir` without `useDualCheckpoints`); Flume's
+//! encryption keys are refused, as spate does not encrypt the log (an encrypted file system
+//! does).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,8 +15,17 @@ use crate::config::{resolve_relative, ConfigError, Props, JAVA_INT_MAX};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChannelConfig {
     /// Flume key `checkpointDir`, default `~/.flume/file-channel/checkpoint`: where the
-    /// channel's lock is kept (its takes are logged with its puts).
+    /// checkpoint (the queue as of a position in the log) and the channel's lock are kept.
     pub checkpoint_dir: PathBuf,
+    /// Flume keys `useDualCheckpoints` (default false) and `backupCheckpointDir`: a second
+    /// directory each checkpoint is also written to, used when the first is damaged.
+    pub backup_checkpoint_dir: Option<PathBuf>,
+    /// Flume key `checkpointInterval` (milliseconds), default 30,000: how often the
+    /// checkpoint is written while the log changes.
+    pub checkpoint_interval: Duration,
+    /// Flume key `checkpointOnClose`, default true: write a checkpoint when the channel
+    /// stops, so that the next start reads no log.
+    pub checkpoint_on_close: bool,
     /// Flume key `dataDirs` (comma-separated), default `~/.flume/file-channel/data`: where the
     /// log's segments are written, spread over the directories.
     pub data_dirs: Vec<PathBuf>,
@@ -57,15 +67,10 @@ const KEYS: &[&str] = &[
     "fsyncInterval",
 ];
 
-/// Flume keys spate accepts without effect: takes are logged in the log itself, with the puts
-/// (there is no separate checkpoint to write at an interval, at close, or twice), replay has one
-/// form, and every commit is synced (group commit makes that cheap, so there is no interval to
-/// relax it to).
-pub const INERT_KEYS: [&str; 9] = [
-    "checkpointInterval",
-    "checkpointOnClose",
-    "useDualCheckpoints",
-    "backupCheckpointDir",
+/// Flume keys spate accepts without effect: the backup checkpoint is a copy, not compressed,
+/// replay has one form, and every commit is synced (group commit makes that cheap, so there is
+/// no interval to relax it to).
+pub const INERT_KEYS: [&str; 5] = [
     "compressBackupCheckpoint",
     "use-log-replay-v1",
     "use-fast-replay",
@@ -172,22 +177,27 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
         }
     }
     let (capacity, transaction_capacity) = crate::channel::capacities(p, 1_000_000, 10_000);
-    let inert_keys = INERT_KEYS
+    let mut inert_keys: Vec<&'static str> = INERT_KEYS
         .into_iter()
         .filter(|&k| p.get(k).is_some())
         .collect();
+    let checkpoint_interval = p.millis("checkpointInterval", 30_000, 1, JAVA_INT_MAX);
+    let checkpoint_on_close = p.bool("checkpointOnClose", true);
+    let backup_checkpoint_dir = backup_dir(p, &path, checkpoint_dir.as_ref(), data_dirs.as_deref());
+    if p.get("backupCheckpointDir").is_some() && !p.bool("useDualCheckpoints", false) {
+        inert_keys.push("backupCheckpointDir");
+    }
     // Read (and so checked) even though they have no effect.
-    p.millis("checkpointInterval", 30_000, 1, JAVA_INT_MAX);
-    p.bool("checkpointOnClose", true);
-    p.bool("useDualCheckpoints", false);
     p.bool("compressBackupCheckpoint", false);
     p.bool("use-log-replay-v1", false);
     p.bool("use-fast-replay", false);
     p.bool("fsyncPerTransaction", true);
     p.int("fsyncInterval", 5, 1, JAVA_INT_MAX, "seconds");
-    p.get("backupCheckpointDir");
     let config = FileChannelConfig {
         checkpoint_dir: checkpoint_dir.clone().unwrap_or_default(),
+        backup_checkpoint_dir,
+        checkpoint_interval,
+        checkpoint_on_close,
         data_dirs: data_dirs.clone().unwrap_or_default(),
         capacity,
         transaction_capacity,
@@ -213,6 +223,52 @@ pub fn parse_file_channel(p: &mut Props<'_>, base: Option<&Path>) -> Option<File
     (checkpoint_dir.is_some() && data_dirs.is_some()).then_some(config)
 }
 
+/// `backupCheckpointDir` when `useDualCheckpoints` is on: required, and a directory of its own.
+fn backup_dir(
+    p: &mut Props<'_>,
+    path: &dyn Fn(&str) -> PathBuf,
+    checkpoint_dir: Option<&PathBuf>,
+    data_dirs: Option<&[PathBuf]>,
+) -> Option<PathBuf> {
+    if !p.bool("useDualCheckpoints", false) || p.failed("useDualCheckpoints") {
+        return None;
+    }
+    let Some(e) = p
+        .get("backupCheckpointDir")
+        .filter(|e| !e.value.trim().is_empty())
+    else {
+        let entry = p.get("useDualCheckpoints");
+        let err = p
+            .error(
+                "backupCheckpointDir",
+                entry,
+                "useDualCheckpoints is true but no backupCheckpointDir is given",
+            )
+            .hint(format!(
+                "set `{}` to a directory of its own",
+                p.shown("backupCheckpointDir")
+            ));
+        p.push(err);
+        return None;
+    };
+    let dir = path(e.value.trim());
+    let clash = if checkpoint_dir == Some(&dir) {
+        Some("the checkpoint directory")
+    } else if data_dirs.is_some_and(|d| d.contains(&dir)) {
+        Some("a data directory")
+    } else {
+        None
+    };
+    if let Some(what) = clash {
+        p.push(
+            ConfigError::at(e, format!("`{}` is also {what}", dir.display()))
+                .hint("give the backup checkpoint a directory of its own"),
+        );
+        return None;
+    }
+    Some(dir)
+}
+
 impl FileChannelConfig {
     /// Every effective setting, for `spate check`.
     pub fn settings(&self) -> Vec<Setting> {
@@ -224,12 +280,18 @@ impl FileChannelConfig {
         let mut s = vec![
             Setting::new("checkpointDir", self.checkpoint_dir.display()),
             Setting::new("dataDirs", dirs.join(",")),
+            Setting::new("checkpointInterval", self.checkpoint_interval.as_millis()),
+            Setting::new("checkpointOnClose", self.checkpoint_on_close),
+            Setting::new("useDualCheckpoints", self.backup_checkpoint_dir.is_some()),
             Setting::new("capacity", self.capacity),
             Setting::new("transactionCapacity", self.transaction_capacity),
             Setting::new("maxFileSize", self.max_file_size),
             Setting::new("minimumRequiredSpace", self.minimum_required_space),
             Setting::new("keep-alive", self.keep_alive.as_secs()),
         ];
+        if let Some(backup) = &self.backup_checkpoint_dir {
+            s.push(Setting::new("backupCheckpointDir", backup.display()));
+        }
         for k in &self.inert_keys {
             s.push(Setting::new(*k, "(set)").note("no effect in spate"));
         }
@@ -280,6 +342,32 @@ mod tests {
         assert_eq!(c.max_file_size, 2_146_435_071);
         assert_eq!(c.minimum_required_space, 524_288_000);
         assert_eq!(c.keep_alive, Duration::from_secs(3));
+        assert_eq!(c.checkpoint_interval, Duration::from_secs(30));
+        assert!(c.checkpoint_on_close);
+        assert_eq!(c.backup_checkpoint_dir, None);
+    }
+
+    #[test]
+    fn dual_checkpoints() {
+        let (c, errors) = parse(&[
+            ("type", "file"),
+            ("checkpointDir", "/var/lib/spate/cp"),
+            ("useDualCheckpoints", "true"),
+            ("backupCheckpointDir", "/backup/cp"),
+            ("checkpointInterval", "5000"),
+            ("checkpointOnClose", "false"),
+        ]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let c = c.unwrap();
+        assert_eq!(c.backup_checkpoint_dir, Some(PathBuf::from("/backup/cp")));
+        assert_eq!(c.checkpoint_interval, Duration::from_secs(5));
+        assert!(!c.checkpoint_on_close);
+        assert!(c.inert_keys.is_empty(), "{:?}", c.inert_keys);
+        // Without useDualCheckpoints, a backup directory is named as without effect.
+        let (c, _) = parse(&[("type", "file"), ("backupCheckpointDir", "/backup/cp")]);
+        let c = c.unwrap();
+        assert_eq!(c.backup_checkpoint_dir, None);
+        assert_eq!(c.inert_keys, ["backupCheckpointDir"]);
     }
 
     #[test]
@@ -315,6 +403,27 @@ mod tests {
             (&[("encryption.activeKey", "key-0")], "does not encrypt"),
             (&[("maxFileSize", "100")], "maxFileSize"),
             (&[("checkpointIntervall", "100")], "checkpointInterval"),
+            (&[("checkpointInterval", "0")], "checkpointInterval"),
+            (
+                &[("useDualCheckpoints", "true")],
+                "useDualCheckpoints is true but no backupCheckpointDir",
+            ),
+            (
+                &[
+                    ("checkpointDir", "/cp"),
+                    ("useDualCheckpoints", "true"),
+                    ("backupCheckpointDir", "/cp"),
+                ],
+                "is also the checkpoint directory",
+            ),
+            (
+                &[
+                    ("dataDirs", "/d"),
+                    ("useDualCheckpoints", "true"),
+                    ("backupCheckpointDir", "/d"),
+                ],
+                "is also a data directory",
+            ),
         ];
         for (props, needle) in cases {
             let mut props = props.to_vec();

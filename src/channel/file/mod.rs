@@ -2,9 +2,10 @@
 //! files as checksummed records ([`record`], [`segment`]) by a group-commit writer
 //! ([`writer`]), and acknowledged to their sources only once on disk; takes read the records
 //! back ([`channel`]), and commits log what was taken, so that a restart replays exactly what
-//! was put and not taken.
+//! was put and not taken: from a [`checkpoint`] of the queue and the log written after it.
 
 pub mod channel;
+pub mod checkpoint;
 pub mod codec;
 pub mod config;
 pub mod record;
@@ -57,8 +58,8 @@ impl ChannelSpec for FileChannelConfig {
                 channel = ctx.name,
                 keys = ?self.inert_keys,
                 "set, and kept for Flume compatibility, but without effect: spate's file \
-                 channel syncs every commit (group commit) and logs its takes, so it needs no \
-                 backup checkpoint and has one replay"
+                 channel syncs every commit (group commit), has one replay, and copies its \
+                 checkpoint uncompressed (only with useDualCheckpoints)"
             );
         }
         let channel = FileChannel::open(ctx.name, self, ctx.counters, ctx.backend)

@@ -130,6 +130,12 @@ impl Mapped {
 
 /// Maps the segment at `path` and reads its records.
 pub fn map(path: &Path) -> Result<Mapped, SegmentError> {
+    map_from(path, HEADER_LEN)
+}
+
+/// Maps the segment at `path` and reads its records from offset `from` on (a record's start,
+/// at least [`HEADER_LEN`]; past the end, none are read).
+pub fn map_from(path: &Path, from: usize) -> Result<Mapped, SegmentError> {
     let io = |source| SegmentError::Io {
         path: path.to_owned(),
         source,
@@ -146,8 +152,9 @@ pub fn map(path: &Path) -> Result<Mapped, SegmentError> {
         .map_err(io)?;
     let bytes = map.as_deref().unwrap_or(&[]);
     let log_id = read_header(path, bytes)?;
-    let mut scan = record::scan(&bytes[HEADER_LEN..], log_id);
-    scan.shift(HEADER_LEN);
+    let from = from.clamp(HEADER_LEN, bytes.len().max(HEADER_LEN));
+    let mut scan = record::scan(&bytes[from..], log_id);
+    scan.shift(from);
     Ok(Mapped {
         path: path.to_owned(),
         map,

@@ -262,17 +262,14 @@ impl<T: Send + 'static> Writer<T> {
     /// Writes what was submitted, then ends the thread. Submissions that cannot be written
     /// (the disk keeps failing) are dropped unacknowledged after one more try.
     pub fn stop(mut self) -> WriterStats {
-        self.lock().stopping = true;
-        self.shared.wake.notify_one();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.finish();
         self.stats()
     }
 }
 
-impl<T> Drop for Writer<T> {
-    fn drop(&mut self) {
+impl<T> Writer<T> {
+    /// Writes what was submitted, then ends the thread (once; later calls do nothing).
+    pub fn finish(&mut self) {
         if let Some(t) = self.thread.take() {
             self.shared
                 .queue
@@ -282,6 +279,12 @@ impl<T> Drop for Writer<T> {
             self.shared.wake.notify_one();
             let _ = t.join();
         }
+    }
+}
+
+impl<T> Drop for Writer<T> {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
