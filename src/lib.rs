@@ -37,6 +37,7 @@
 
 pub mod ack;
 pub mod agent;
+pub mod avro;
 pub mod channel;
 pub mod component;
 pub mod config;
