@@ -538,7 +538,7 @@ fn flume_types_not_supported_yet() {
 
     for sink in [
         "hdfs",
-        "avro",
+        "thrift",
         "KAFKA",
         "org.apache.flume.sink.kafka.KafkaSink",
     ] {
@@ -547,7 +547,7 @@ fn flume_types_not_supported_yet() {
             "not supported by spate yet",
         );
         assert_at(&e, 10, "a1.sinks.k1.type");
-        assert_hint(&e, "spate supports sink types: logger, null, tcp");
+        assert_hint(&e, "spate supports sink types: avro, logger, null, tcp");
     }
 }
 
@@ -565,7 +565,10 @@ fn unknown_and_missing_types() {
         "has no `type`",
     );
     assert_at(&e, 10, "a1.sinks.k1.type");
-    assert_hint(&e, "add `a1.sinks.k1.type = logger`");
+    assert_hint(
+        &e,
+        "add `a1.sinks.k1.type = avro` (spate supports: avro, logger, null, tcp)",
+    );
 }
 
 #[test]
