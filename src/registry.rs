@@ -33,6 +33,7 @@ pub(crate) static TEST_CHANNELS: &[Type<dyn ChannelSpec>] = &[];
 /// Sink types. `tcp` is spate's own.
 #[rustfmt::skip]
 pub static SINKS: &[Type<dyn SinkSpec>] = &[
+    Type { name: "avro", aliases: &["org.apache.flume.sink.AvroSink"], parse: sink::avro::parse },
     Type { name: "logger", aliases: &["org.apache.flume.sink.LoggerSink"], parse: sink::logger::parse },
     Type { name: "null", aliases: &["org.apache.flume.sink.NullSink"], parse: sink::null::parse },
     Type { name: "tcp", aliases: &[], parse: sink::tcp::parse },
@@ -73,7 +74,6 @@ pub const FLUME_ONLY_CHANNELS: &[&str] = &["jdbc", "kafka", "spillablememory"];
 
 /// Flume's sink types that spate does not implement yet.
 pub const FLUME_ONLY_SINKS: &[&str] = &[
-    "avro",
     "thrift",
     "hdfs",
     "file_roll",

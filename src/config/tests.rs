@@ -466,6 +466,40 @@ fn tcp_sink_requires_host_and_port() {
 }
 
 #[test]
+fn avro_sink_keys_as_flume_reads_them() {
+    let avro = BASE.replace("k1.type = logger", "k1.type = avro");
+    let errs = errors(&avro);
+    assert_eq!(errs.len(), 2, "{}", ConfigErrors(errs.clone()));
+    assert!(errs
+        .iter()
+        .any(|e| e.key.as_deref() == Some("a1.sinks.k1.hostname")));
+    let ok = format!("{avro}a1.sinks.k1.hostname = collector\na1.sinks.k1.port = 4141\n");
+    assert!(parse(&ok).is_ok());
+    let e = only_error(
+        &format!("{ok}a1.sinks.k1.ssl = true\n"),
+        "ssl is not supported",
+    );
+    assert_hint(&e, "TLS tunnel");
+    let e = only_error(
+        &format!("{ok}a1.sinks.k1.compression-type = gzip\n"),
+        "expected none or deflate",
+    );
+    assert_at(&e, 14, "a1.sinks.k1.compression-type");
+    let w = warnings(&format!("{ok}a1.sinks.k1.compression-level = 9\n"));
+    assert!(
+        w.iter()
+            .any(|w| w.message.contains("compression-level has no effect")),
+        "{}",
+        ConfigErrors(w.clone())
+    );
+    // Netty's thread count and SSL's keys while ssl is off: accepted, no warning.
+    assert!(warnings(&format!(
+        "{ok}a1.sinks.k1.maxIoWorkers = 4\na1.sinks.k1.truststore = /etc/ts.jks\n"
+    ))
+    .is_empty());
+}
+
+#[test]
 fn type_aliases_and_class_names() {
     for (src, ch, sink) in [
         ("taildir", "MEMORY", "LOGGER"),
@@ -504,7 +538,7 @@ fn flume_types_not_supported_yet() {
 
     for sink in [
         "hdfs",
-        "avro",
+        "thrift",
         "KAFKA",
         "org.apache.flume.sink.kafka.KafkaSink",
     ] {
@@ -513,7 +547,7 @@ fn flume_types_not_supported_yet() {
             "not supported by spate yet",
         );
         assert_at(&e, 10, "a1.sinks.k1.type");
-        assert_hint(&e, "spate supports sink types: logger, null, tcp");
+        assert_hint(&e, "spate supports sink types: avro, logger, null, tcp");
     }
 }
 
@@ -531,7 +565,10 @@ fn unknown_and_missing_types() {
         "has no `type`",
     );
     assert_at(&e, 10, "a1.sinks.k1.type");
-    assert_hint(&e, "add `a1.sinks.k1.type = logger`");
+    assert_hint(
+        &e,
+        "add `a1.sinks.k1.type = avro` (spate supports: avro, logger, null, tcp)",
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! nothing is skipped and order is kept; the channel stays full meanwhile, which stops the source.
 //! The sink kinds differ only in `Deliver`.
 
+pub mod avro;
 pub mod group;
 pub mod logger;
 pub mod null;

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 mod agent;
 mod collector;
 mod files;
+mod flume;
 mod netcat;
 mod pipeline;
 
@@ -34,6 +35,8 @@ pub use agent::Agent;
 pub use collector::{parse_seq, Collector, Framing};
 #[allow(unused_imports)]
 pub use files::{line, prefill, recorded_position, Dirs, LogWriter, SmallDisk};
+#[allow(unused_imports)]
+pub use flume::{flume_collector, seq_counts, Flume, FLUME_MEMORY_CHANNEL};
 #[allow(unused_imports)]
 pub use netcat::Sender;
 #[allow(unused_imports)]

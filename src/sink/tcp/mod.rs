@@ -40,7 +40,7 @@ use crate::runtime::Backend;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Resolves `host:port`: an IP literal at once, a name on a helper thread within `timeout`.
-async fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<SocketAddr> {
+pub(crate) async fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<SocketAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
