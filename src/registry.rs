@@ -11,6 +11,7 @@ use crate::{channel, interceptor, sink, source};
 pub static SOURCES: &[Type<dyn SourceSpec>] = &[
     Type { name: "TAILDIR", aliases: &["org.apache.flume.source.taildir.TaildirSource"], parse: source::taildir::parse },
     Type { name: "netcat", aliases: &["org.apache.flume.source.NetcatSource"], parse: source::netcat::parse },
+    Type { name: "avro", aliases: &["org.apache.flume.source.AvroSource"], parse: source::avro::parse },
 ];
 
 /// Channel types.
@@ -55,7 +56,6 @@ pub static INTERCEPTORS: &[Type<dyn InterceptorSpec>] = &[
 /// Flume's source types that spate does not implement yet: named as such in errors (any
 /// `org.apache.flume.` class name is too).
 pub const FLUME_ONLY_SOURCES: &[&str] = &[
-    "avro",
     "thrift",
     "exec",
     "jms",

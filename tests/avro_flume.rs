@@ -145,3 +145,63 @@ fn a_flume_collector_killed_and_restarted_loses_nothing() {
     // What was in flight at the kill: the sink's take, and file_roll's uncommitted batch.
     assert!(duplicates <= 10_000, "{duplicates} duplicates");
 }
+
+both_backends!(
+    a_spate_collector_receives_every_line_of_a_flume_edge_once,
+    a_spate_collector_receives_every_line_of_a_flume_edge_once_compressed,
+);
+
+fn a_spate_collector_receives_every_line_of_a_flume_edge_once(backend: &str) {
+    from_flume_edge(backend, false);
+}
+
+fn a_spate_collector_receives_every_line_of_a_flume_edge_once_compressed(backend: &str) {
+    from_flume_edge(backend, true);
+}
+
+/// Flume 1.11 edge (TAILDIR -> memory -> avro sink) -> spate collector (avro source -> memory
+/// -> tcp) -> the test's collector: every line once.
+fn from_flume_edge(backend: &str, deflate: bool) {
+    const N: u64 = 100_000;
+    let dirs = Dirs::new();
+    prefill(&dirs.log("app.log"), 0, N, 100);
+    let collector = common::Collector::start();
+    let listen = free_port();
+    let mut spate = Pipeline::avro(listen, collector.port());
+    if deflate {
+        spate = spate.set("sources.r1.compression-type", "deflate");
+    }
+    let mut agent = spate.start(backend);
+    assert!(
+        common::wait_until(T, || std::net::TcpStream::connect(("127.0.0.1", listen))
+            .is_ok()),
+        "{}",
+        agent.diagnostics()
+    );
+    let compression = if deflate {
+        "e.sinks.k.compression-type = deflate\ne.sinks.k.compression-level = 6"
+    } else {
+        ""
+    };
+    let mut flume = Flume::spawn(
+        "e",
+        &common::flume_edge(&dirs.log("app.log"), dirs.root(), listen, compression),
+    );
+    let arrived = common::wait_until(T, || collector.unique() == N || flume.exited());
+    assert!(
+        arrived,
+        "{}; {}\n{}",
+        collector.summary(),
+        agent.diagnostics(),
+        flume.log_tail()
+    );
+    agent.stop();
+    assert_eq!(collector.duplicates(), 0, "{}", collector.summary());
+    assert!(
+        agent
+            .stderr()
+            .contains(&format!("(\"EventAcceptedCount\", {N})")),
+        "{}",
+        agent.diagnostics()
+    );
+}

@@ -500,6 +500,35 @@ fn avro_sink_keys_as_flume_reads_them() {
 }
 
 #[test]
+fn avro_source_keys_as_flume_reads_them() {
+    let avro = BASE
+        .replace("r1.type = TAILDIR", "r1.type = avro")
+        .replace("a1.sources.r1.positionFile = /var/lib/spate/pos.json\n", "")
+        .replace("a1.sources.r1.filegroups = f1\n", "")
+        .replace(
+            "a1.sources.r1.filegroups.f1 = /var/log/app/.*\\\\.log\n",
+            "",
+        );
+    let errs = errors(&avro);
+    assert_eq!(errs.len(), 2, "{}", ConfigErrors(errs.clone()));
+    let ok = format!("{avro}a1.sources.r1.bind = 0.0.0.0\na1.sources.r1.port = 4141\n");
+    assert!(parse(&ok).is_ok());
+    for (key, needle) in [
+        ("ssl = true", "ssl is not supported"),
+        ("ipFilter = true", "ipFilter is not supported"),
+        ("compression-type = snappy", "expected none or deflate"),
+        ("max-frame-bytes = 10", "from 1024 to 1073741824"),
+    ] {
+        only_error(&format!("{ok}a1.sources.r1.{key}\n"), needle);
+    }
+    // Netty's threads and SSL's keys while ssl is off: accepted, no warning.
+    assert!(warnings(&format!(
+        "{ok}a1.sources.r1.threads = 8\na1.sources.r1.keystore = /etc/ks.jks\n"
+    ))
+    .is_empty());
+}
+
+#[test]
 fn type_aliases_and_class_names() {
     for (src, ch, sink) in [
         ("taildir", "MEMORY", "LOGGER"),

@@ -1,8 +1,9 @@
 //! Sources: where events come from.
 //!
-//! spate implements Flume's `TAILDIR` and `netcat`. A source hands each batch to its [`Output`]: the
-//! interceptors, then the channel selector, then the channels.
+//! spate implements Flume's `TAILDIR`, `netcat` and `avro`. A source hands each batch to its
+//! [`Output`]: the interceptors, then the channel selector, then the channels.
 
+pub mod avro;
 pub mod netcat;
 pub mod taildir;
 
@@ -62,6 +63,21 @@ impl Output {
     /// per part put into a required channel: its source waits for that many. 0 when every event
     /// was filtered out or went only to optional channels or nowhere.
     pub async fn put(&self, batch: Batch) -> u32 {
+        self.put_within(batch, true)
+            .await
+            .expect("a patient put always ends with the batch put")
+    }
+
+    /// Puts `batch` as [`Output::put`], but gives up when a required channel stays full for
+    /// its keep-alive, as Flume's channel processor does: `None`, and the source tells its
+    /// client to send the batch again (the avro source answers FAILED). Parts already put into
+    /// other required channels stay there: the batch sent again duplicates them, it never
+    /// loses them.
+    pub async fn try_put(&self, batch: Batch) -> Option<u32> {
+        self.put_within(batch, false).await
+    }
+
+    async fn put_within(&self, batch: Batch, patient: bool) -> Option<u32> {
         let events = batch.len() as u64;
         self.counters.append_batch_received.add(1);
         self.counters.event_received.add(events);
@@ -78,7 +94,7 @@ impl Output {
                 }
                 None => {
                     self.counters.event_filtered.add(events);
-                    return 0;
+                    return Some(0);
                 }
             }
         };
@@ -108,13 +124,19 @@ impl Output {
                 } else {
                     part.clone().expect("present until the last channel")
                 };
-                self.put_required(&*self.channels[c], copy).await;
+                let channel = &*self.channels[c];
+                if patient {
+                    self.put_required(channel, copy).await;
+                } else if crate::channel::put(channel, copy).await.is_err() {
+                    self.counters.channel_write_fail.add(1);
+                    return None;
+                }
                 copies += 1;
             }
         }
         self.counters.append_batch_accepted.add(1);
         self.counters.event_accepted.add(accepted);
-        copies
+        Some(copies)
     }
 
     /// Puts `batch` into a required channel, waiting as long as it takes.

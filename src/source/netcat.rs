@@ -205,7 +205,7 @@ const BIND_PATIENCE: Duration = Duration::from_secs(5);
 /// of a process that ended with io_uring operations pending on it (a crashed or restarted
 /// agent, or the previous configuration at a reload) only when it has torn the ring down,
 /// which it does asynchronously, a little after the process or ring is gone.
-fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
+pub(crate) fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
     let addrs: Vec<SocketAddr> = (bind, port)
         .to_socket_addrs()
         .map_err(|source| ListenError::Resolve {

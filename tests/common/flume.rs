@@ -49,6 +49,23 @@ pub struct Flume {
 impl Flume {
     /// Starts agent `name` of `properties` and waits until it accepts connections on `port`.
     pub fn start(name: &str, properties: &str, port: u16) -> Flume {
+        let mut flume = Flume::spawn(name, properties);
+        let up = wait_until(Duration::from_secs(90), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "Flume never listened on {port}\n{}", flume.log_tail());
+        if let Some(status) = flume
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            panic!("Flume exited: {status}\n{}", flume.log_tail());
+        }
+        flume
+    }
+
+    /// Starts agent `name` of `properties` (for an agent that listens on no port).
+    pub fn spawn(name: &str, properties: &str) -> Flume {
         resolved();
         let dir = tempfile::tempdir().expect("temp dir");
         let conf = dir.path().join("flume.properties");
@@ -63,22 +80,17 @@ impl Flume {
             .stderr(log)
             .spawn()
             .expect("start Flume");
-        let mut flume = Flume {
+        Flume {
             child: Some(child),
             dir,
-        };
-        let up = wait_until(Duration::from_secs(90), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "Flume never listened on {port}\n{}", flume.log_tail());
-        if let Some(status) = flume
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-        {
-            panic!("Flume exited: {status}\n{}", flume.log_tail());
         }
-        flume
+    }
+
+    /// Whether Flume has exited (a configuration it refused, for example).
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
     }
 
     /// Stops Flume as its operator would (SIGTERM: its components stop in order, sinks flush)
@@ -142,6 +154,33 @@ pub fn flume_collector(port: u16, out: &Path, channel: &str, source_extra: &str)
          c.sinks.k.sink.batchSize = 1000\n\
          c.sinks.k.channel = m\n",
         out.display()
+    )
+}
+
+/// A Flume edge: TAILDIR on `log` -> memory -> avro sink to 127.0.0.1:`port`, with
+/// `sink_extra` added to the sink's keys (e.g. compression). Its positions go under `dir`.
+pub fn flume_edge(log: &Path, dir: &Path, port: u16, sink_extra: &str) -> String {
+    format!(
+        "e.sources = t\n\
+         e.channels = m\n\
+         e.sinks = k\n\
+         e.sources.t.type = TAILDIR\n\
+         e.sources.t.filegroups = f1\n\
+         e.sources.t.filegroups.f1 = {}\n\
+         e.sources.t.positionFile = {}\n\
+         e.sources.t.batchSize = 1000\n\
+         e.sources.t.channels = m\n\
+         e.channels.m.type = memory\n\
+         e.channels.m.capacity = 100000\n\
+         e.channels.m.transactionCapacity = 10000\n\
+         e.sinks.k.type = avro\n\
+         e.sinks.k.hostname = 127.0.0.1\n\
+         e.sinks.k.port = {port}\n\
+         e.sinks.k.batch-size = 1000\n\
+         {sink_extra}\n\
+         e.sinks.k.channel = m\n",
+        log.display(),
+        dir.join("flume-positions.json").display()
     )
 }
 

@@ -36,7 +36,7 @@ pub use collector::{parse_seq, Collector, Framing};
 #[allow(unused_imports)]
 pub use files::{line, prefill, recorded_position, Dirs, LogWriter, SmallDisk};
 #[allow(unused_imports)]
-pub use flume::{flume_collector, seq_counts, Flume, FLUME_MEMORY_CHANNEL};
+pub use flume::{flume_collector, flume_edge, seq_counts, Flume, FLUME_MEMORY_CHANNEL};
 #[allow(unused_imports)]
 pub use netcat::Sender;
 #[allow(unused_imports)]

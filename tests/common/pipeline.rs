@@ -48,6 +48,20 @@ impl Pipeline {
         Pipeline { props }
     }
 
+    /// `avro r1 -> memory c1 -> tcp k1`: the source listens on 127.0.0.1:`listen`, the sink
+    /// sends to 127.0.0.1:`port`.
+    pub fn avro(listen: u16, port: u16) -> Pipeline {
+        let unused = Path::new("/nonexistent");
+        let props = Pipeline::new(unused, "x", unused, port)
+            .props
+            .remove_prefixed("sources.r1.")
+            .set("sources.r1.type", "avro")
+            .set("sources.r1.channels", "c1")
+            .set("sources.r1.bind", "127.0.0.1")
+            .set("sources.r1.port", listen);
+        Pipeline { props }
+    }
+
     /// Sets `a1.<key> = value`, replacing an earlier value.
     pub fn set(self, key: &str, value: &str) -> Pipeline {
         Pipeline {

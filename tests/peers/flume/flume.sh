@@ -14,11 +14,14 @@ lib="${SPATE_FLUME_LIB:-$root/target/peers/flume/lib}"
 
 case "${1:-}" in
 resolve)
-    if [ -f "$lib/flume-ng-node-1.11.0.jar" ]; then
+    # Resolved again whenever pom.xml changes.
+    stamp="$lib/.resolved-$(md5sum < "$here/pom.xml" | cut -c1-16)"
+    if [ -f "$stamp" ]; then
         exit 0
     fi
     mkdir -p "$lib"
     mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib"
+    touch "$stamp"
     ;;
 agent)
     [ $# -ge 3 ] || { echo "usage: flume.sh agent NAME CONF [ARGS]" >&2; exit 2; }
