@@ -63,7 +63,9 @@ fn every_line_once(backend: &str, deflate: bool) {
         "{}",
         agent.diagnostics()
     );
-    // Flume's file_roll writes through a buffer: stopping it flushes.
+    // Flume's file_roll flushes each batch it commits; what is still in Flume's channel at a
+    // stop is not written (and its memory channel loses it), so wait for all of it first.
+    common::wait_until(T, || seq_counts(&out).len() as u64 == N);
     flume.stop();
     let counts = seq_counts(&out);
     let missing: Vec<u64> = (0..N).filter(|s| !counts.contains_key(s)).collect();
@@ -124,6 +126,8 @@ fn a_flume_collector_killed_and_restarted_loses_nothing() {
     });
     assert!(delivered, "{}\n{}", agent.diagnostics(), flume.log_tail());
     agent.stop();
+    // What Flume answered OK is in its file channel; file_roll writes it out in its time.
+    common::wait_until(T, || seq_counts(&out).len() as u64 == N);
     flume.stop();
     let connects = agent.stderr().matches("connected host").count();
     assert!(

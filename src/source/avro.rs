@@ -11,14 +11,11 @@
 //! frame, handshake or call closes that connection with a logged reason (`EventReadFail`); the
 //! source and the other connections go on.
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::ack::{Ack, AckQueue};
@@ -31,10 +28,11 @@ use crate::component::{
 };
 use crate::config::Props;
 use crate::event::Batch;
-use crate::lifecycle::{Control, Phase, Report};
+use crate::lifecycle::{Control, Phase};
 use crate::metrics::SourceCounters;
-use crate::runtime::io::{TcpConn, TcpListen};
+use crate::runtime::io::TcpConn;
 use crate::runtime::{Backend, TaskFactory};
+use crate::source::listener::{self, Reading};
 use crate::source::Output;
 
 /// Settings of an avro source.
@@ -187,7 +185,7 @@ impl SourceSpec for AvroSourceConfig {
     }
 
     fn start(&self, ctx: SourceContext<'_>) -> Result<Started, StartError> {
-        let listener = super::netcat::listen(&self.bind, self.port).map_err(StartError::new)?;
+        let listener = listener::listen(&self.bind, self.port).map_err(StartError::new)?;
         let local = listener.local_addr().map_err(StartError::new)?;
         info!(source = %ctx.name, address = %local, "listening");
         let counters = ctx.counters[0].clone();
@@ -197,8 +195,6 @@ impl SourceSpec for AvroSourceConfig {
                 config: self.clone(),
                 output: ctx.output.with_counters(counters.clone()),
                 counters,
-                reading: Cell::new(0),
-                stopped_one: Notify::new(),
             },
             listener,
         };
@@ -226,74 +222,24 @@ struct Shared {
     config: AvroSourceConfig,
     output: Output,
     counters: Arc<SourceCounters>,
-    /// Connections still reading.
-    reading: Cell<usize>,
-    /// Signalled when `reading` drops.
-    stopped_one: Notify,
 }
 
 impl Avro {
-    async fn run(self, backend: Backend, mut control: Control) {
+    async fn run(self, backend: Backend, control: Control) {
         let Avro { shared, listener } = self;
         let shared = Rc::new(shared);
-        let mut connections = tokio::task::JoinSet::new();
-        match TcpListen::from_std(listener, backend) {
-            Ok(listener) => loop {
-                tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((conn, peer)) => {
-                            while connections.try_join_next().is_some() {}
-                            if connections.len() >= shared.config.max_connections {
-                                warn!(source = %shared.name, %peer, "connection closed at once: max-connections are open");
-                                continue;
-                            }
-                            debug!(source = %shared.name, %peer, "connection accepted");
-                            shared.reading.set(shared.reading.get() + 1);
-                            shared.counters.open_connection.add(1);
-                            connections.spawn_local(serve(conn, peer, shared.clone(), control.clone()));
-                        }
-                        Err(e) => {
-                            warn!(source = %shared.name, "accept failed: {e}");
-                            shared.counters.generic_processing_fail.add(1);
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    },
-                    _ = control.reached(Phase::StopReading) => break,
-                }
-            },
-            Err(e) => {
-                tracing::error!(source = %shared.name, "cannot listen on the worker: {e}");
-                shared.counters.generic_processing_fail.add(1);
-                control.reached(Phase::StopReading).await;
-            }
-        }
-        while shared.reading.get() > 0 {
-            let stopped = shared.stopped_one.notified();
-            if shared.reading.get() == 0 {
-                break;
-            }
-            stopped.await;
-        }
-        control.report(Report::SourceStopped(shared.name.clone()));
-        while connections.join_next().await.is_some() {}
-    }
-}
-
-/// Counts a connection out of [`Shared::reading`] once it stops reading, however it ends.
-struct Reading<'a>(&'a Shared, bool);
-
-impl Reading<'_> {
-    fn done(&mut self) {
-        if std::mem::replace(&mut self.1, false) {
-            self.0.reading.set(self.0.reading.get() - 1);
-            self.0.stopped_one.notify_one();
-        }
-    }
-}
-
-impl Drop for Reading<'_> {
-    fn drop(&mut self) {
-        self.done();
+        let (name, max) = (shared.name.clone(), shared.config.max_connections);
+        let counters = shared.counters.clone();
+        listener::serve_connections(
+            &name,
+            listener,
+            backend,
+            max,
+            &counters,
+            control,
+            |conn, peer, reading, control| serve(conn, peer, shared.clone(), reading, control),
+        )
+        .await;
     }
 }
 
@@ -318,8 +264,13 @@ enum End {
     Drop,
 }
 
-async fn serve(conn: TcpConn, peer: SocketAddr, shared: Rc<Shared>, mut control: Control) {
-    let mut reading = Reading(&shared, true);
+async fn serve(
+    conn: TcpConn,
+    peer: SocketAddr,
+    shared: Rc<Shared>,
+    mut reading: Reading,
+    mut control: Control,
+) {
     let mut c = Connection {
         conn,
         peer,
@@ -341,7 +292,7 @@ async fn serve(conn: TcpConn, peer: SocketAddr, shared: Rc<Shared>, mut control:
 }
 
 impl Connection<'_> {
-    async fn run(&mut self, control: &mut Control, reading: &mut Reading<'_>) -> End {
+    async fn run(&mut self, control: &mut Control, reading: &mut Reading) -> End {
         let mut raw = BytesMut::new();
         loop {
             // Answer every whole frame before reading more.

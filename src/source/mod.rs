@@ -4,6 +4,7 @@
 //! [`Output`]: the interceptors, then the channel selector, then the channels.
 
 pub mod avro;
+pub mod listener;
 pub mod netcat;
 pub mod taildir;
 

@@ -18,14 +18,12 @@
 //! in `EventReadFail`, as is a last line left without its newline when a client closes (Flume
 //! drops it silently).
 
-use std::cell::Cell;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Notify;
 use tracing::{debug, info, warn};
 
 use crate::ack::{Ack, AckQueue};
@@ -34,12 +32,12 @@ use crate::component::{
 };
 use crate::config::{Props, JAVA_INT_MAX, MAX_MILLIS};
 use crate::event::Batch;
-use crate::lifecycle::{Control, Phase, Report};
+use crate::lifecycle::{Control, Phase};
 use crate::metrics::SourceCounters;
-use crate::runtime::io::{TcpConn, TcpListen};
+use crate::runtime::io::TcpConn;
 use crate::runtime::{Backend, TaskFactory};
+use crate::source::listener::{self, listen, Reading};
 use crate::source::Output;
-use crate::throttle::Throttle;
 
 /// Settings of a netcat source.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,8 +156,6 @@ impl SourceSpec for NetcatConfig {
                 config: self.clone(),
                 output: ctx.output.with_counters(counters.clone()),
                 counters,
-                reading: Cell::new(0),
-                stopped_one: Notify::new(),
             },
             listener,
         };
@@ -170,94 +166,6 @@ impl SourceSpec for NetcatConfig {
             tasks: vec![task],
             finish: None,
         })
-    }
-}
-
-/// The netcat source could not listen.
-#[derive(Debug, thiserror::Error)]
-pub enum ListenError {
-    /// The address does not resolve.
-    #[error("cannot resolve `{bind}`: {source}; give `bind` an address of this host, or 0.0.0.0")]
-    Resolve {
-        /// The `bind` value.
-        bind: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// Binding failed at every address it resolves to.
-    #[error("cannot listen on {addr}: {source}; {hint}")]
-    Bind {
-        /// The last address tried.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-        /// What to do.
-        hint: &'static str,
-    },
-}
-
-/// How long a port in use is waited for at start.
-const BIND_PATIENCE: Duration = Duration::from_secs(5);
-
-/// Binds `bind:port` (the first address it resolves to that can be bound).
-///
-/// A port in use is tried again for [`BIND_PATIENCE`]: the kernel closes the listening socket
-/// of a process that ended with io_uring operations pending on it (a crashed or restarted
-/// agent, or the previous configuration at a reload) only when it has torn the ring down,
-/// which it does asynchronously, a little after the process or ring is gone.
-pub(crate) fn listen(bind: &str, port: u16) -> Result<std::net::TcpListener, ListenError> {
-    let addrs: Vec<SocketAddr> = (bind, port)
-        .to_socket_addrs()
-        .map_err(|source| ListenError::Resolve {
-            bind: bind.to_string(),
-            source,
-        })?
-        .collect();
-    let deadline = std::time::Instant::now() + BIND_PATIENCE;
-    let mut said = false;
-    loop {
-        let mut last = None;
-        for &addr in &addrs {
-            match std::net::TcpListener::bind(addr) {
-                Ok(l) => return Ok(l),
-                Err(source) => {
-                    let hint = bind_hint(source.kind());
-                    last = Some(ListenError::Bind { addr, source, hint });
-                }
-            }
-        }
-        let in_use = matches!(&last, Some(ListenError::Bind { source, .. })
-            if source.kind() == std::io::ErrorKind::AddrInUse);
-        if !in_use || std::time::Instant::now() >= deadline {
-            return Err(last.unwrap_or_else(|| ListenError::Resolve {
-                bind: bind.to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
-            }));
-        }
-        if !said {
-            said = true;
-            info!(
-                bind,
-                port,
-                "port in use; waiting up to {} s for it (a previous agent's socket may still be \
-                 closing)",
-                BIND_PATIENCE.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// What to do when binding failed with `kind`.
-fn bind_hint(kind: std::io::ErrorKind) -> &'static str {
-    use std::io::ErrorKind::*;
-    match kind {
-        AddrInUse => "another program holds the port (`ss -ltnp` names it): stop it, or change `port`",
-        PermissionDenied => {
-            "ports below 1024 need root or CAP_NET_BIND_SERVICE: give the agent that, or a higher `port`"
-        }
-        AddrNotAvailable => "`bind` is not an address of this host (see `ip -brief address`), or use 0.0.0.0",
-        _ => "check `bind` and `port`",
     }
 }
 
@@ -275,80 +183,25 @@ struct Shared {
     config: NetcatConfig,
     output: Output,
     counters: Arc<SourceCounters>,
-    /// Connections still reading (not yet stopped by `StopReading`).
-    reading: Cell<usize>,
-    /// Signalled when `reading` drops.
-    stopped_one: Notify,
 }
 
 impl Netcat {
-    async fn run(self, backend: Backend, mut control: Control) {
+    async fn run(self, backend: Backend, control: Control) {
         let Netcat { shared, listener } = self;
         let shared = Rc::new(shared);
-        let mut connections = tokio::task::JoinSet::new();
-        match TcpListen::from_std(listener, backend) {
-            Ok(listener) => loop {
-                tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((conn, peer)) => {
-                            while connections.try_join_next().is_some() {}
-                            if connections.len() >= shared.config.max_connections {
-                                warn_full(&shared.name, shared.config.max_connections, peer);
-                                drop(conn);
-                                continue;
-                            }
-                            debug!(source = %shared.name, %peer, "connection accepted");
-                            shared.reading.set(shared.reading.get() + 1);
-                            shared.counters.open_connection.add(1);
-                            let task = serve(conn, peer, shared.clone(), control.clone());
-                            connections.spawn_local(task);
-                        }
-                        Err(e) => {
-                            // Out of descriptors, or a connection reset before it was
-                            // accepted: wait a little rather than spin.
-                            warn!(source = %shared.name, "accept failed: {e}");
-                            shared.counters.generic_processing_fail.add(1);
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    },
-                    _ = control.reached(Phase::StopReading) => break,
-                }
-            },
-            Err(e) => {
-                tracing::error!(source = %shared.name, "cannot listen on the worker: {e}");
-                shared.counters.generic_processing_fail.add(1);
-                control.reached(Phase::StopReading).await;
-            }
-        }
-        // The listener is closed: new clients are refused. Each connection stops reading on
-        // its own; the source has stopped when all have.
-        while shared.reading.get() > 0 {
-            let stopped = shared.stopped_one.notified();
-            if shared.reading.get() == 0 {
-                break;
-            }
-            stopped.await;
-        }
-        debug!(source = %shared.name, "stopped reading");
-        control.report(Report::SourceStopped(shared.name.clone()));
-        // The connections answer what the sinks deliver while they drain, and close at the end.
-        while connections.join_next().await.is_some() {}
+        let (name, max) = (shared.name.clone(), shared.config.max_connections);
+        let counters = shared.counters.clone();
+        listener::serve_connections(
+            &name,
+            listener,
+            backend,
+            max,
+            &counters,
+            control,
+            |conn, peer, reading, control| serve(conn, peer, shared.clone(), reading, control),
+        )
+        .await;
     }
-}
-
-/// Says, at most once a minute per process, that a connection was refused for the cap.
-fn warn_full(source: &str, cap: usize, peer: SocketAddr) {
-    static GATE: Throttle = Throttle::per_minute();
-    if !GATE.ready() {
-        return;
-    }
-    warn!(
-        source,
-        %peer,
-        max_connections = cap,
-        "connection closed at once: the source has max-connections open (said at most once a \
-         minute)"
-    );
 }
 
 /// Where a connection's reading ended.
@@ -361,27 +214,14 @@ enum End {
     Drop,
 }
 
-/// Counts a connection out of [`Shared::reading`] once it stops reading, however it ends.
-struct Reading<'a>(&'a Shared, bool);
-
-impl Reading<'_> {
-    fn done(&mut self) {
-        if std::mem::replace(&mut self.1, false) {
-            self.0.reading.set(self.0.reading.get() - 1);
-            self.0.stopped_one.notify_one();
-        }
-    }
-}
-
-impl Drop for Reading<'_> {
-    fn drop(&mut self) {
-        self.done();
-    }
-}
-
 /// Serves one connection until the client closes it, it fails, or the agent stops.
-async fn serve(mut conn: TcpConn, peer: SocketAddr, shared: Rc<Shared>, mut control: Control) {
-    let mut reading = Reading(&shared, true);
+async fn serve(
+    mut conn: TcpConn,
+    peer: SocketAddr,
+    shared: Rc<Shared>,
+    mut reading: Reading,
+    mut control: Control,
+) {
     let end = read_loop(&mut conn, peer, &shared, &mut control, &mut reading).await;
     reading.done();
     match end {
@@ -398,7 +238,7 @@ async fn read_loop(
     peer: SocketAddr,
     shared: &Shared,
     control: &mut Control,
-    reading: &mut Reading<'_>,
+    reading: &mut Reading,
 ) -> End {
     let config = &shared.config;
     let acks = AckQueue::new();
