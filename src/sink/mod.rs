@@ -71,6 +71,38 @@ impl<D: Deliver> Sink for D {
     }
 }
 
+/// The reconnect back-off of the network sinks: doubling from 100 ms up to a maximum, back
+/// to 100 ms after a delivery.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    const MIN: Duration = Duration::from_millis(100);
+
+    /// A back-off growing up to `max` (at least 100 ms).
+    pub(crate) fn new(max: Duration) -> Self {
+        Backoff {
+            next: Self::MIN,
+            max: max.max(Self::MIN),
+        }
+    }
+
+    /// The wait before the next retry; the one after is twice as long.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(self.max);
+        delay
+    }
+
+    /// A delivery succeeded: the next failure waits the least again.
+    pub(crate) fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
 /// Runs a sink: takes from `channel`, delivers with `deliver`, until the lifecycle ends it.
 pub async fn run(
     name: String,
@@ -307,5 +339,20 @@ mod tests {
             let log = sink_log(backend, vec![batch("a\nb\n", true)], "flush");
             assert_eq!(log, ["a,b", "flush"], "{backend}");
         }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum_and_resets() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(500));
+        let waits: Vec<_> = (0..5).map(|_| b.next_delay()).collect();
+        assert_eq!(waits, [ms(100), ms(200), ms(400), ms(500), ms(500)]);
+        b.reset();
+        assert_eq!(b.next_delay(), ms(100));
+        assert_eq!(
+            Backoff::new(ms(10)).next_delay(),
+            ms(100),
+            "never below 100 ms"
+        );
     }
 }

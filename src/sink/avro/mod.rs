@@ -21,7 +21,7 @@ use tracing::{info, warn};
 
 pub use self::config::{parse, AvroSinkConfig};
 
-use super::Deliver;
+use super::{Backoff, Deliver};
 use crate::avro::deflate::{Deflater, Inflater};
 use crate::avro::frame::{self, DEFAULT_MAX_FRAME_BYTES};
 use crate::avro::protocol::{self, Match, ProtocolError, Status};
@@ -30,8 +30,6 @@ use crate::event::Batch;
 use crate::metrics::SinkCounters;
 use crate::runtime::io::TcpConn;
 use crate::runtime::Backend;
-
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Largest read from the socket at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -59,7 +57,7 @@ pub struct AvroSink {
     counters: Arc<SinkCounters>,
     conn: Option<Conn>,
     serial: u32,
-    backoff: Duration,
+    backoff: Backoff,
     /// Where a call is encoded (then framed into `wire`, or compressed into it).
     message: BytesMut,
     /// The bytes of the calls to write.
@@ -70,12 +68,12 @@ impl AvroSink {
     /// A sink for `config`; it connects on first delivery.
     pub fn new(config: AvroSinkConfig, backend: Backend, counters: Arc<SinkCounters>) -> Self {
         AvroSink {
+            backoff: Backoff::new(config.max_backoff),
             config,
             backend,
             counters,
             conn: None,
             serial: 0,
-            backoff: MIN_BACKOFF,
             message: BytesMut::new(),
             wire: BytesMut::new(),
         }
@@ -324,12 +322,10 @@ impl Deliver for AvroSink {
     }
 
     fn retry_delay(&mut self) -> Duration {
-        let delay = self.backoff;
-        self.backoff = (self.backoff * 2).min(self.config.max_backoff.max(MIN_BACKOFF));
-        delay
+        self.backoff.next_delay()
     }
 
     fn succeeded(&mut self) {
-        self.backoff = MIN_BACKOFF;
+        self.backoff.reset();
     }
 }

@@ -31,13 +31,11 @@ mod config;
 
 pub use self::config::{parse, Framing, TcpSinkConfig};
 
-use super::Deliver;
+use super::{Backoff, Deliver};
 use crate::event::{Batch, Layout};
 use crate::metrics::SinkCounters;
 use crate::runtime::io::TcpConn;
 use crate::runtime::Backend;
-
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Resolves `host:port`: an IP literal at once, a name on a helper thread within `timeout`.
 pub(crate) async fn resolve(host: &str, port: u16, timeout: Duration) -> io::Result<SocketAddr> {
@@ -89,7 +87,7 @@ pub struct TcpSink {
     /// The last write let the kernel hold its tail back (`MSG_MORE`) for the batch its source
     /// said was ready; sent by [`Deliver::idle`] if that batch does not come.
     held_back: bool,
-    backoff: Duration,
+    backoff: Backoff,
     /// Buffers of the write in progress.
     bufs: Vec<Bytes>,
     /// Where framed copies are built (octet counting, and bodies that are not plain lines).
@@ -100,6 +98,7 @@ impl TcpSink {
     /// A sink for `config`; it connects on first delivery.
     pub fn new(config: TcpSinkConfig, backend: Backend, counters: Arc<SinkCounters>) -> Self {
         TcpSink {
+            backoff: Backoff::new(config.max_backoff),
             config,
             backend,
             counters,
@@ -107,7 +106,6 @@ impl TcpSink {
             was_idle: false,
             may_hold_back: false,
             held_back: false,
-            backoff: MIN_BACKOFF,
             bufs: Vec::new(),
             framed: BytesMut::new(),
         }
@@ -277,13 +275,11 @@ impl Deliver for TcpSink {
     }
 
     fn retry_delay(&mut self) -> Duration {
-        let delay = self.backoff;
-        self.backoff = (self.backoff * 2).min(self.config.max_backoff.max(MIN_BACKOFF));
-        delay
+        self.backoff.next_delay()
     }
 
     fn succeeded(&mut self) {
-        self.backoff = MIN_BACKOFF;
+        self.backoff.reset();
     }
 }
 
